@@ -1,0 +1,187 @@
+//! The backend seam: one TLS implementation that can play either side of a handshake.
+//!
+//! A backend knows nothing of scenarios' expectations or reports, and the runner knows nothing of any library. What a
+//! backend cannot express is declared up front in its [`Capabilities`], so the planner marks such a cell
+//! `unsupported` with the reason before it runs, instead of guessing from an error afterwards.
+
+mod native_tls;
+mod openssl;
+mod openssl_errors;
+mod rustls;
+
+use std::collections::BTreeSet;
+use std::io;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::observation::SideOutcome;
+use crate::pki::Pki;
+use crate::scenario::{ClientConfig, Knob, ServerConfig, SideConfig};
+use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
+
+pub use self::native_tls::NativeTlsBackend;
+pub use self::openssl::OpensslBackend;
+pub use self::rustls::{RustlsBackend, sent_alert as rustls_sent_alert};
+
+/// What a backend can express for one role. Everything it lacks carries the reason a user would want to read.
+#[derive(Clone, Debug)]
+pub struct Capabilities {
+    /// Versions it can enable; a scenario range outside this set is unsupported.
+    pub versions: BTreeSet<ProtocolVersion>,
+    /// Why the other versions are missing.
+    pub versions_reason: &'static str,
+    /// Knobs it cannot set at all, each with the reason.
+    pub lacks: Vec<(Knob, &'static str)>,
+    /// TLS 1.2 and TLS 1.3 suites it can enable.
+    pub cipher_suites: BTreeSet<CipherSuite>,
+    /// Groups it can enable.
+    pub groups: BTreeSet<Group>,
+    /// Whether it observes alerts on the wire itself (sent and received), rather than inferring the sent alert from
+    /// its own error. An exact observer is the witness that checks other backends' inferred alerts.
+    pub exact_alerts: bool,
+    /// Whether it reports the negotiated version, cipher suite and group (native-tls's API does not).
+    pub reports_parameters: bool,
+}
+
+impl Capabilities {
+    /// `Err(reason)` when the side config uses something this backend cannot express.
+    pub fn check<C: SideConfig>(&self, cfg: &C) -> Result<(), String> {
+        let role = C::ROLE;
+        for knob in cfg.knobs() {
+            if let Some((_, why)) = self.lacks.iter().find(|(k, _)| *k == knob) {
+                return Err(format!("{role}.{} cannot be set: {why}", knob.field()));
+            }
+        }
+        if let Some(v) = cfg.versions().and_then(|vs| vs.iter().find(|v| !self.versions.contains(v))) {
+            return Err(format!("{role}.versions: cannot enable {v}: {}", self.versions_reason));
+        }
+        let suites = cfg.cipher_suites().into_iter().flatten().chain(cfg.tls13_cipher_suites().into_iter().flatten());
+        for s in suites {
+            if !self.cipher_suites.contains(s) {
+                return Err(format!("{role}: cipher suite {s} is not implemented"));
+            }
+        }
+        if let Some(g) = cfg.groups().and_then(|gs| gs.iter().find(|g| !self.groups.contains(g))) {
+            return Err(format!("{role}.groups: {g} is not implemented"));
+        }
+        Ok(())
+    }
+}
+
+/// A backend's failure to turn a valid config into a library config (a harness fault, not a TLS outcome).
+#[derive(Debug, Clone)]
+pub struct ConfigError(pub String);
+
+impl<E: std::error::Error> From<E> for ConfigError {
+    fn from(e: E) -> Self {
+        ConfigError(e.to_string())
+    }
+}
+
+/// One TLS implementation that can play either side of a handshake.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// Its name.
+    fn id(&self) -> BackendId;
+    /// What it can express as `role`.
+    fn capabilities(&self, role: Role) -> &Capabilities;
+    /// Library and version, for reports (`OpenSSL 3.0.19 27 Jan 2026`).
+    fn version(&self) -> String;
+    /// Plays the server on an accepted connection: handshake, data exchange, close.
+    async fn accept(&self, cfg: &ServerConfig, pki: &Pki, io: TcpStream) -> Result<SideOutcome, ConfigError>;
+    /// Plays the client on a connected socket: handshake, data exchange, close.
+    async fn connect(&self, cfg: &ClientConfig, pki: &Pki, io: TcpStream) -> Result<SideOutcome, ConfigError>;
+}
+
+/// The backends compiled into this build, in report order.
+pub struct Registry {
+    backends: Vec<Arc<dyn Backend>>,
+}
+
+impl Registry {
+    /// Every backend.
+    pub fn all() -> Registry {
+        Registry {
+            backends: vec![
+                Arc::new(OpensslBackend::new()),
+                Arc::new(NativeTlsBackend::new()),
+                Arc::new(RustlsBackend::new()),
+            ],
+        }
+    }
+
+    /// A backend by id.
+    pub fn get(&self, id: BackendId) -> Option<&Arc<dyn Backend>> {
+        self.backends.iter().find(|b| b.id() == id)
+    }
+
+    /// Every backend, in report order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Backend>> {
+        self.backends.iter()
+    }
+}
+
+/// What the client sends once the handshake is done.
+pub(crate) const PING: &[u8] = b"tlsmatrix ping\n";
+/// What the server answers.
+pub(crate) const PONG: &[u8] = b"tlsmatrix pong\n";
+
+/// After the handshake: one message each way, then close_notify both ways and an orderly end of stream.
+///
+/// This is what makes failures that surface only after the handshake visible: a TLS 1.3 client whose certificate the
+/// server rejects completes its handshake and learns of the alert on its first read.
+pub(crate) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, role: Role) -> io::Result<()> {
+    let (send, expect) = match role {
+        Role::Client => (PING, PONG),
+        Role::Server => (PONG, PING),
+    };
+    let mut buf = vec![0u8; expect.len()];
+    if role == Role::Client {
+        s.write_all(send).await?;
+        s.flush().await?;
+        s.read_exact(&mut buf).await?;
+    } else {
+        s.read_exact(&mut buf).await?;
+        s.write_all(send).await?;
+        s.flush().await?;
+    }
+    if buf != expect {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("unexpected application data {buf:?}")));
+    }
+    // The client closes first; the server answers the client's close_notify with its own.
+    if role == Role::Client {
+        s.shutdown().await?;
+    }
+    let mut rest = [0u8; 1];
+    match s.read(&mut rest).await? {
+        0 => {}
+        _ => return Err(io::Error::new(io::ErrorKind::InvalidData, "application data after the exchange")),
+    }
+    if role == Role::Server {
+        s.shutdown().await?;
+    }
+    Ok(())
+}
+
+/// The versions a config enables, as (min, max), if it sets them.
+pub(crate) fn version_range(v: Option<&[ProtocolVersion]>) -> Option<(ProtocolVersion, ProtocolVersion)> {
+    v.and_then(|v| Some((*v.first()?, *v.last()?)))
+}
+
+/// The PEM of a certificate list.
+pub(crate) fn pem_chain(certs: &[::openssl::x509::X509]) -> Vec<u8> {
+    certs.iter().flat_map(|c| c.to_pem().expect("serialising a certificate we built")).collect()
+}
+
+/// The credential behind a fixture name (validated by the catalog).
+pub(crate) fn credential<'a>(pki: &'a Pki, name: &str) -> Result<&'a crate::pki::Credential, ConfigError> {
+    pki.get(name).ok_or_else(|| ConfigError(format!("fixture `{name}` is not in the PKI")))
+}
+
+/// The host the client verifies: the scenario's server name, or the loopback address.
+pub(crate) fn client_host(cfg: &ClientConfig) -> &str {
+    cfg.server_name.as_deref().unwrap_or("127.0.0.1")
+}

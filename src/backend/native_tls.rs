@@ -1,0 +1,172 @@
+//! The `native-tls` backend: only what native-tls's portable API can say.
+//!
+//! On Linux native-tls is OpenSSL underneath, but it keeps the `SSL*` to itself: no alert callback, no cipher, group or
+//! security-level knobs, no client-certificate requests on the server, and its server is OpenSSL's
+//! `SslAcceptor::mozilla_intermediate`, which disables TLS 1.3. Each of those is a capability it lacks, so the planner
+//! marks such cells unsupported with the reason. Its sent alert is inferred from OpenSSL's error by
+//! [`super::openssl_errors`], and an `openssl` peer re-checks that inference in every cell.
+
+use async_trait::async_trait;
+use native_tls::{Certificate, Identity, Protocol};
+use tokio::net::TcpStream;
+
+use super::openssl_errors::{Mapped, diagnose};
+use super::{Backend, Capabilities, ConfigError, client_host, credential, exchange, pem_chain, version_range};
+use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
+use crate::pki::Pki;
+use crate::scenario::{ClientConfig, Knob, ServerConfig};
+use crate::vocab::{BackendId, ProtocolVersion, Role};
+
+const NO_SUITES: &str = "native-tls has no cipher-suite API (it exposes only what SChannel, Security.framework and \
+                         OpenSSL have in common)";
+const NO_GROUPS: &str = "native-tls has no key-exchange group API";
+const NO_LEVEL: &str =
+    "native-tls has no OpenSSL security-level API (only a process-wide OPENSSL_CONF could change it)";
+
+/// The native-tls backend.
+pub struct NativeTlsBackend {
+    client: Capabilities,
+    server: Capabilities,
+}
+
+impl NativeTlsBackend {
+    /// The capabilities of native-tls 0.2 on OpenSSL.
+    pub fn new() -> Self {
+        let lacks = vec![
+            (Knob::CipherSuites, NO_SUITES),
+            (Knob::Tls13CipherSuites, NO_SUITES),
+            (Knob::Groups, NO_GROUPS),
+            (Knob::SecurityLevel, NO_LEVEL),
+        ];
+        let client = Capabilities {
+            versions: ProtocolVersion::ALL.into_iter().collect(),
+            versions_reason: "",
+            lacks: lacks.clone(),
+            cipher_suites: Default::default(),
+            groups: Default::default(),
+            exact_alerts: false,
+            reports_parameters: false,
+        };
+        let mut server_lacks = lacks;
+        server_lacks
+            .push((Knob::ClientAuth, "native-tls's TlsAcceptorBuilder cannot request or verify client certificates"));
+        let server = Capabilities {
+            versions: [ProtocolVersion::Tls10, ProtocolVersion::Tls11, ProtocolVersion::Tls12].into_iter().collect(),
+            versions_reason: "native-tls's server is OpenSSL's SslAcceptor::mozilla_intermediate, which sets \
+                              SSL_OP_NO_TLSv1_3: it never negotiates TLS 1.3",
+            lacks: server_lacks,
+            ..client.clone()
+        };
+        NativeTlsBackend { client, server }
+    }
+}
+
+impl Default for NativeTlsBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn protocol(v: ProtocolVersion) -> Protocol {
+    match v {
+        ProtocolVersion::Tls10 => Protocol::Tlsv10,
+        ProtocolVersion::Tls11 => Protocol::Tlsv11,
+        ProtocolVersion::Tls12 => Protocol::Tlsv12,
+        ProtocolVersion::Tls13 => Protocol::Tlsv13,
+    }
+}
+
+/// A native-tls error as a failure: received alerts are exact, the sent alert is inferred or `unmapped`.
+fn failed(phase: Phase, err: &(dyn std::error::Error + 'static)) -> SideOutcome {
+    let text = err.to_string();
+    let d = diagnose(err, &text);
+    let (sent_alert, error, message) = match d.sent_alert {
+        Mapped::Known(a) => (a, d.class, d.message),
+        Mapped::Unmapped(why) => (
+            None,
+            ErrorClass::Unmapped,
+            format!("unmapped: {why}; add it to src/backend/openssl_errors.rs ({})", d.message),
+        ),
+    };
+    SideOutcome::Failed(Failure { phase, sent_alert, received_alert: d.received_alert, error, message })
+}
+
+/// native-tls reports neither version nor cipher; ALPN it does.
+fn established<S>(s: &tokio_native_tls::TlsStream<S>) -> Established
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let alpn = s.get_ref().negotiated_alpn().ok().flatten().map(|p| String::from_utf8_lossy(&p).into_owned());
+    Established { alpn, ..Established::default() }
+}
+
+#[async_trait]
+impl Backend for NativeTlsBackend {
+    fn id(&self) -> BackendId {
+        BackendId::NativeTls
+    }
+
+    fn capabilities(&self, role: Role) -> &Capabilities {
+        match role {
+            Role::Client => &self.client,
+            Role::Server => &self.server,
+        }
+    }
+
+    fn version(&self) -> String {
+        format!("native-tls 0.2 on {}", ::openssl::version::version())
+    }
+
+    async fn accept(&self, cfg: &ServerConfig, pki: &Pki, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+        let cred = credential(pki, &cfg.certificate.0)?;
+        let identity = Identity::from_pkcs8(&pem_chain(&cred.chain(cfg.chain)), &cred.key_pkcs8_pem())?;
+        let mut b = native_tls::TlsAcceptor::builder(identity);
+        if let Some((lo, hi)) = version_range(cfg.versions.as_deref()) {
+            b.min_protocol_version(Some(protocol(lo)));
+            b.max_protocol_version(Some(protocol(hi)));
+        }
+        if let Some(alpn) = &cfg.alpn {
+            b.accept_alpn(alpn);
+        }
+        let acceptor = tokio_native_tls::TlsAcceptor::from(b.build()?);
+        let mut s = match acceptor.accept(io).await {
+            Ok(s) => s,
+            Err(e) => return Ok(failed(Phase::Handshake, &e)),
+        };
+        let est = established(&s);
+        Ok(match exchange(&mut s, Role::Server).await {
+            Ok(()) => SideOutcome::Established(est),
+            Err(e) => failed(Phase::Data, &e),
+        })
+    }
+
+    async fn connect(&self, cfg: &ClientConfig, pki: &Pki, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+        let mut b = native_tls::TlsConnector::builder();
+        b.disable_built_in_roots(true);
+        for t in &cfg.trust {
+            b.add_root_certificate(Certificate::from_der(&credential(pki, &t.0)?.cert.to_der()?)?);
+        }
+        if let Some((lo, hi)) = version_range(cfg.versions.as_deref()) {
+            b.min_protocol_version(Some(protocol(lo)));
+            b.max_protocol_version(Some(protocol(hi)));
+        }
+        if let Some(name) = &cfg.certificate {
+            let cred = credential(pki, &name.0)?;
+            b.identity(Identity::from_pkcs8(&pem_chain(&cred.chain(Default::default())), &cred.key_pkcs8_pem())?);
+        }
+        if let Some(alpn) = &cfg.alpn {
+            let list: Vec<&str> = alpn.iter().map(String::as_str).collect();
+            b.request_alpns(&list);
+        }
+        let connector = tokio_native_tls::TlsConnector::from(b.build()?);
+        let mut s = match connector.connect(client_host(cfg), io).await {
+            Ok(s) => s,
+            Err(e) => return Ok(failed(Phase::Handshake, &e)),
+        };
+        let est = established(&s);
+        Ok(match exchange(&mut s, Role::Client).await {
+            Ok(()) => SideOutcome::Established(est),
+            Err(e) => failed(Phase::Data, &e),
+        })
+    }
+}

@@ -1,0 +1,246 @@
+//! The `openssl` backend: the openssl crate over the system's OpenSSL 3, every knob, alerts captured exactly.
+//!
+//! Alerts come from OpenSSL's message callback ([`ffi`]), which sees each alert as it is sent or received, after
+//! decryption, so this backend is the witness the others are checked against.
+
+mod ffi;
+
+use std::net::IpAddr;
+use std::pin::Pin;
+
+use ::openssl::ssl::{
+    AlpnError, Ssl, SslContext, SslContextBuilder, SslMethod, SslRef, SslVerifyMode, SslVersion, select_next_proto,
+};
+use ::openssl::stack::Stack;
+use ::openssl::x509::X509;
+use ::openssl::x509::store::X509StoreBuilder;
+use async_trait::async_trait;
+use tokio::net::TcpStream;
+use tokio_openssl::SslStream;
+
+use super::openssl_errors::{Diagnosis, diagnose};
+use super::{Backend, Capabilities, ConfigError, client_host, credential, exchange, version_range};
+use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
+use crate::pki::Pki;
+use crate::scenario::{ClientAuth, ClientConfig, FixtureName, ServerConfig, SideConfig};
+use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
+
+/// The openssl crate backend.
+pub struct OpensslBackend {
+    caps: Capabilities,
+}
+
+impl OpensslBackend {
+    /// Probes what the linked OpenSSL implements.
+    pub fn new() -> Self {
+        let cipher_suites = CipherSuite::known()
+            .filter(|s| s.is_tls13() || s.name().is_some_and(|n| ::openssl::ssl::cipher_name(n) != "(NONE)"))
+            .collect();
+        // OpenSSL 3.0 has no post-quantum hybrid groups; every other group we name it implements.
+        let groups = Group::known().filter(|g| !g.name().is_some_and(|n| n.contains("MLKEM"))).collect();
+        OpensslBackend {
+            caps: Capabilities {
+                versions: ProtocolVersion::ALL.into_iter().collect(),
+                versions_reason: "",
+                lacks: Vec::new(),
+                cipher_suites,
+                groups,
+                exact_alerts: true,
+                reports_parameters: true,
+            },
+        }
+    }
+}
+
+impl Default for OpensslBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn ssl_version(v: ProtocolVersion) -> SslVersion {
+    match v {
+        ProtocolVersion::Tls10 => SslVersion::TLS1,
+        ProtocolVersion::Tls11 => SslVersion::TLS1_1,
+        ProtocolVersion::Tls12 => SslVersion::TLS1_2,
+        ProtocolVersion::Tls13 => SslVersion::TLS1_3,
+    }
+}
+
+/// ALPN protocols in wire format (each prefixed by its length, RFC 7301 section 3.1).
+pub(crate) fn alpn_wire(list: &[String]) -> Vec<u8> {
+    list.iter().flat_map(|p| std::iter::once(p.len() as u8).chain(p.bytes())).collect()
+}
+
+/// The knobs both roles share.
+fn configure_common<C: SideConfig>(b: &mut SslContextBuilder, cfg: &C) -> Result<(), ConfigError> {
+    if let Some((lo, hi)) = version_range(cfg.versions()) {
+        b.set_min_proto_version(Some(ssl_version(lo)))?;
+        b.set_max_proto_version(Some(ssl_version(hi)))?;
+    }
+    if let Some(level) = cfg.security_level() {
+        b.set_security_level(u32::from(level));
+    }
+    if let Some(suites) = cfg.cipher_suites() {
+        let names: Vec<&str> = suites.iter().filter_map(|s| s.name()).map(::openssl::ssl::cipher_name).collect();
+        b.set_cipher_list(&names.join(":"))?;
+    }
+    if let Some(suites) = cfg.tls13_cipher_suites() {
+        let names: Vec<&str> = suites.iter().filter_map(|s| s.name()).collect();
+        b.set_ciphersuites(&names.join(":"))?;
+    }
+    if let Some(groups) = cfg.groups() {
+        let names: Vec<&str> = groups.iter().filter_map(|g| g.openssl_name()).collect();
+        b.set_groups_list(&names.join(":"))?;
+    }
+    Ok(())
+}
+
+fn trust_store(pki: &Pki, names: &[FixtureName]) -> Result<::openssl::x509::store::X509Store, ConfigError> {
+    let mut store = X509StoreBuilder::new()?;
+    for n in names {
+        store.add_cert(credential(pki, &n.0)?.cert.clone())?;
+    }
+    Ok(store.build())
+}
+
+fn set_identity(
+    b: &mut SslContextBuilder,
+    chain: &[X509],
+    key: &::openssl::pkey::PKeyRef<::openssl::pkey::Private>,
+) -> Result<(), ConfigError> {
+    b.set_certificate(&chain[0])?;
+    b.set_private_key(key)?;
+    for c in &chain[1..] {
+        b.add_extra_chain_cert(c.clone())?;
+    }
+    Ok(())
+}
+
+fn server_context(cfg: &ServerConfig, pki: &Pki) -> Result<SslContext, ConfigError> {
+    let mut b = SslContextBuilder::new(SslMethod::tls_server())?;
+    configure_common(&mut b, cfg)?;
+    let cred = credential(pki, &cfg.certificate.0)?;
+    set_identity(&mut b, &cred.chain(cfg.chain), &cred.key)?;
+    if let Some(alpn) = &cfg.alpn {
+        let ours = alpn_wire(alpn);
+        // Server preference; no overlap is fatal (no_application_protocol), as RFC 7301 section 3.2 asks.
+        b.set_alpn_select_callback(move |_, client| {
+            let chosen = select_next_proto(&ours, client).ok_or(AlpnError::ALERT_FATAL)?;
+            client.windows(chosen.len()).find(|w| *w == chosen).ok_or(AlpnError::ALERT_FATAL)
+        });
+    }
+    if cfg.client_auth != ClientAuth::None {
+        let mode = match cfg.client_auth {
+            ClientAuth::Required => SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT,
+            _ => SslVerifyMode::PEER,
+        };
+        b.set_verify(mode);
+        b.set_cert_store(trust_store(pki, &cfg.trust)?);
+        let mut names = Stack::new()?;
+        for n in &cfg.trust {
+            names.push(credential(pki, &n.0)?.cert.subject_name().to_owned()?)?;
+        }
+        b.set_client_ca_list(names);
+    }
+    b.set_session_id_context(b"tlsmatrix")?;
+    Ok(b.build())
+}
+
+fn client_ssl(cfg: &ClientConfig, pki: &Pki) -> Result<Ssl, ConfigError> {
+    let mut b = SslContextBuilder::new(SslMethod::tls_client())?;
+    configure_common(&mut b, cfg)?;
+    b.set_verify(SslVerifyMode::PEER);
+    b.set_cert_store(trust_store(pki, &cfg.trust)?);
+    if let Some(name) = &cfg.certificate {
+        let cred = credential(pki, &name.0)?;
+        set_identity(&mut b, &cred.chain(Default::default()), &cred.key)?;
+    }
+    if let Some(alpn) = &cfg.alpn {
+        b.set_alpn_protos(&alpn_wire(alpn))?;
+    }
+    let mut ssl = Ssl::new(&b.build())?;
+    let host = client_host(cfg);
+    match host.parse::<IpAddr>() {
+        Ok(ip) => ssl.param_mut().set_ip(ip)?,
+        Err(_) => {
+            ssl.set_hostname(host)?;
+            ssl.param_mut().set_host(host)?;
+        }
+    }
+    Ok(ssl)
+}
+
+/// What an established connection negotiated.
+fn established(ssl: &SslRef) -> Established {
+    let version = ssl.version2().and_then(|v| {
+        [SslVersion::TLS1, SslVersion::TLS1_1, SslVersion::TLS1_2, SslVersion::TLS1_3]
+            .iter()
+            .zip(ProtocolVersion::ALL)
+            .find(|(s, _)| **s == v)
+            .map(|(_, p)| p)
+    });
+    Established {
+        version,
+        cipher: ssl.current_cipher().map(|c| CipherSuite(u16::from_be_bytes(c.protocol_id()))),
+        group: ffi::negotiated_group(ssl),
+        alpn: ssl.selected_alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
+    }
+}
+
+/// A failure, with the alerts taken from the callback's log rather than inferred.
+fn failed(phase: Phase, log: &ffi::SharedLog, d: Diagnosis) -> SideOutcome {
+    let (sent, received) = log.lock().map(|l| (l.first(true), l.first(false))).unwrap_or((None, None));
+    let error = match (received, sent, d.class) {
+        (Some(_), _, _) => ErrorClass::PeerAlert,
+        (None, Some(_), _) => ErrorClass::Local,
+        (None, None, ErrorClass::PeerAlert) => ErrorClass::Local,
+        (None, None, c) => c,
+    };
+    SideOutcome::Failed(Failure { phase, sent_alert: sent, received_alert: received, error, message: d.message })
+}
+
+/// Handshake, exchange and close on an `SslStream`, for either role.
+async fn drive(ssl: Ssl, log: ffi::SharedLog, io: TcpStream, role: Role) -> Result<SideOutcome, ConfigError> {
+    let mut stream = SslStream::new(ssl, io)?;
+    let hs = match role {
+        Role::Client => Pin::new(&mut stream).connect().await,
+        Role::Server => Pin::new(&mut stream).accept().await,
+    };
+    if let Err(e) = hs {
+        return Ok(failed(Phase::Handshake, &log, diagnose(&e, &e.to_string())));
+    }
+    let est = established(stream.ssl());
+    Ok(match exchange(&mut stream, role).await {
+        Ok(()) => SideOutcome::Established(est),
+        Err(e) => failed(Phase::Data, &log, diagnose(&e, &e.to_string())),
+    })
+}
+
+#[async_trait]
+impl Backend for OpensslBackend {
+    fn id(&self) -> BackendId {
+        BackendId::Openssl
+    }
+
+    fn capabilities(&self, _role: Role) -> &Capabilities {
+        &self.caps
+    }
+
+    fn version(&self) -> String {
+        ::openssl::version::version().to_string()
+    }
+
+    async fn accept(&self, cfg: &ServerConfig, pki: &Pki, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+        let ctx = server_context(cfg, pki)?;
+        let mut ssl = Ssl::new(&ctx)?;
+        let log = ffi::record_alerts(&mut ssl);
+        drive(ssl, log, io, Role::Server).await
+    }
+
+    async fn connect(&self, cfg: &ClientConfig, pki: &Pki, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+        let mut ssl = client_ssl(cfg, pki)?;
+        let log = ffi::record_alerts(&mut ssl);
+        drive(ssl, log, io, Role::Client).await
+    }
+}

@@ -1,0 +1,94 @@
+//! The one place in the crate that uses `unsafe`: OpenSSL's message callback, which the openssl crate does not wrap.
+//!
+//! `SSL_set_msg_callback` reports every protocol message OpenSSL sends or receives, after decryption, so it sees the
+//! alerts of TLS 1.3 too (they travel encrypted). Each connection's log lives in the `Ssl`'s ex_data, so the callback
+//! needs no global state beyond the ex_data index.
+
+#![allow(unsafe_code)]
+
+use std::os::raw::{c_int, c_long, c_void};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use ::openssl::ex_data::Index;
+use ::openssl::ssl::{Ssl, SslRef};
+use foreign_types::{ForeignType, ForeignTypeRef};
+
+use crate::vocab::{Alert, Group};
+
+/// TLS record content type of alerts (RFC 8446 section 5.1).
+const CONTENT_TYPE_ALERT: c_int = 21;
+/// `SSL_CTRL_GET_NEGOTIATED_GROUP` from OpenSSL 3's ssl.h (`SSL_get_negotiated_group` is a macro over `SSL_ctrl`).
+const SSL_CTRL_GET_NEGOTIATED_GROUP: c_int = 134;
+
+/// Alerts seen on one connection, in order.
+#[derive(Debug, Default)]
+pub struct AlertLog {
+    /// (sent?, level, description) for every alert.
+    pub alerts: Vec<(bool, u8, Alert)>,
+}
+
+impl AlertLog {
+    /// The first alert sent (`true`) or received (`false`) that is not a close_notify.
+    pub fn first(&self, sent: bool) -> Option<Alert> {
+        self.alerts.iter().find(|(s, _, a)| *s == sent && *a != Alert::CLOSE_NOTIFY).map(|(_, _, a)| *a)
+    }
+}
+
+/// A shared handle on a connection's alert log.
+pub type SharedLog = Arc<Mutex<AlertLog>>;
+
+type MsgCallback = unsafe extern "C" fn(c_int, c_int, c_int, *const c_void, usize, *mut openssl_sys::SSL, *mut c_void);
+
+unsafe extern "C" {
+    fn SSL_set_msg_callback(ssl: *mut openssl_sys::SSL, cb: Option<MsgCallback>);
+}
+
+fn index() -> Index<Ssl, SharedLog> {
+    static INDEX: OnceLock<Index<Ssl, SharedLog>> = OnceLock::new();
+    *INDEX.get_or_init(|| Ssl::new_ex_index().expect("OpenSSL allocates an ex_data index"))
+}
+
+/// Starts recording alerts on `ssl`; returns the log the callback fills.
+pub fn record_alerts(ssl: &mut Ssl) -> SharedLog {
+    let log = SharedLog::default();
+    ssl.set_ex_data(index(), log.clone());
+    // SAFETY: `ssl` is a valid, owned SSL*; the callback is a plain function with the exact C signature OpenSSL
+    // declares for SSL_set_msg_callback, and the state it reads is owned by the SSL's ex_data, which lives as long as
+    // the SSL itself.
+    unsafe { SSL_set_msg_callback(ssl.as_ptr(), Some(on_message)) };
+    log
+}
+
+unsafe extern "C" fn on_message(
+    write_p: c_int,
+    _version: c_int,
+    content_type: c_int,
+    buf: *const c_void,
+    len: usize,
+    ssl: *mut openssl_sys::SSL,
+    _arg: *mut c_void,
+) {
+    if content_type != CONTENT_TYPE_ALERT || len < 2 || buf.is_null() || ssl.is_null() {
+        return;
+    }
+    // SAFETY: OpenSSL passes `len` readable bytes at `buf` for the duration of the call, and checked non-null above.
+    let bytes = unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), 2) };
+    // SAFETY: `ssl` is the live connection the callback was installed on; we only borrow it for this call.
+    let ssl = unsafe { SslRef::from_ptr(ssl) };
+    if let Some(log) = ssl.ex_data(index()) {
+        if let Ok(mut log) = log.lock() {
+            log.alerts.push((write_p != 0, bytes[0], Alert(bytes[1])));
+        }
+    }
+}
+
+/// The key-exchange group of an established connection (`SSL_get_negotiated_group`), if OpenSSL reports one.
+pub fn negotiated_group(ssl: &SslRef) -> Option<Group> {
+    // SAFETY: SSL_ctrl with SSL_CTRL_GET_NEGOTIATED_GROUP only reads the connection's state and takes no pointer.
+    let nid = unsafe { openssl_sys::SSL_ctrl(ssl.as_ptr(), SSL_CTRL_GET_NEGOTIATED_GROUP, 0, std::ptr::null_mut()) };
+    if nid <= 0 || nid > c_long::from(c_int::MAX) {
+        return None;
+    }
+    let name = ::openssl::nid::Nid::from_raw(nid as c_int).short_name().ok()?;
+    Group::from_openssl_name(if name == "prime256v1" { "P-256" } else { name })
+}

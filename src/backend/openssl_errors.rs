@@ -1,0 +1,196 @@
+//! Reading OpenSSL's errors, shared by the `openssl` and `native-tls` backends (native-tls is OpenSSL underneath on
+//! Linux, but hides the `SSL*`, so it cannot install the alert callback and must infer its sent alert from the error).
+//!
+//! Received alerts are exact in both: OpenSSL records a received fatal alert as error reason `1000 + description`
+//! (`SSL_AD_REASON_OFFSET`, ssl/ssl_local.h). The alert OpenSSL *sent* is not in the error stack; [`SENT_ALERTS`] maps
+//! the local error reason to the alert OpenSSL's state machine sends with it (each entry was checked against the alert
+//! the `openssl` backend's callback saw for the same failure, and every native-tls cell against an `openssl` peer
+//! re-checks it). A reason missing from the table is `unmapped`, never guessed.
+
+use std::error::Error as StdError;
+use std::io;
+
+use ::openssl::error::ErrorStack;
+use ::openssl::ssl::{Error as SslError, ErrorCode};
+
+use crate::observation::ErrorClass;
+use crate::vocab::Alert;
+
+/// `SSL_AD_REASON_OFFSET` (ssl/ssl_local.h): an error reason above it is a received alert.
+const ALERT_REASON_OFFSET: i32 = 1000;
+/// `ERR_LIB_SSL`.
+const LIB_SSL: i32 = 20;
+
+/// The alert OpenSSL 3 sends for a local error, by error reason. `None` = OpenSSL fails without sending one (the
+/// handshake never started, or the peer already went away).
+pub(crate) const SENT_ALERTS: &[(&str, Option<Alert>)] = &[
+    // statem_lib.c ssl_choose_server_version / ssl_choose_client_version.
+    ("unsupported protocol", Some(Alert::PROTOCOL_VERSION)),
+    ("wrong ssl version", Some(Alert::PROTOCOL_VERSION)),
+    ("tlsv1 alert protocol version", None),
+    // Client side: a config enabling no version at all fails before its ClientHello.
+    ("no protocols available", None),
+    // statem_srvr.c tls_early_post_process_client_hello: no cipher suite in common.
+    ("no shared cipher", Some(Alert::HANDSHAKE_FAILURE)),
+    ("no suitable key share", Some(Alert::HANDSHAKE_FAILURE)),
+    ("no shared groups", Some(Alert::HANDSHAKE_FAILURE)),
+    ("no suitable signature algorithm", Some(Alert::HANDSHAKE_FAILURE)),
+    ("no application protocol", Some(Alert::NO_APPLICATION_PROTOCOL)),
+    ("unexpected eof while reading", None),
+];
+
+/// The alert OpenSSL sends for a failed certificate verification, by X509 verify error text
+/// (`ssl_x509err2alert`, ssl/statem/statem_lib.c).
+pub(crate) const VERIFY_ALERTS: &[(&str, Alert)] = &[
+    ("unable to get local issuer certificate", Alert::UNKNOWN_CA),
+    ("unable to get issuer certificate", Alert::UNKNOWN_CA),
+    ("unable to verify the first certificate", Alert::UNKNOWN_CA),
+    ("self-signed certificate", Alert::UNKNOWN_CA),
+    ("self-signed certificate in certificate chain", Alert::UNKNOWN_CA),
+    ("invalid CA certificate", Alert::UNKNOWN_CA),
+    ("certificate has expired", Alert::CERTIFICATE_EXPIRED),
+    ("certificate is not yet valid", Alert::BAD_CERTIFICATE),
+    ("hostname mismatch", Alert::BAD_CERTIFICATE),
+    ("IP address mismatch", Alert::BAD_CERTIFICATE),
+    ("unsupported certificate purpose", Alert::UNSUPPORTED_CERTIFICATE),
+    ("certificate signature failure", Alert::DECRYPT_ERROR),
+];
+
+/// The sent alert, known or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Mapped {
+    /// Known: this alert, or none.
+    Known(Option<Alert>),
+    /// Not in the tables: the native reason.
+    Unmapped(String),
+}
+
+/// What OpenSSL's error says about a failure.
+#[derive(Debug, Clone)]
+pub(crate) struct Diagnosis {
+    /// The alert received from the peer (exact).
+    pub received_alert: Option<Alert>,
+    /// The alert OpenSSL sent, inferred from the local reason.
+    pub sent_alert: Mapped,
+    /// Eof / Io / Local / PeerAlert, before any mapping decision.
+    pub class: ErrorClass,
+    /// OpenSSL's text.
+    pub message: String,
+}
+
+/// Diagnoses any error that may wrap an OpenSSL error (`ssl::Error`, `ErrorStack`, `io::Error`, native-tls's error).
+/// `text` is the outermost error's display (native-tls appends the verify result there, in parentheses).
+pub(crate) fn diagnose(err: &(dyn StdError + 'static), text: &str) -> Diagnosis {
+    let message = text.to_string();
+    if let Some(stack) = find::<ErrorStack>(err) {
+        return from_stack(stack, text);
+    }
+    if let Some(ssl) = find::<SslError>(err) {
+        if let Some(stack) = ssl.ssl_error() {
+            return from_stack(stack, text);
+        }
+        if ssl.code() == ErrorCode::SYSCALL && ssl.io_error().is_none() {
+            return Diagnosis {
+                received_alert: None,
+                sent_alert: Mapped::Known(None),
+                class: ErrorClass::Eof,
+                message,
+            };
+        }
+    }
+    let class = match find::<io::Error>(err).map(io::Error::kind) {
+        Some(io::ErrorKind::UnexpectedEof) => ErrorClass::Eof,
+        Some(_) => ErrorClass::Io,
+        None => ErrorClass::Eof,
+    };
+    Diagnosis { received_alert: None, sent_alert: Mapped::Known(None), class, message }
+}
+
+/// Walks the `source()` chain (and io::Error's inner error) for a `T`.
+fn find<'a, T: StdError + 'static>(mut err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    loop {
+        if let Some(t) = err.downcast_ref::<T>() {
+            return Some(t);
+        }
+        let next = match err.downcast_ref::<io::Error>().and_then(|e| e.get_ref()) {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => err.source(),
+        };
+        err = next?;
+    }
+}
+
+fn from_stack(stack: &ErrorStack, text: &str) -> Diagnosis {
+    let message = text.to_string();
+    let ssl_errors = stack.errors().iter().filter(|e| e.library_code() == LIB_SSL);
+    let mut received = None;
+    let mut local = None;
+    for e in ssl_errors {
+        let code = e.reason_code();
+        if (ALERT_REASON_OFFSET..ALERT_REASON_OFFSET + 256).contains(&code) {
+            received.get_or_insert(Alert((code - ALERT_REASON_OFFSET) as u8));
+        } else {
+            local.get_or_insert(e);
+        }
+    }
+    if let Some(a) = received {
+        return Diagnosis {
+            received_alert: Some(a),
+            sent_alert: Mapped::Known(None),
+            class: ErrorClass::PeerAlert,
+            message,
+        };
+    }
+    let Some(e) = local else {
+        return Diagnosis {
+            received_alert: None,
+            sent_alert: Mapped::Unmapped(format!("no libssl reason in the error stack: {stack}")),
+            class: ErrorClass::Local,
+            message,
+        };
+    };
+    let reason = e.reason().unwrap_or("");
+    if reason == "certificate verify failed" {
+        let verify = e.data().map(|d| d.trim_start_matches("Verify error:")).or_else(|| verify_text(text));
+        let alert = verify.and_then(|v| VERIFY_ALERTS.iter().find(|(t, _)| *t == v).map(|(_, a)| *a));
+        let sent = match alert {
+            Some(a) => Mapped::Known(Some(a)),
+            None => Mapped::Unmapped(format!("certificate verify failed ({})", verify.unwrap_or("no verify result"))),
+        };
+        return Diagnosis { received_alert: None, sent_alert: sent, class: ErrorClass::Local, message };
+    }
+    let sent = match SENT_ALERTS.iter().find(|(r, _)| *r == reason) {
+        Some((_, a)) => Mapped::Known(*a),
+        None => Mapped::Unmapped(format!("OpenSSL reason `{reason}` (code {})", e.reason_code())),
+    };
+    let class = if reason == "unexpected eof while reading" { ErrorClass::Eof } else { ErrorClass::Local };
+    Diagnosis { received_alert: None, sent_alert: sent, class, message }
+}
+
+/// The verify result native-tls appends to its message: `... certificate verify failed:... (hostname mismatch)`.
+fn verify_text(text: &str) -> Option<&str> {
+    let open = text.rfind(" (")?;
+    text[open + 2..].strip_suffix(')')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_text_is_the_last_parenthesis() {
+        assert_eq!(
+            verify_text("error:0A000086:SSL routines::certificate verify failed (hostname mismatch)"),
+            Some("hostname mismatch")
+        );
+        assert_eq!(verify_text("no parenthesis"), None);
+    }
+
+    #[test]
+    fn plain_eof_is_eof() {
+        let e = io::Error::new(io::ErrorKind::UnexpectedEof, "eof");
+        let d = diagnose(&e, "eof");
+        assert_eq!(d.class, ErrorClass::Eof);
+        assert_eq!(d.sent_alert, Mapped::Known(None));
+    }
+}

@@ -1,0 +1,336 @@
+//! The `rustls` backend: rustls 0.23 with its default aws-lc-rs provider, through tokio-rustls.
+//!
+//! rustls has no alert callback. A received alert arrives as `Error::AlertReceived`; the alert rustls *sent* is the
+//! one it pairs with the error it raised, at the call site that raised it. [`sent_alert`] writes that pairing down
+//! (from rustls 0.23's `send_fatal_alert` call sites and `impl From<CertificateError> for AlertDescription`), and
+//! every rustls cell against an `openssl` peer re-checks it against the alert OpenSSL actually received. An error whose
+//! alert depends on where it arose is `unmapped` rather than guessed.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{Error as RustlsError, PeerIncompatible, PeerMisbehaved, RootCertStore, SupportedProtocolVersion};
+use tokio::net::TcpStream;
+
+use super::{Backend, Capabilities, ConfigError, client_host, credential, exchange};
+use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
+use crate::pki::Pki;
+use crate::scenario::{ClientAuth, ClientConfig, FixtureName, Knob, ServerConfig, SideConfig};
+use crate::vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
+
+/// The rustls backend.
+pub struct RustlsBackend {
+    caps: Capabilities,
+}
+
+impl RustlsBackend {
+    /// rustls with the aws-lc-rs provider's full suite and group lists available to scenarios.
+    pub fn new() -> Self {
+        RustlsBackend {
+            caps: Capabilities {
+                versions: [ProtocolVersion::Tls12, ProtocolVersion::Tls13].into_iter().collect(),
+                versions_reason: "rustls implements only TLS 1.2 and TLS 1.3",
+                lacks: vec![(
+                    Knob::SecurityLevel,
+                    "rustls has no security levels; it simply implements no algorithm they would forbid",
+                )],
+                cipher_suites: rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES
+                    .iter()
+                    .map(|s| CipherSuite(u16::from(s.suite())))
+                    .collect(),
+                groups: rustls::crypto::aws_lc_rs::ALL_KX_GROUPS.iter().map(|g| Group(u16::from(g.name()))).collect(),
+                exact_alerts: false,
+                reports_parameters: true,
+            },
+        }
+    }
+}
+
+impl Default for RustlsBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The default provider narrowed and ordered by the scenario's suites and groups. A list that is left out keeps the
+/// provider's defaults for that part (so TLS 1.2 suites alone leave TLS 1.3 with its default suites, as in OpenSSL).
+fn provider<C: SideConfig>(cfg: &C) -> Arc<CryptoProvider> {
+    use rustls::crypto::aws_lc_rs as p;
+    let mut prov = p::default_provider();
+    fn pick(want: &[CipherSuite]) -> impl Iterator<Item = rustls::SupportedCipherSuite> + '_ {
+        want.iter().filter_map(|w| p::ALL_CIPHER_SUITES.iter().find(|s| u16::from(s.suite()) == w.0).copied())
+    }
+    let defaults = |tls13: bool| {
+        prov.cipher_suites.iter().filter(move |s| CipherSuite(u16::from(s.suite())).is_tls13() == tls13).copied()
+    };
+    let tls13: Vec<_> = match cfg.tls13_cipher_suites() {
+        Some(w) => pick(w).collect(),
+        None => defaults(true).collect(),
+    };
+    let tls12: Vec<_> = match cfg.cipher_suites() {
+        Some(w) => pick(w).collect(),
+        None => defaults(false).collect(),
+    };
+    prov.cipher_suites = tls13.into_iter().chain(tls12).collect();
+    if let Some(groups) = cfg.groups() {
+        prov.kx_groups = groups
+            .iter()
+            .filter_map(|g| p::ALL_KX_GROUPS.iter().find(|k| u16::from(k.name()) == g.0).copied())
+            .collect();
+    }
+    Arc::new(prov)
+}
+
+fn versions<C: SideConfig>(cfg: &C) -> Vec<&'static SupportedProtocolVersion> {
+    match cfg.versions() {
+        None => rustls::DEFAULT_VERSIONS.to_vec(),
+        Some(v) => v
+            .iter()
+            .filter_map(|v| match v {
+                ProtocolVersion::Tls12 => Some(&rustls::version::TLS12),
+                ProtocolVersion::Tls13 => Some(&rustls::version::TLS13),
+                _ => None,
+            })
+            .collect(),
+    }
+}
+
+fn roots(pki: &Pki, names: &[FixtureName]) -> Result<Arc<RootCertStore>, ConfigError> {
+    let mut store = RootCertStore::empty();
+    for n in names {
+        store.add(CertificateDer::from(credential(pki, &n.0)?.cert.to_der()?))?;
+    }
+    Ok(Arc::new(store))
+}
+
+fn identity(
+    pki: &Pki,
+    name: &str,
+    shape: crate::scenario::ChainShape,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), ConfigError> {
+    let cred = credential(pki, name)?;
+    let chain =
+        cred.chain(shape).iter().map(|c| c.to_der().map(CertificateDer::from)).collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cred.key.private_key_to_pkcs8()?));
+    Ok((chain, key))
+}
+
+/// The alert rustls sends along with `err`, as it pairs them at the raising call site. `Err` means the pairing is not
+/// known for this error (it varies by call site, or we have not needed it yet): the cell reports `unmapped`.
+pub fn sent_alert(err: &RustlsError, role: Role) -> Result<Option<Alert>, String> {
+    use rustls::AlertDescription as A;
+    let a = |d: A| Ok(Some(Alert(u8::from(d))));
+    match err {
+        RustlsError::AlertReceived(_) => Ok(None),
+        // common_state.rs send_cert_verify_error_alert; error.rs impl From<CertificateError> for AlertDescription.
+        RustlsError::InvalidCertificate(e) => a(A::from(e.clone())),
+        RustlsError::NoApplicationProtocol => a(A::NoApplicationProtocol),
+        // server/tls12.rs and server/tls13.rs: a required client certificate was not sent.
+        RustlsError::NoCertificatesPresented if role == Role::Server => a(A::CertificateRequired),
+        RustlsError::PeerSentOversizedRecord => a(A::RecordOverflow),
+        RustlsError::InappropriateMessage { .. } | RustlsError::InappropriateHandshakeMessage { .. } => {
+            a(A::UnexpectedMessage)
+        }
+        RustlsError::PeerIncompatible(p) => match p {
+            // client/hs.rs and server/hs.rs: version negotiation failures.
+            PeerIncompatible::SupportedVersionsExtensionRequired
+            | PeerIncompatible::Tls12NotOffered
+            | PeerIncompatible::Tls12NotOfferedOrEnabled
+            | PeerIncompatible::Tls13RequiredForQuic
+            | PeerIncompatible::ServerDoesNotSupportTls12Or13
+            | PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig => a(A::ProtocolVersion),
+            PeerIncompatible::NullCompressionRequired | PeerIncompatible::UncompressedEcPointsRequired => {
+                a(A::IllegalParameter)
+            }
+            PeerIncompatible::ServerRejectedEncryptedClientHello(_) => a(A::EncryptedClientHelloRequired),
+            // server/hs.rs maps every other incompatibility (no common suite, group, signature scheme) to
+            // handshake_failure.
+            _ => a(A::HandshakeFailure),
+        },
+        RustlsError::PeerMisbehaved(m) => match m {
+            PeerMisbehaved::IllegalMiddleboxChangeCipherSpec
+            | PeerMisbehaved::KeyEpochWithPendingFragment
+            | PeerMisbehaved::TooMuchEarlyDataReceived => a(A::UnexpectedMessage),
+            PeerMisbehaved::DisallowedEncryptedExtension
+            | PeerMisbehaved::UnexpectedCleartextExtension
+            | PeerMisbehaved::UnsolicitedEncryptedExtension
+            | PeerMisbehaved::UnsolicitedServerHelloExtension => a(A::UnsupportedExtension),
+            PeerMisbehaved::MissingPskModesExtension => a(A::MissingExtension),
+            PeerMisbehaved::SelectedUnofferedCipherSuite => a(A::HandshakeFailure),
+            PeerMisbehaved::IncorrectBinder => a(A::DecryptError),
+            PeerMisbehaved::SelectedUnofferedApplicationProtocol
+            | PeerMisbehaved::SelectedUnofferedKxGroup
+            | PeerMisbehaved::SignedKxWithWrongAlgorithm
+            | PeerMisbehaved::AttemptedDowngradeToTls12WhenTls13IsSupported
+            | PeerMisbehaved::OfferedDuplicateKeyShares
+            | PeerMisbehaved::RefusedToFollowHelloRetryRequest => a(A::IllegalParameter),
+            other => Err(format!("rustls PeerMisbehaved::{other:?}")),
+        },
+        other => Err(format!("rustls {other:?}")),
+    }
+}
+
+/// A failure from an I/O error that may wrap a `rustls::Error`.
+fn failed(phase: Phase, role: Role, e: &std::io::Error) -> SideOutcome {
+    let message = e.to_string();
+    let tls = e.get_ref().and_then(|i| i.downcast_ref::<RustlsError>());
+    let failure = match tls {
+        Some(RustlsError::AlertReceived(d)) => Failure {
+            phase,
+            sent_alert: None,
+            received_alert: Some(Alert(u8::from(*d))),
+            error: ErrorClass::PeerAlert,
+            message,
+        },
+        Some(err) => match sent_alert(err, role) {
+            Ok(sent) => Failure { phase, sent_alert: sent, received_alert: None, error: ErrorClass::Local, message },
+            Err(why) => Failure {
+                phase,
+                sent_alert: None,
+                received_alert: None,
+                error: ErrorClass::Unmapped,
+                message: format!("unmapped: {why}; add it to src/backend/rustls.rs ({message})"),
+            },
+        },
+        None => Failure {
+            phase,
+            sent_alert: None,
+            received_alert: None,
+            error: if e.kind() == std::io::ErrorKind::UnexpectedEof { ErrorClass::Eof } else { ErrorClass::Io },
+            message,
+        },
+    };
+    SideOutcome::Failed(failure)
+}
+
+fn established(conn: &rustls::CommonState) -> Established {
+    Established {
+        version: conn.protocol_version().and_then(|v| ProtocolVersion::from_wire(u16::from(v))),
+        cipher: conn.negotiated_cipher_suite().map(|s| CipherSuite(u16::from(s.suite()))),
+        group: conn.negotiated_key_exchange_group().map(|g| Group(u16::from(g.name()))),
+        alpn: conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
+    }
+}
+
+#[async_trait]
+impl Backend for RustlsBackend {
+    fn id(&self) -> BackendId {
+        BackendId::Rustls
+    }
+
+    fn capabilities(&self, _role: Role) -> &Capabilities {
+        &self.caps
+    }
+
+    fn version(&self) -> String {
+        "rustls 0.23 (aws-lc-rs provider)".to_string()
+    }
+
+    async fn accept(&self, cfg: &ServerConfig, pki: &Pki, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+        let prov = provider(cfg);
+        let builder =
+            rustls::ServerConfig::builder_with_provider(prov.clone()).with_protocol_versions(&versions(cfg))?;
+        let builder = match cfg.client_auth {
+            ClientAuth::None => builder.with_no_client_auth(),
+            auth => {
+                let mut v = WebPkiClientVerifier::builder_with_provider(roots(pki, &cfg.trust)?, prov);
+                if auth == ClientAuth::Optional {
+                    v = v.allow_unauthenticated();
+                }
+                builder.with_client_cert_verifier(v.build()?)
+            }
+        };
+        let (chain, key) = identity(pki, &cfg.certificate.0, cfg.chain)?;
+        let mut config = builder.with_single_cert(chain, key)?;
+        config.alpn_protocols = cfg.alpn.iter().flatten().map(|p| p.as_bytes().to_vec()).collect();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let mut s = match acceptor.accept(io).await {
+            Ok(s) => s,
+            Err(e) => return Ok(failed(Phase::Handshake, Role::Server, &e)),
+        };
+        let est = established(s.get_ref().1);
+        Ok(match exchange(&mut s, Role::Server).await {
+            Ok(()) => SideOutcome::Established(est),
+            Err(e) => failed(Phase::Data, Role::Server, &e),
+        })
+    }
+
+    async fn connect(&self, cfg: &ClientConfig, pki: &Pki, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+        let prov = provider(cfg);
+        let verifier = WebPkiServerVerifier::builder_with_provider(roots(pki, &cfg.trust)?, prov.clone()).build();
+        let builder = rustls::ClientConfig::builder_with_provider(prov).with_protocol_versions(&versions(cfg))?;
+        // An empty trust list is legal for a scenario (it trusts nothing); WebPki's builder refuses it, so such a
+        // client gets a verifier over an empty store that fails every chain with UnknownIssuer, as a real one would.
+        let builder = match verifier {
+            Ok(v) => builder.with_webpki_verifier(v),
+            Err(_) => builder.with_root_certificates(RootCertStore::empty()),
+        };
+        let mut config = match &cfg.certificate {
+            Some(name) => {
+                let (chain, key) = identity(pki, &name.0, Default::default())?;
+                builder.with_client_auth_cert(chain, key)?
+            }
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = cfg.alpn.iter().flatten().map(|p| p.as_bytes().to_vec()).collect();
+        let name = ServerName::try_from(client_host(cfg).to_string()).map_err(|e| ConfigError(e.to_string()))?;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let mut s = match connector.connect(name, io).await {
+            Ok(s) => s,
+            Err(e) => return Ok(failed(Phase::Handshake, Role::Client, &e)),
+        };
+        let est = established(s.get_ref().1);
+        Ok(match exchange(&mut s, Role::Client).await {
+            Ok(()) => SideOutcome::Established(est),
+            Err(e) => failed(Phase::Data, Role::Client, &e),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use rustls::CertificateError as C;
+
+    #[rstest]
+    #[case::unknown_issuer(RustlsError::InvalidCertificate(C::UnknownIssuer), Role::Client, Some(Alert::UNKNOWN_CA))]
+    #[case::expired(RustlsError::InvalidCertificate(C::Expired), Role::Client, Some(Alert::CERTIFICATE_EXPIRED))]
+    #[case::not_yet_valid(
+        RustlsError::InvalidCertificate(C::NotValidYet),
+        Role::Client,
+        Some(Alert::CERTIFICATE_EXPIRED)
+    )]
+    #[case::wrong_name(RustlsError::InvalidCertificate(C::NotValidForName), Role::Client, Some(Alert::BAD_CERTIFICATE))]
+    #[case::no_version(
+        RustlsError::PeerIncompatible(PeerIncompatible::Tls12NotOfferedOrEnabled),
+        Role::Server,
+        Some(Alert::PROTOCOL_VERSION)
+    )]
+    #[case::no_suite(
+        RustlsError::PeerIncompatible(PeerIncompatible::NoCipherSuitesInCommon),
+        Role::Server,
+        Some(Alert::HANDSHAKE_FAILURE)
+    )]
+    #[case::no_alpn(RustlsError::NoApplicationProtocol, Role::Server, Some(Alert::NO_APPLICATION_PROTOCOL))]
+    #[case::no_client_cert(RustlsError::NoCertificatesPresented, Role::Server, Some(Alert::CERTIFICATE_REQUIRED))]
+    #[case::received(RustlsError::AlertReceived(rustls::AlertDescription::UnknownCA), Role::Client, None)]
+    fn known_errors_map_to_the_alert_rustls_sends(
+        #[case] err: RustlsError,
+        #[case] role: Role,
+        #[case] want: Option<Alert>,
+    ) {
+        assert_eq!(sent_alert(&err, role), Ok(want));
+    }
+
+    #[rstest]
+    #[case::varies_by_site(RustlsError::DecryptError)]
+    #[case::general(RustlsError::General("x".into()))]
+    fn ambiguous_errors_are_unmapped(#[case] err: RustlsError) {
+        assert!(sent_alert(&err, Role::Client).is_err());
+    }
+}

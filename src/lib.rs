@@ -1,0 +1,61 @@
+//! tlsmatrix: a TLS compatibility test harness.
+//!
+//! Data flows one way: YAML scenarios and `fixtures/pki.yaml` load into a validated [`Catalog`] and [`Pki`]; the
+//! [`plan`] expands each scenario into cells (scenario x client backend x server backend) and decides from each
+//! backend's [`Capabilities`](backend::Capabilities) whether the cell can run; the [`runner`] plays each runnable cell
+//! over a real loopback connection and records an [`Observation`] per side; [`expect`] judges it against the
+//! scenario's expectation (overrides resolved); [`report`] renders the matrix, and [`harness`] turns every cell into a
+//! named `cargo test` trial.
+
+pub mod backend;
+mod error;
+pub mod expect;
+pub mod harness;
+mod observation;
+pub mod pki;
+pub mod plan;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+mod vocab;
+mod yaml;
+
+pub mod cli;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{Error, LoadError, PkiError};
+pub use observation::{ErrorClass, Established, Failure, Observation, Phase, SideOutcome};
+pub use pki::Pki;
+pub use scenario::{Catalog, Scenario};
+pub use vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
+
+/// Where a project keeps its scenarios and fixtures.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// The directory scenario ids are relative to (`scenarios/`).
+    pub scenarios: PathBuf,
+    /// The PKI description (`fixtures/pki.yaml`).
+    pub pki: PathBuf,
+    /// Where private keys are cached (`fixtures/keys/`).
+    pub keys: PathBuf,
+}
+
+impl Layout {
+    /// The standard layout under a project root.
+    pub fn at(root: &Path) -> Layout {
+        Layout {
+            scenarios: root.join("scenarios"),
+            pki: root.join("fixtures").join("pki.yaml"),
+            keys: root.join("fixtures").join("keys"),
+        }
+    }
+
+    /// Generates the PKI, then loads the scenarios under `paths` (all of `scenarios/` when empty).
+    pub fn load(&self, paths: &[PathBuf]) -> Result<(Pki, Catalog), Error> {
+        let pki = Pki::load(&self.pki, &self.keys)?;
+        let paths = if paths.is_empty() { vec![self.scenarios.clone()] } else { paths.to_vec() };
+        let catalog = Catalog::load(&self.scenarios, &paths, &pki.names());
+        Ok((pki, catalog))
+    }
+}

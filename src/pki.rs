@@ -1,0 +1,379 @@
+//! Test certificates, generated for each run from `fixtures/pki.yaml` with the openssl crate.
+//!
+//! Validity is relative to the moment of the run (`not_after: -1d` is "expired yesterday"), so nothing committed can
+//! expire and break the suite, the failure OpenSSL's own ssl-tests hit in 2022. Private keys are the one thing kept on
+//! disk (`fixtures/keys/<name>.pem`, test-only, generated when missing) because RSA key generation costs up to half a
+//! second each; certificates are cheap to sign and are made in memory every run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use openssl::asn1::Asn1Time;
+use openssl::bn::{BigNum, MsbOption};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::Rsa;
+use openssl::x509::extension::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier,
+};
+use openssl::x509::{X509, X509Builder, X509NameBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{LoadError, PkiError};
+use crate::scenario::ChainShape;
+use crate::yaml;
+
+/// The key algorithm of a fixture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyType {
+    /// ECDSA on P-256.
+    EcP256,
+    /// ECDSA on P-384.
+    EcP384,
+    /// RSA, 2048 bits.
+    Rsa2048,
+    /// Ed25519.
+    Ed25519,
+}
+
+/// An extended key usage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Eku {
+    /// id-kp-serverAuth.
+    ServerAuth,
+    /// id-kp-clientAuth.
+    ClientAuth,
+}
+
+/// One certificate in fixtures/pki.yaml.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertSpec {
+    /// Subject common name.
+    pub cn: String,
+    /// Subject organisation; every CA needs a unique subject, so this usually names the hierarchy.
+    #[serde(default = "default_org")]
+    pub o: String,
+    /// The key algorithm.
+    pub key: KeyType,
+    /// The issuing certificate; left out, the certificate is self-signed.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Whether it is a CA (basicConstraints CA:TRUE, keyCertSign).
+    #[serde(default)]
+    pub ca: bool,
+    /// subjectAltName entries: `DNS:name` or `IP:addr`.
+    #[serde(default)]
+    pub san: Vec<String>,
+    /// extendedKeyUsage; left out on a leaf, serverAuth and clientAuth both.
+    #[serde(default)]
+    pub eku: Option<Vec<Eku>>,
+    /// Start of validity relative to the run (`-1d`, `2h`, `0`).
+    #[serde(default = "default_not_before")]
+    pub not_before: String,
+    /// End of validity relative to the run.
+    #[serde(default = "default_not_after")]
+    pub not_after: String,
+}
+
+fn default_org() -> String {
+    "tlsmatrix test PKI".into()
+}
+fn default_not_before() -> String {
+    "-1d".into()
+}
+fn default_not_after() -> String {
+    "365d".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PkiFile {
+    certificates: BTreeMap<String, CertSpec>,
+}
+
+/// A certificate with its key and the chain a server or client sends with it.
+#[derive(Clone)]
+pub struct Credential {
+    /// The certificate.
+    pub cert: X509,
+    /// Its private key.
+    pub key: PKey<Private>,
+    /// The issuers between it and its self-signed root, nearest first (the root itself is not included).
+    pub intermediates: Vec<X509>,
+    /// Whether it is a CA.
+    pub ca: bool,
+}
+
+impl Credential {
+    /// The certificates to send for a chain shape, leaf first.
+    pub fn chain(&self, shape: ChainShape) -> Vec<X509> {
+        let mut v = vec![self.cert.clone()];
+        if shape == ChainShape::Full {
+            v.extend(self.intermediates.iter().cloned());
+        }
+        v
+    }
+
+    /// The private key as PKCS#8 PEM (what native-tls and rustls read).
+    pub fn key_pkcs8_pem(&self) -> Vec<u8> {
+        self.key.private_key_to_pem_pkcs8().expect("serialising a key we generated or loaded")
+    }
+}
+
+/// Every fixture of a run, by name.
+pub struct Pki {
+    creds: BTreeMap<String, Credential>,
+    specs: BTreeMap<String, CertSpec>,
+}
+
+impl Pki {
+    /// Reads `pki.yaml`, loads or creates the keys under `keys_dir`, and signs every certificate.
+    pub fn load(spec_path: &Path, keys_dir: &Path) -> Result<Pki, crate::Error> {
+        let text = std::fs::read_to_string(spec_path)
+            .map_err(|e| LoadError::file(spec_path, format!("cannot read the PKI description: {e}")))?;
+        let file: PkiFile = yaml::from_str(&text).map_err(|e| LoadError::at(spec_path, e.line, e.column, e.message))?;
+        Ok(Self::generate(file.certificates, keys_dir)?)
+    }
+
+    /// The names of every certificate.
+    pub fn names(&self) -> BTreeSet<String> {
+        self.creds.keys().cloned().collect()
+    }
+
+    /// A credential by name.
+    pub fn get(&self, name: &str) -> Option<&Credential> {
+        self.creds.get(name)
+    }
+
+    /// The description of a certificate.
+    pub fn spec(&self, name: &str) -> Option<&CertSpec> {
+        self.specs.get(name)
+    }
+
+    fn generate(specs: BTreeMap<String, CertSpec>, keys_dir: &Path) -> Result<Pki, PkiError> {
+        let mut creds: BTreeMap<String, Credential> = BTreeMap::new();
+        // Issuers first: repeatedly sign what has its issuer ready; a pass that makes no progress means a cycle.
+        let mut pending: Vec<&String> = specs.keys().collect();
+        while !pending.is_empty() {
+            let before = pending.len();
+            let mut still = Vec::new();
+            for name in pending {
+                let spec = &specs[name];
+                match &spec.issuer {
+                    Some(i) if !specs.contains_key(i) => {
+                        return Err(PkiError::Spec { name: name.clone(), message: format!("unknown issuer `{i}`") });
+                    }
+                    Some(i) if !specs[i].ca => {
+                        return Err(PkiError::Spec {
+                            name: name.clone(),
+                            message: format!("issuer `{i}` is not a CA (ca: true)"),
+                        });
+                    }
+                    Some(i) if !creds.contains_key(i) => still.push(name),
+                    _ => {
+                        let issuer = spec.issuer.as_ref().map(|i| &creds[i]);
+                        let cred = make(name, spec, issuer, keys_dir)?;
+                        creds.insert(name.clone(), cred);
+                    }
+                }
+            }
+            if still.len() == before {
+                let names: Vec<&str> = still.iter().map(|s| s.as_str()).collect();
+                return Err(PkiError::Spec { name: names.join(", "), message: "issuers form a cycle".into() });
+            }
+            pending = still;
+        }
+        Ok(Pki { creds, specs })
+    }
+}
+
+/// Parses a relative offset such as `-1d`, `12h`, `30m`, `0` into seconds.
+pub fn parse_offset(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(0);
+    }
+    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    let mult = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => return Err(format!("`{s}`: expected an offset like -1d, 12h, 30m, 10s or 0")),
+    };
+    num.parse::<i64>().map(|n| n * mult).map_err(|_| format!("`{s}`: expected an offset like -1d, 12h, 30m, 10s or 0"))
+}
+
+fn load_or_create_key(name: &str, kind: KeyType, keys_dir: &Path) -> Result<PKey<Private>, PkiError> {
+    let ossl = |source| PkiError::Openssl { name: name.to_string(), source };
+    let path: PathBuf = keys_dir.join(format!("{name}.pem"));
+    if let Ok(pem) = std::fs::read(&path) {
+        let key = PKey::private_key_from_pem(&pem).map_err(ossl)?;
+        if key_matches(&key, kind) {
+            return Ok(key);
+        }
+    }
+    let key = match kind {
+        KeyType::EcP256 => ec_key(Nid::X9_62_PRIME256V1),
+        KeyType::EcP384 => ec_key(Nid::SECP384R1),
+        KeyType::Rsa2048 => Rsa::generate(2048).and_then(PKey::from_rsa),
+        KeyType::Ed25519 => PKey::generate_ed25519(),
+    }
+    .map_err(ossl)?;
+    // Cache it for the next run; a read-only checkout still works, it just pays for generation again.
+    let pem = key.private_key_to_pem_pkcs8().map_err(ossl)?;
+    if std::fs::create_dir_all(keys_dir).is_ok() {
+        let _ = std::fs::write(&path, pem);
+    }
+    Ok(key)
+}
+
+fn ec_key(curve: Nid) -> Result<PKey<Private>, openssl::error::ErrorStack> {
+    let group = EcGroup::from_curve_name(curve)?;
+    PKey::from_ec_key(EcKey::generate(&group)?)
+}
+
+fn key_matches(key: &PKey<Private>, kind: KeyType) -> bool {
+    use openssl::pkey::Id;
+    match kind {
+        KeyType::Rsa2048 => key.id() == Id::RSA && key.bits() == 2048,
+        KeyType::EcP256 => key.id() == Id::EC && key.bits() == 256,
+        KeyType::EcP384 => key.id() == Id::EC && key.bits() == 384,
+        KeyType::Ed25519 => key.id() == Id::ED25519,
+    }
+}
+
+fn make(name: &str, spec: &CertSpec, issuer: Option<&Credential>, keys_dir: &Path) -> Result<Credential, PkiError> {
+    let ossl = |source| PkiError::Openssl { name: name.to_string(), source };
+    let bad = |message: String| PkiError::Spec { name: name.to_string(), message };
+    let key = load_or_create_key(name, spec.key, keys_dir)?;
+
+    let mut subject = X509NameBuilder::new().map_err(ossl)?;
+    subject.append_entry_by_nid(Nid::ORGANIZATIONNAME, &spec.o).map_err(ossl)?;
+    subject.append_entry_by_nid(Nid::COMMONNAME, &spec.cn).map_err(ossl)?;
+    let subject = subject.build();
+
+    let mut b = X509Builder::new().map_err(ossl)?;
+    b.set_version(2).map_err(ossl)?;
+    let mut serial = BigNum::new().map_err(ossl)?;
+    serial.rand(127, MsbOption::MAYBE_ZERO, false).map_err(ossl)?;
+    let serial = serial.to_asn1_integer().map_err(ossl)?;
+    b.set_serial_number(&serial).map_err(ossl)?;
+    b.set_subject_name(&subject).map_err(ossl)?;
+    b.set_issuer_name(issuer.map_or(&*subject, |i| i.cert.subject_name())).map_err(ossl)?;
+    b.set_pubkey(&key).map_err(ossl)?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let nb = now + parse_offset(&spec.not_before).map_err(|m| bad(format!("not_before: {m}")))?;
+    let na = now + parse_offset(&spec.not_after).map_err(|m| bad(format!("not_after: {m}")))?;
+    let (nb, na) = (Asn1Time::from_unix(nb).map_err(ossl)?, Asn1Time::from_unix(na).map_err(ossl)?);
+    b.set_not_before(&nb).map_err(ossl)?;
+    b.set_not_after(&na).map_err(ossl)?;
+
+    if spec.ca {
+        b.append_extension(BasicConstraints::new().critical().ca().build().map_err(ossl)?).map_err(ossl)?;
+        b.append_extension(
+            KeyUsage::new().critical().key_cert_sign().crl_sign().digital_signature().build().map_err(ossl)?,
+        )
+        .map_err(ossl)?;
+    } else {
+        b.append_extension(BasicConstraints::new().critical().build().map_err(ossl)?).map_err(ossl)?;
+        let mut ku = KeyUsage::new();
+        ku.critical().digital_signature();
+        if spec.key == KeyType::Rsa2048 {
+            ku.key_encipherment();
+        }
+        b.append_extension(ku.build().map_err(ossl)?).map_err(ossl)?;
+        let ekus = spec.eku.clone().unwrap_or_else(|| vec![Eku::ServerAuth, Eku::ClientAuth]);
+        let mut eku = ExtendedKeyUsage::new();
+        for e in ekus {
+            match e {
+                Eku::ServerAuth => eku.server_auth(),
+                Eku::ClientAuth => eku.client_auth(),
+            };
+        }
+        b.append_extension(eku.build().map_err(ossl)?).map_err(ossl)?;
+    }
+    if !spec.san.is_empty() {
+        let mut san = SubjectAlternativeName::new();
+        for entry in &spec.san {
+            match entry.split_once(':') {
+                Some(("DNS", d)) => san.dns(d),
+                Some(("IP", ip)) => san.ip(ip),
+                _ => return Err(bad(format!("san `{entry}`: expected DNS:<name> or IP:<address>"))),
+            };
+        }
+        let ext = san.build(&b.x509v3_context(issuer.map(|i| &*i.cert), None)).map_err(ossl)?;
+        b.append_extension(ext).map_err(ossl)?;
+    }
+    let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None)).map_err(ossl)?;
+    b.append_extension(ski).map_err(ossl)?;
+    if let Some(i) = issuer {
+        let aki =
+            AuthorityKeyIdentifier::new().keyid(true).build(&b.x509v3_context(Some(&i.cert), None)).map_err(ossl)?;
+        b.append_extension(aki).map_err(ossl)?;
+    }
+    let signer = issuer.map_or(&key, |i| &i.key);
+    let digest =
+        if signer.id() == openssl::pkey::Id::ED25519 { MessageDigest::null() } else { MessageDigest::sha256() };
+    b.sign(signer, digest).map_err(ossl)?;
+
+    let mut intermediates = Vec::new();
+    if let Some(i) = issuer {
+        // The issuer itself is an intermediate unless it is a self-signed root.
+        if i.cert.issued(&i.cert) != openssl::x509::X509VerifyResult::OK {
+            intermediates.push(i.cert.clone());
+        }
+        intermediates.extend(i.intermediates.iter().cloned());
+    }
+    Ok(Credential { cert: b.build(), key, intermediates, ca: spec.ca })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("-1d", Ok(-86_400))]
+    #[case("12h", Ok(43_200))]
+    #[case("0", Ok(0))]
+    #[case("1y", Err(()))]
+    #[case("d", Err(()))]
+    fn offsets(#[case] s: &str, #[case] want: Result<i64, ()>) {
+        assert_eq!(parse_offset(s).map_err(|_| ()), want);
+    }
+
+    #[test]
+    fn chains_and_validity_follow_the_spec() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "
+certificates:
+  root: { cn: Root, o: A, key: ec-p256, ca: true, not_after: 10d }
+  int: { cn: Int, o: A, key: ec-p256, ca: true, issuer: root }
+  leaf: { cn: localhost, key: ec-p256, issuer: int, san: ['DNS:localhost', 'IP:127.0.0.1'], not_after: -1d }
+";
+        let file: PkiFile = yaml::from_str(text).unwrap();
+        let pki = Pki::generate(file.certificates, dir.path()).unwrap();
+        let leaf = pki.get("leaf").unwrap();
+        assert_eq!(leaf.chain(ChainShape::Full).len(), 2);
+        assert_eq!(leaf.chain(ChainShape::LeafOnly).len(), 1);
+        assert!(leaf.cert.not_after() < Asn1Time::days_from_now(0).unwrap());
+        assert!(pki.get("root").unwrap().intermediates.is_empty());
+        // Keys are cached: a second generation reuses them.
+        let again = Pki::generate(yaml::from_str::<PkiFile>(text).unwrap().certificates, dir.path()).unwrap();
+        assert!(again.get("leaf").unwrap().key.public_eq(&leaf.key));
+    }
+
+    #[test]
+    fn unknown_issuer_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file: PkiFile = yaml::from_str("certificates:\n  leaf: { cn: x, key: ec-p256, issuer: nope }\n").unwrap();
+        let err = Pki::generate(file.certificates, dir.path()).err().unwrap();
+        assert!(err.to_string().contains("unknown issuer `nope`"), "{err}");
+    }
+}

@@ -1,0 +1,90 @@
+//! Expanding scenarios into cells (scenario x client backend x server backend) and deciding, before anything runs,
+//! what each cell should do: run against an expectation, or stay unsupported with the reason.
+
+use std::sync::Arc;
+
+use crate::backend::Registry;
+use crate::scenario::{Expectation, Resolved, Scenario};
+use crate::vocab::{BackendId, Role};
+
+/// One client backend against one server backend on one scenario.
+#[derive(Clone, Debug)]
+pub struct Cell {
+    /// The scenario.
+    pub scenario: Arc<Scenario>,
+    /// The client backend.
+    pub client: BackendId,
+    /// The server backend.
+    pub server: BackendId,
+}
+
+impl Cell {
+    /// The cell's test name: `seed::legacy_tls10_server::openssl->rustls`.
+    pub fn name(&self) -> String {
+        format!("{}::{}->{}", self.scenario.id, self.client, self.server)
+    }
+
+    /// What to do with the cell: the capability model first (a backend that cannot express a setting), then the
+    /// scenario's overrides.
+    pub fn decide(&self, registry: &Registry) -> Decision {
+        for (role, id) in [(Role::Client, self.client), (Role::Server, self.server)] {
+            let Some(backend) = registry.get(id) else {
+                return Decision::Unsupported(format!("{id} is not compiled into this build"));
+            };
+            let caps = backend.capabilities(role);
+            let checked = match role {
+                Role::Client => caps.check(&self.scenario.client),
+                Role::Server => caps.check(&self.scenario.server),
+            };
+            if let Err(why) = checked {
+                return Decision::Unsupported(format!("{id} as {role}: {why}"));
+            }
+        }
+        match self.scenario.resolve(self.client, self.server) {
+            Resolved::Unsupported(why) => Decision::Unsupported(why),
+            Resolved::Expect { expectation, because } => Decision::Run { expectation, because },
+        }
+    }
+}
+
+/// What a cell does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Run it and compare with the expectation (`because`: the override's reason, if one applied).
+    Run {
+        /// The expectation.
+        expectation: Expectation,
+        /// The reason of the applied override.
+        because: Option<String>,
+    },
+    /// Do not run it.
+    Unsupported(String),
+}
+
+/// Which backends play which side.
+#[derive(Clone, Debug)]
+pub struct Selection {
+    /// Client backends.
+    pub clients: Vec<BackendId>,
+    /// Server backends.
+    pub servers: Vec<BackendId>,
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        Selection { clients: BackendId::ALL.to_vec(), servers: BackendId::ALL.to_vec() }
+    }
+}
+
+/// Every cell of the scenarios, scenario by scenario, clients outer, servers inner.
+pub fn cells(scenarios: &[Arc<Scenario>], sel: &Selection) -> Vec<Cell> {
+    let mut out = Vec::new();
+    for s in scenarios {
+        for &client in &sel.clients {
+            for &server in &sel.servers {
+                out.push(Cell { scenario: s.clone(), client, server });
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,108 @@
+//! The matrix as data, and one renderer per format (each a pure function from a [`Report`] to text).
+
+mod json;
+mod table;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Registry;
+use crate::expect::Status;
+use crate::runner::CellResult;
+
+pub use json::render as json;
+pub use table::render as table;
+
+/// The report format version; bumped on any incompatible change to the JSON shape.
+pub const REPORT_VERSION: u32 = 1;
+
+/// Which libraries produced the report.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Environment {
+    /// tlsmatrix's own version.
+    pub tlsmatrix: String,
+    /// Each backend with its library version.
+    pub backends: Vec<BackendInfo>,
+}
+
+/// One backend's library.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BackendInfo {
+    /// Backend name.
+    pub name: String,
+    /// Library and version.
+    pub library: String,
+}
+
+impl Environment {
+    /// The environment of this build.
+    pub fn of(registry: &Registry) -> Self {
+        Environment {
+            tlsmatrix: env!("CARGO_PKG_VERSION").to_string(),
+            backends: registry.iter().map(|b| BackendInfo { name: b.id().to_string(), library: b.version() }).collect(),
+        }
+    }
+}
+
+/// Counts by status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Cells that matched.
+    pub pass: usize,
+    /// Cells that did not.
+    pub fail: usize,
+    /// Cells a backend cannot express.
+    pub unsupported: usize,
+    /// Cells the harness could not run.
+    pub error: usize,
+}
+
+impl Summary {
+    /// Counts the cells.
+    pub fn of(cells: &[CellResult]) -> Self {
+        let mut s = Summary::default();
+        for c in cells {
+            match c.status {
+                Status::Pass => s.pass += 1,
+                Status::Fail => s.fail += 1,
+                Status::Unsupported => s.unsupported += 1,
+                Status::Error => s.error += 1,
+            }
+        }
+        s
+    }
+}
+
+/// A whole run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    /// [`REPORT_VERSION`].
+    pub version: u32,
+    /// Library versions.
+    pub environment: Environment,
+    /// Every cell, in scenario order.
+    pub cells: Vec<CellResult>,
+    /// Counts.
+    pub summary: Summary,
+    /// Scenario files that failed to load (`file:line:column: message`).
+    #[serde(default)]
+    pub load_errors: Vec<String>,
+}
+
+impl Report {
+    /// Builds the report of a run.
+    pub fn new(environment: Environment, cells: Vec<CellResult>, load_errors: Vec<String>) -> Self {
+        let summary = Summary::of(&cells);
+        Report { version: REPORT_VERSION, environment, cells, summary, load_errors }
+    }
+
+    /// The process exit code the contract promises: 2 for bad input or a harness fault, 1 for a mismatch, else 0.
+    pub fn exit_code(&self) -> i32 {
+        if !self.load_errors.is_empty() || self.summary.error > 0 {
+            2
+        } else if self.summary.fail > 0 {
+            1
+        } else {
+            0
+        }
+    }
+}

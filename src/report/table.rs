@@ -1,0 +1,96 @@
+//! The terminal view: scenarios as rows, client->server pairs as columns, then the details of every cell that did
+//! not pass and the reason of every unsupported one.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::Report;
+use crate::expect::Status;
+use crate::vocab::BackendId;
+
+fn short(b: BackendId) -> &'static str {
+    match b {
+        BackendId::Openssl => "O",
+        BackendId::NativeTls => "N",
+        BackendId::Rustls => "R",
+    }
+}
+
+fn mark(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "ok",
+        Status::Fail => "FAIL",
+        Status::Unsupported => "-",
+        Status::Error => "ERR",
+    }
+}
+
+/// Renders the matrix and its details as plain text.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let mut pairs: Vec<(BackendId, BackendId)> = Vec::new();
+    let mut rows: BTreeMap<&str, BTreeMap<(BackendId, BackendId), Status>> = BTreeMap::new();
+    for c in &report.cells {
+        if !pairs.contains(&(c.client, c.server)) {
+            pairs.push((c.client, c.server));
+        }
+        rows.entry(c.scenario.as_str()).or_default().insert((c.client, c.server), c.status);
+    }
+    pairs.sort();
+    let width = rows.keys().map(|k| k.len()).max().unwrap_or(8).max(8);
+    let _ = write!(out, "{:width$}", "scenario (client>server)");
+    for (c, s) in &pairs {
+        let _ = write!(out, " {:>4}", format!("{}>{}", short(*c), short(*s)));
+    }
+    out.push('\n');
+    for (id, cells) in &rows {
+        let _ = write!(out, "{id:width$}");
+        for p in &pairs {
+            let _ = write!(out, " {:>4}", cells.get(p).map_or("", |s| mark(*s)));
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "\nO=openssl N=native-tls R=rustls; ok=pass FAIL=mismatch -=unsupported ERR=harness error");
+
+    let failing: Vec<_> = report.cells.iter().filter(|c| matches!(c.status, Status::Fail | Status::Error)).collect();
+    if !failing.is_empty() {
+        let _ = writeln!(out, "\nCells that did not pass:");
+        for c in failing {
+            let _ = writeln!(out, "\n  {} [{}]", c.name(), c.status);
+            if let Some(r) = &c.reason {
+                let _ = writeln!(out, "    because: {r}");
+            }
+            for m in &c.mismatches {
+                let _ = writeln!(out, "    mismatch: {m}");
+            }
+            if let Some(o) = &c.observed {
+                let _ = writeln!(out, "    observed client: {}", o.client);
+                let _ = writeln!(out, "    observed server: {}", o.server);
+            }
+        }
+    }
+    let unsupported: Vec<_> = report.cells.iter().filter(|c| c.status == Status::Unsupported).collect();
+    if !unsupported.is_empty() {
+        let _ = writeln!(out, "\nUnsupported cells:");
+        for c in unsupported {
+            let _ = writeln!(out, "  {}: {}", c.name(), c.reason.as_deref().unwrap_or(""));
+        }
+    }
+    if !report.load_errors.is_empty() {
+        let _ = writeln!(out, "\nScenario files that failed to load:");
+        for e in &report.load_errors {
+            let _ = writeln!(out, "  {e}");
+        }
+    }
+    let s = report.summary;
+    let _ = writeln!(
+        out,
+        "\n{} cells: {} passed, {} failed, {} unsupported, {} errors",
+        report.cells.len(),
+        s.pass,
+        s.fail,
+        s.unsupported,
+        s.error
+    );
+    out
+}

@@ -1,0 +1,886 @@
+//! The scenario model: what a YAML file under `scenarios/` may say, loaded and validated before anything runs.
+//!
+//! Every struct rejects unknown fields, every vocabulary word is checked while parsing (so the parser's line and column
+//! point at it), and fixture names are checked against `fixtures/pki.yaml` the same way. Rules that span fields (a
+//! version range must be contiguous, an override needs a reason) are checked after parsing and reported against the
+//! line of the offending key.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::LoadError;
+use crate::vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
+use crate::yaml;
+
+thread_local! {
+    /// The fixture names a scenario may use, set while the catalog parses a file so that an unknown name fails with
+    /// the parser's line and column instead of a vague error after the fact.
+    static FIXTURES: RefCell<Option<BTreeSet<String>>> = const { RefCell::new(None) };
+}
+
+/// The name of a certificate in `fixtures/pki.yaml`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct FixtureName(pub String);
+
+impl<'de> Deserialize<'de> for FixtureName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        FIXTURES.with(|f| match &*f.borrow() {
+            Some(known) if !known.contains(&name) => Err(serde::de::Error::custom(format!(
+                "unknown fixture `{name}`, expected a certificate from fixtures/pki.yaml: {}",
+                known.iter().cloned().collect::<Vec<_>>().join(", ")
+            ))),
+            _ => Ok(FixtureName(name)),
+        })
+    }
+}
+
+impl fmt::Display for FixtureName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which certificates the server sends with its leaf.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChainShape {
+    /// Leaf, then each intermediate up to (not including) the root: what a correct server sends.
+    #[default]
+    Full,
+    /// The leaf alone: the classic "missing intermediate" misconfiguration.
+    LeafOnly,
+}
+
+/// Whether the server asks for a client certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// No CertificateRequest.
+    #[default]
+    None,
+    /// CertificateRequest sent; a client without a certificate may still connect.
+    Optional,
+    /// CertificateRequest sent; the handshake fails without a valid client certificate.
+    Required,
+}
+
+/// The server side of a scenario. A knob left out means the library's own default.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Protocol versions to enable: a contiguous range such as `[tls1.2, tls1.3]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<Vec<ProtocolVersion>>,
+    /// TLS 1.2-and-earlier cipher suites, by IANA name, in preference order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cipher_suites: Option<Vec<CipherSuite>>,
+    /// TLS 1.3 cipher suites, by IANA name, in preference order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls13_cipher_suites: Option<Vec<CipherSuite>>,
+    /// Key-exchange groups, in preference order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<Group>>,
+    /// OpenSSL security level (0-5); legacy versions and SHA-1 need 0 on this system's OpenSSL (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_level: Option<u8>,
+    /// The server's certificate (a name from fixtures/pki.yaml); its chain is sent with it.
+    pub certificate: FixtureName,
+    /// Which certificates accompany the leaf.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub chain: ChainShape,
+    /// ALPN protocols the server accepts, in its preference order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<Vec<String>>,
+    /// Whether a client certificate is requested.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub client_auth: ClientAuth,
+    /// CAs whose client certificates the server accepts (needed with `client_auth`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trust: Vec<FixtureName>,
+}
+
+/// The client side of a scenario. A knob left out means the library's own default.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Protocol versions to enable: a contiguous range such as `[tls1.2, tls1.3]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<Vec<ProtocolVersion>>,
+    /// TLS 1.2-and-earlier cipher suites, by IANA name, in preference order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cipher_suites: Option<Vec<CipherSuite>>,
+    /// TLS 1.3 cipher suites, by IANA name, in preference order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls13_cipher_suites: Option<Vec<CipherSuite>>,
+    /// Key-exchange groups, in preference order (the first gets the TLS 1.3 key share).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<Group>>,
+    /// OpenSSL security level (0-5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_level: Option<u8>,
+    /// CAs the client trusts (names from fixtures/pki.yaml). Empty trusts nothing: the system store is never used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trust: Vec<FixtureName>,
+    /// The host name sent as SNI and verified against the certificate. Left out, the client connects to the IP
+    /// address `127.0.0.1`, sends no SNI (RFC 6066 forbids IP literals there) and verifies the IP address SAN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// ALPN protocols offered, in preference order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<Vec<String>>,
+    /// The client certificate (a name from fixtures/pki.yaml), sent when the server asks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<FixtureName>,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// A setting a backend may or may not be able to express; see [`crate::backend::Capabilities`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Knob {
+    /// `versions`.
+    Versions,
+    /// `cipher_suites`.
+    CipherSuites,
+    /// `tls13_cipher_suites`.
+    Tls13CipherSuites,
+    /// `groups`.
+    Groups,
+    /// `security_level`.
+    SecurityLevel,
+    /// `chain` other than `full`.
+    ChainShape,
+    /// `alpn`.
+    Alpn,
+    /// `client_auth` other than `none` (server).
+    ClientAuth,
+    /// `certificate` (client).
+    ClientCertificate,
+}
+
+impl Knob {
+    /// The scenario field the knob stands for.
+    pub fn field(self) -> &'static str {
+        match self {
+            Knob::Versions => "versions",
+            Knob::CipherSuites => "cipher_suites",
+            Knob::Tls13CipherSuites => "tls13_cipher_suites",
+            Knob::Groups => "groups",
+            Knob::SecurityLevel => "security_level",
+            Knob::ChainShape => "chain",
+            Knob::Alpn => "alpn",
+            Knob::ClientAuth => "client_auth",
+            Knob::ClientCertificate => "certificate",
+        }
+    }
+}
+
+/// The settings of one side, seen through what every backend has to decide on.
+pub trait SideConfig {
+    /// Which side this configures.
+    const ROLE: Role;
+    /// The enabled versions, if set.
+    fn versions(&self) -> Option<&[ProtocolVersion]>;
+    /// The TLS 1.2 suites, if set.
+    fn cipher_suites(&self) -> Option<&[CipherSuite]>;
+    /// The TLS 1.3 suites, if set.
+    fn tls13_cipher_suites(&self) -> Option<&[CipherSuite]>;
+    /// The groups, if set.
+    fn groups(&self) -> Option<&[Group]>;
+    /// The security level, if set.
+    fn security_level(&self) -> Option<u8>;
+    /// The ALPN list, if set.
+    fn alpn(&self) -> Option<&[String]>;
+    /// The knobs this side sets, for the capability check.
+    fn knobs(&self) -> Vec<Knob> {
+        let mut k = Vec::new();
+        let set = [
+            (self.versions().is_some(), Knob::Versions),
+            (self.cipher_suites().is_some(), Knob::CipherSuites),
+            (self.tls13_cipher_suites().is_some(), Knob::Tls13CipherSuites),
+            (self.groups().is_some(), Knob::Groups),
+            (self.security_level().is_some(), Knob::SecurityLevel),
+            (self.alpn().is_some(), Knob::Alpn),
+        ];
+        k.extend(set.into_iter().filter(|(on, _)| *on).map(|(_, knob)| knob));
+        k.extend(self.extra_knobs());
+        k
+    }
+    /// Role-specific knobs.
+    fn extra_knobs(&self) -> Vec<Knob>;
+}
+
+macro_rules! side_config_common {
+    () => {
+        fn versions(&self) -> Option<&[ProtocolVersion]> {
+            self.versions.as_deref()
+        }
+        fn cipher_suites(&self) -> Option<&[CipherSuite]> {
+            self.cipher_suites.as_deref()
+        }
+        fn tls13_cipher_suites(&self) -> Option<&[CipherSuite]> {
+            self.tls13_cipher_suites.as_deref()
+        }
+        fn groups(&self) -> Option<&[Group]> {
+            self.groups.as_deref()
+        }
+        fn security_level(&self) -> Option<u8> {
+            self.security_level
+        }
+        fn alpn(&self) -> Option<&[String]> {
+            self.alpn.as_deref()
+        }
+    };
+}
+
+impl SideConfig for ServerConfig {
+    const ROLE: Role = Role::Server;
+    side_config_common!();
+    fn extra_knobs(&self) -> Vec<Knob> {
+        let mut k = Vec::new();
+        if self.chain != ChainShape::Full {
+            k.push(Knob::ChainShape);
+        }
+        if self.client_auth != ClientAuth::None {
+            k.push(Knob::ClientAuth);
+        }
+        k
+    }
+}
+
+impl SideConfig for ClientConfig {
+    const ROLE: Role = Role::Client;
+    side_config_common!();
+    fn extra_knobs(&self) -> Vec<Knob> {
+        if self.certificate.is_some() { vec![Knob::ClientCertificate] } else { Vec::new() }
+    }
+}
+
+/// `success` or `failure`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectedResult {
+    /// Both sides complete the handshake, exchange application data and close cleanly.
+    Success,
+    /// At least one side fails; `client` and `server` say how.
+    Failure,
+}
+
+/// The alert a side is expected to have sent or received.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum AlertExpect {
+    /// No alert (the key left out).
+    #[default]
+    None,
+    /// Exactly this alert.
+    Exactly(Alert),
+    /// Any one of these (for stacks that legitimately vary, e.g. by timing); never a wildcard.
+    OneOf {
+        /// The acceptable alerts.
+        one_of: Vec<Alert>,
+    },
+}
+
+/// `unknown_ca` or `{ one_of: [a, b] }`, with the vocabulary's own error for a bad name (an untagged enum would
+/// only say "did not match any variant").
+impl<'de> Deserialize<'de> for AlertExpect {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct OneOf {
+            one_of: Vec<Alert>,
+        }
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = AlertExpect;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an alert name (e.g. unknown_ca) or { one_of: [alert, ...] }")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<AlertExpect, E> {
+                s.parse().map(AlertExpect::Exactly).map_err(E::custom)
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, m: M) -> Result<AlertExpect, M::Error> {
+                let o = OneOf::deserialize(serde::de::value::MapAccessDeserializer::new(m))?;
+                if o.one_of.len() < 2 {
+                    return Err(serde::de::Error::custom("one_of needs at least two alerts (write one alert plainly)"));
+                }
+                Ok(AlertExpect::OneOf { one_of: o.one_of })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl AlertExpect {
+    /// Whether `observed` satisfies the expectation.
+    pub fn matches(&self, observed: Option<Alert>) -> bool {
+        match (self, observed) {
+            (AlertExpect::None, None) => true,
+            (AlertExpect::Exactly(a), Some(o)) => *a == o,
+            (AlertExpect::OneOf { one_of }, Some(o)) => one_of.contains(&o),
+            _ => false,
+        }
+    }
+
+    fn is_none(&self) -> bool {
+        *self == AlertExpect::None
+    }
+}
+
+impl fmt::Display for AlertExpect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AlertExpect::None => f.write_str("none"),
+            AlertExpect::Exactly(a) => write!(f, "{a}"),
+            AlertExpect::OneOf { one_of } => {
+                let names: Vec<String> = one_of.iter().map(Alert::to_string).collect();
+                write!(f, "one of [{}]", names.join(", "))
+            }
+        }
+    }
+}
+
+/// How one side is expected to fail.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SideExpect {
+    /// The fatal alert this side sends (left out: none).
+    #[serde(default, skip_serializing_if = "AlertExpect::is_none")]
+    pub sent_alert: AlertExpect,
+    /// The fatal alert this side receives (left out: none).
+    #[serde(default, skip_serializing_if = "AlertExpect::is_none")]
+    pub received_alert: AlertExpect,
+    /// The error class, checked when given (`eof`, `timeout`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::observation::ErrorClass>,
+}
+
+/// The expected outcome of a cell.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// `success` or `failure`.
+    pub result: ExpectedResult,
+    /// With success: the negotiated version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<ProtocolVersion>,
+    /// With success: the negotiated cipher suite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cipher: Option<CipherSuite>,
+    /// With success: the negotiated key-exchange group (checked on backends that report it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Group>,
+    /// With success: the negotiated ALPN protocol; `null` expects none.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<Option<String>>,
+    /// With failure: how the client fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<SideExpect>,
+    /// With failure: how the server fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<SideExpect>,
+}
+
+/// Changes an override makes to the base expectation: each field given replaces the base's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectPatch {
+    /// Replaces `result`; fields that do not fit the new result are dropped from the base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<ExpectedResult>,
+    /// Replaces `version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<ProtocolVersion>,
+    /// Replaces `cipher`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cipher: Option<CipherSuite>,
+    /// Replaces `group`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Group>,
+    /// Replaces `alpn`.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<Option<String>>,
+    /// Replaces `client`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<SideExpect>,
+    /// Replaces `server`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<SideExpect>,
+}
+
+fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+impl Expectation {
+    /// The base expectation with an override's changes applied.
+    pub fn patched(&self, p: &ExpectPatch) -> Expectation {
+        let mut e = self.clone();
+        if let Some(r) = p.result {
+            if r != e.result {
+                e = Expectation {
+                    result: r,
+                    version: None,
+                    cipher: None,
+                    group: None,
+                    alpn: None,
+                    client: None,
+                    server: None,
+                };
+            }
+        }
+        e.version = p.version.or(e.version);
+        e.cipher = p.cipher.or(e.cipher);
+        e.group = p.group.or(e.group);
+        if p.alpn.is_some() {
+            e.alpn.clone_from(&p.alpn);
+        }
+        if p.client.is_some() {
+            e.client.clone_from(&p.client);
+        }
+        if p.server.is_some() {
+            e.server.clone_from(&p.server);
+        }
+        e
+    }
+
+    /// Checks that the fields fit the result; returns what is wrong.
+    fn check(&self) -> Result<(), String> {
+        match self.result {
+            ExpectedResult::Success if self.client.is_some() || self.server.is_some() => {
+                Err("`result: success` takes no `client`/`server` failure blocks".into())
+            }
+            ExpectedResult::Failure
+                if self.version.is_some() || self.cipher.is_some() || self.group.is_some() || self.alpn.is_some() =>
+            {
+                Err("`result: failure` takes no negotiated parameters (version, cipher, group, alpn)".into())
+            }
+            ExpectedResult::Failure if self.client.is_none() || self.server.is_none() => {
+                Err("`result: failure` needs both a `client:` and a `server:` block saying which alert each side \
+                 sent and received (write `{}` for a side that sends and receives none)"
+                    .into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Which cells an override applies to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct When {
+    /// The client backend, if the override is about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<BackendId>,
+    /// The server backend, if the override is about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<BackendId>,
+}
+
+impl When {
+    /// Whether the override applies to this pair.
+    pub fn matches(&self, client: BackendId, server: BackendId) -> bool {
+        self.client.is_none_or(|c| c == client) && self.server.is_none_or(|s| s == server)
+    }
+
+    /// More named backends = more specific.
+    pub fn specificity(&self) -> usize {
+        usize::from(self.client.is_some()) + usize::from(self.server.is_some())
+    }
+}
+
+impl fmt::Display for When {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.client.map_or("*".to_string(), |b| b.to_string());
+        let s = self.server.map_or("*".to_string(), |b| b.to_string());
+        write!(f, "{c}->{s}")
+    }
+}
+
+/// A backend quirk, written down as data: where a library legitimately behaves differently, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Override {
+    /// The pairs it applies to.
+    pub when: When,
+    /// Why the library behaves differently (mandatory with `expect`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The changed expectation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<ExpectPatch>,
+    /// The cell cannot be expressed by this backend: the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsupported: Option<String>,
+}
+
+/// A scenario: one server config, one client config, the expected outcome and the known differences.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// `seed::legacy_tls10_server` for `scenarios/seed/legacy_tls10_server.yaml`.
+    #[serde(skip)]
+    pub id: String,
+    /// The file it came from.
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// What real-world situation it models and what a user sees.
+    pub description: String,
+    /// Free-form labels.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The server.
+    pub server: ServerConfig,
+    /// The client.
+    pub client: ClientConfig,
+    /// The expected outcome for every pair, unless an override says otherwise.
+    pub expect: Expectation,
+    /// Per-backend differences, each with its reason.
+    #[serde(default)]
+    pub overrides: Vec<Override>,
+}
+
+/// What a cell should do, once overrides are resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resolved {
+    /// Run it and compare with this expectation; `because` is the override's reason, if one applied.
+    Expect {
+        /// The expectation.
+        expectation: Expectation,
+        /// The reason of the override that changed it.
+        because: Option<String>,
+    },
+    /// Do not run it: the scenario says this pair cannot be expressed.
+    Unsupported(String),
+}
+
+impl Scenario {
+    /// The expectation for a pair: the most specific matching override wins (the catalog rejects ties).
+    pub fn resolve(&self, client: BackendId, server: BackendId) -> Resolved {
+        let best =
+            self.overrides.iter().filter(|o| o.when.matches(client, server)).max_by_key(|o| o.when.specificity());
+        match best {
+            None => Resolved::Expect { expectation: self.expect.clone(), because: None },
+            Some(Override { unsupported: Some(why), .. }) => Resolved::Unsupported(why.clone()),
+            Some(o) => Resolved::Expect {
+                expectation: self.expect.patched(o.expect.as_ref().expect("validated: expect or unsupported")),
+                because: o.reason.clone(),
+            },
+        }
+    }
+
+    /// Parses and validates one scenario. `text` is the file's content; `fixtures` the certificate names in the PKI.
+    pub fn parse(id: String, path: &Path, text: &str, fixtures: &BTreeSet<String>) -> Result<Scenario, LoadError> {
+        FIXTURES.with(|f| *f.borrow_mut() = Some(fixtures.clone()));
+        let parsed = yaml::from_str::<Scenario>(text);
+        FIXTURES.with(|f| *f.borrow_mut() = None);
+        let mut s = parsed.map_err(|e| LoadError::at(path, e.line, e.column, e.message))?;
+        s.id = id;
+        s.path = path.to_path_buf();
+        s.validate().map_err(|(loc, msg)| {
+            let (line, column) = locate(text, loc);
+            LoadError::at(path, line, column, msg)
+        })?;
+        Ok(s)
+    }
+
+    /// Cross-field rules. Errors carry where to point in the text and the message.
+    fn validate(&self) -> Result<(), (Loc, String)> {
+        for (side, versions, level) in [
+            ("server", &self.server.versions, self.server.security_level),
+            ("client", &self.client.versions, self.client.security_level),
+        ] {
+            if let Some(v) = versions {
+                check_versions(v).map_err(|m| (Loc::In(side, "versions"), format!("{side}.versions: {m}")))?;
+            }
+            if level.is_some_and(|l| l > 5) {
+                return Err((Loc::In(side, "security_level"), format!("{side}.security_level: expected 0 to 5")));
+            }
+        }
+        for (side, suites, tls13) in [
+            ("server", &self.server.cipher_suites, false),
+            ("server", &self.server.tls13_cipher_suites, true),
+            ("client", &self.client.cipher_suites, false),
+            ("client", &self.client.tls13_cipher_suites, true),
+        ] {
+            if let Some(bad) = suites.iter().flatten().find(|s| s.is_tls13() != tls13) {
+                let (key, want) = if tls13 {
+                    (
+                        "tls13_cipher_suites",
+                        "only TLS 1.3 suites (TLS_AES_*, TLS_CHACHA20_*); TLS 1.2 suites go in cipher_suites",
+                    )
+                } else {
+                    ("cipher_suites", "only TLS 1.2-and-earlier suites; TLS 1.3 suites go in tls13_cipher_suites")
+                };
+                return Err((Loc::In(side, key), format!("{side}.{key}: `{bad}` is misplaced, expected {want}")));
+            }
+        }
+        if self.server.client_auth != ClientAuth::None && self.server.trust.is_empty() {
+            return Err((
+                Loc::In("server", "client_auth"),
+                "server.client_auth needs server.trust: the CAs client certificates may chain to".into(),
+            ));
+        }
+        self.expect.check().map_err(|m| (Loc::In("expect", "result"), format!("expect: {m}")))?;
+        for (i, o) in self.overrides.iter().enumerate() {
+            let here = Loc::Override(i);
+            let problem = if o.when.specificity() == 0 {
+                Some("`when` must name a `client` and/or a `server` backend".to_string())
+            } else if let Some(j) = self.overrides[..i].iter().position(|p| p.when == o.when) {
+                Some(format!("repeats the `when` of overrides[{j}]: merge them"))
+            } else {
+                match (&o.expect, &o.unsupported, &o.reason) {
+                    (Some(_), None, None) => {
+                        Some("an override needs a `reason` naming the real cause of the difference".to_string())
+                    }
+                    (Some(p), None, Some(_)) => self.expect.patched(p).check().err(),
+                    (None, Some(_), None) => None,
+                    (None, Some(_), Some(_)) => Some("`unsupported` carries its own reason; drop `reason`".to_string()),
+                    _ => {
+                        Some("expected exactly one of `expect` (with `reason`) or `unsupported: <reason>`".to_string())
+                    }
+                }
+            };
+            if let Some(m) = problem {
+                return Err((here, format!("overrides[{i}] ({}): {m}", o.when)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The config of one side's knobs, for listing.
+    pub fn side_knobs(&self, role: Role) -> Vec<Knob> {
+        match role {
+            Role::Client => self.client.knobs(),
+            Role::Server => self.server.knobs(),
+        }
+    }
+}
+
+fn check_versions(v: &[ProtocolVersion]) -> Result<(), String> {
+    if v.is_empty() {
+        return Err("expected at least one version".into());
+    }
+    let mut sorted = v.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let all = ProtocolVersion::ALL;
+    let lo = all.iter().position(|x| *x == sorted[0]).unwrap_or(0);
+    if sorted.len() != v.len() || all[lo..].iter().take(sorted.len()).ne(sorted.iter()) {
+        return Err("expected a contiguous range without repeats, oldest first (e.g. [tls1.2, tls1.3])".into());
+    }
+    if sorted != v {
+        return Err("expected versions oldest first (e.g. [tls1.2, tls1.3])".into());
+    }
+    Ok(())
+}
+
+/// Where a validation error points.
+#[derive(Clone, Copy, Debug)]
+enum Loc {
+    /// A key inside a top-level section (`server`, `client`, `expect`).
+    In(&'static str, &'static str),
+    /// The n-th entry of `overrides`.
+    Override(usize),
+}
+
+/// The 1-based line and column a [`Loc`] stands for in the text, if found.
+fn locate(text: &str, loc: Loc) -> (Option<usize>, Option<usize>) {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let section = |name: &str| lines.iter().position(|l| indent(l) == 0 && l.starts_with(&format!("{name}:")));
+    let found = match loc {
+        Loc::In(sec, key) => section(sec).map(|start| {
+            let body = lines[start + 1..].iter().take_while(|l| l.trim().is_empty() || indent(l) > 0);
+            let hit = body.enumerate().find(|(_, l)| l.trim_start().starts_with(&format!("{key}:")));
+            hit.map_or((start, 0), |(i, l)| (start + 1 + i, indent(l)))
+        }),
+        Loc::Override(n) => section("overrides").and_then(|start| {
+            let items = lines[start + 1..]
+                .iter()
+                .enumerate()
+                .take_while(|(_, l)| l.trim().is_empty() || indent(l) > 0 || l.starts_with("- "))
+                .filter(|(_, l)| l.trim_start().starts_with("- "));
+            let mut items = items.map(|(i, l)| (start + 1 + i, indent(l))).collect::<Vec<_>>();
+            let first = items.first().map(|(_, ind)| *ind);
+            items.retain(|(_, ind)| Some(*ind) == first);
+            items.get(n).copied()
+        }),
+    };
+    found.map_or((None, None), |(line, col)| (Some(line + 1), Some(col + 1)))
+}
+
+/// All scenarios under some paths, plus the files that failed to load (one bad file never hides the others).
+#[derive(Debug, Default)]
+pub struct Catalog {
+    /// Loaded scenarios, sorted by id.
+    pub scenarios: Vec<Scenario>,
+    /// Files that failed, each with its location and message.
+    pub errors: Vec<LoadError>,
+}
+
+impl Catalog {
+    /// Loads every `*.yaml` / `*.yml` under each path (files or directories). Ids are relative to `root`
+    /// (usually `scenarios/`) when the file lies under it, else to the given path's parent.
+    pub fn load(root: &Path, paths: &[PathBuf], fixtures: &BTreeSet<String>) -> Catalog {
+        let mut files = Vec::new();
+        let mut errors = Vec::new();
+        for p in paths {
+            if p.is_dir() {
+                collect_yaml(p, &mut files, &mut errors);
+            } else if p.is_file() {
+                files.push(p.clone());
+            } else {
+                errors.push(LoadError::file(
+                    p,
+                    "no such file or directory (expected a scenario file or a directory of them)",
+                ));
+            }
+        }
+        files.sort();
+        files.dedup();
+        let mut scenarios = Vec::new();
+        for f in files {
+            let id = scenario_id(root, &f);
+            match std::fs::read(&f) {
+                Err(e) => errors.push(LoadError::file(&f, format!("cannot read: {e}"))),
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Err(e) => errors.push(LoadError::file(
+                        &f,
+                        format!(
+                            "not UTF-8 text (invalid byte at offset {}); expected a YAML scenario",
+                            e.utf8_error().valid_up_to()
+                        ),
+                    )),
+                    Ok(text) => match Scenario::parse(id, &f, &text, fixtures) {
+                        Ok(s) => scenarios.push(s),
+                        Err(e) => errors.push(e),
+                    },
+                },
+            }
+        }
+        scenarios.sort_by(|a, b| a.id.cmp(&b.id));
+        for w in scenarios.windows(2) {
+            if w[0].id == w[1].id {
+                errors.push(LoadError::file(
+                    &w[1].path,
+                    format!("scenario id `{}` is also used by {}", w[1].id, w[0].path.display()),
+                ));
+            }
+        }
+        Catalog { scenarios, errors }
+    }
+}
+
+fn collect_yaml(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => return errors.push(LoadError::file(dir, format!("cannot list directory: {e}"))),
+    };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            collect_yaml(&p, files, errors);
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            files.push(p);
+        }
+    }
+}
+
+/// `scenarios/seed/tls10.yaml` -> `seed::tls10`.
+pub fn scenario_id(root: &Path, file: &Path) -> String {
+    let rel = file
+        .strip_prefix(root)
+        .ok()
+        .or_else(|| file.parent().and_then(|p| p.parent()).and_then(|pp| file.strip_prefix(pp).ok()))
+        .unwrap_or(file);
+    let rel = rel.with_extension("");
+    rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("::")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn fixtures() -> BTreeSet<String> {
+        ["root-a", "server-ec"].into_iter().map(String::from).collect()
+    }
+
+    const GOOD: &str = "\
+description: d
+server:
+  certificate: server-ec
+client:
+  trust: [root-a]
+expect:
+  result: failure
+  client: { received_alert: protocol_version }
+  server: { sent_alert: protocol_version }
+overrides:
+  - when: { client: rustls }
+    reason: because
+    expect:
+      client: { received_alert: { one_of: [protocol_version, handshake_failure] } }
+  - when: { client: native-tls, server: rustls }
+    unsupported: cannot
+";
+
+    fn parse(text: &str) -> Result<Scenario, LoadError> {
+        Scenario::parse("t::x".into(), Path::new("scenarios/t/x.yaml"), text, &fixtures())
+    }
+
+    #[test]
+    fn overrides_resolve_most_specific_first() {
+        let s = parse(GOOD).unwrap();
+        use BackendId::*;
+        assert_eq!(s.resolve(Openssl, Openssl), Resolved::Expect { expectation: s.expect.clone(), because: None });
+        assert_eq!(s.resolve(NativeTls, Rustls), Resolved::Unsupported("cannot".into()));
+        let Resolved::Expect { expectation, because } = s.resolve(Rustls, Openssl) else { panic!() };
+        assert_eq!(because.as_deref(), Some("because"));
+        assert!(expectation.client.unwrap().received_alert.matches(Some(Alert::HANDSHAKE_FAILURE)));
+        assert_eq!(expectation.server, s.expect.server);
+    }
+
+    #[rstest]
+    #[case::unknown_field(GOOD.replace("  trust:", "  trusts:"), 5, "unknown field `trusts`")]
+    #[case::unknown_alert(GOOD.replace("protocol_version }\n  server", "protocol_versio }\n  server"), 8, "unknown alert `protocol_versio`")]
+    #[case::unknown_fixture(GOOD.replace("server-ec", "server-xx"), 3, "unknown fixture `server-xx`")]
+    #[case::unknown_backend(GOOD.replace("client: rustls", "client: boring"), 11, "unknown backend `boring`")]
+    #[case::no_reason(GOOD.replace("    reason: because\n", ""), 11, "needs a `reason`")]
+    #[case::gap(GOOD.replace("server:\n  cert", "server:\n  versions: [tls1.0, tls1.2]\n  cert"), 3, "contiguous")]
+    #[case::bad_yaml(GOOD.replace("expect:\n  result", "expect:\n result"), 7, "")]
+    #[case::second_override(GOOD.replace("    unsupported: cannot", "    unsupported: cannot\n    reason: twice"), 15, "drop `reason`")]
+    #[case::failure_without_sides(GOOD.replace("  server: { sent_alert: protocol_version }\n", ""), 7, "needs both")]
+    fn bad_input_names_line_and_expectation(#[case] text: String, #[case] line: usize, #[case] needle: &str) {
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.line, Some(line), "{err}");
+        assert!(err.message.contains(needle), "{err}");
+        assert!(err.to_string().starts_with(&format!("scenarios/t/x.yaml:{line}:")), "{err}");
+    }
+
+    #[rstest]
+    #[case(&[ProtocolVersion::Tls12, ProtocolVersion::Tls13], true)]
+    #[case(&[ProtocolVersion::Tls10], true)]
+    #[case(&[ProtocolVersion::Tls13, ProtocolVersion::Tls12], false)]
+    #[case(&[ProtocolVersion::Tls11, ProtocolVersion::Tls13], false)]
+    #[case(&[], false)]
+    fn version_ranges(#[case] v: &[ProtocolVersion], #[case] ok: bool) {
+        assert_eq!(check_versions(v).is_ok(), ok);
+    }
+
+    #[test]
+    fn ids_follow_the_path() {
+        assert_eq!(scenario_id(Path::new("scenarios"), Path::new("scenarios/seed/tls10.yaml")), "seed::tls10");
+    }
+}

@@ -1,0 +1,441 @@
+//! The one vocabulary shared by scenario files, observations, JSON and reports.
+//!
+//! Wire values are newtypes over their wire encoding (`Alert(u8)`, `CipherSuite(u16)`, `Group(u16)`), named by the
+//! IANA/RFC registries in snake_case, so that an observation from any backend prints the same way. A value outside the
+//! registry still prints (in hex) instead of failing: a backend may report a code we have no name for, and that is data,
+//! not a crash. Reading a *name* from a scenario is strict: an unknown name is an error that lists the allowed names.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Parses a vocabulary word, or explains which words are allowed.
+fn unknown(kind: &str, word: &str, allowed: impl IntoIterator<Item = impl fmt::Display>) -> String {
+    let list: Vec<String> = allowed.into_iter().map(|a| a.to_string()).collect();
+    format!("unknown {kind} `{word}`, expected one of: {}", list.join(", "))
+}
+
+/// Implements `Serialize`/`Deserialize` through `Display`/`FromStr`, so YAML, JSON and reports agree on spelling.
+macro_rules! serde_via_str {
+    ($ty:ty) => {
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let word = String::deserialize(d)?;
+                word.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+/// A TLS protocol version. SSL 3.0 and older are out of scope: no stack under test still speaks them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProtocolVersion {
+    /// TLS 1.0 (RFC 2246), deprecated by RFC 8996.
+    Tls10,
+    /// TLS 1.1 (RFC 4346), deprecated by RFC 8996.
+    Tls11,
+    /// TLS 1.2 (RFC 5246).
+    Tls12,
+    /// TLS 1.3 (RFC 8446).
+    Tls13,
+}
+
+impl ProtocolVersion {
+    /// Every version, oldest first.
+    pub const ALL: [ProtocolVersion; 4] = [Self::Tls10, Self::Tls11, Self::Tls12, Self::Tls13];
+
+    /// The scenario spelling (`tls1.2`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tls10 => "tls1.0",
+            Self::Tls11 => "tls1.1",
+            Self::Tls12 => "tls1.2",
+            Self::Tls13 => "tls1.3",
+        }
+    }
+
+    /// The two-byte wire value (`0x0303` for TLS 1.2).
+    pub fn wire(self) -> u16 {
+        match self {
+            Self::Tls10 => 0x0301,
+            Self::Tls11 => 0x0302,
+            Self::Tls12 => 0x0303,
+            Self::Tls13 => 0x0304,
+        }
+    }
+
+    /// The version for a wire value, if it is one we name.
+    pub fn from_wire(v: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.wire() == v)
+    }
+}
+
+impl fmt::Display for ProtocolVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ProtocolVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|v| v.name() == s).ok_or_else(|| unknown("protocol version", s, Self::ALL))
+    }
+}
+serde_via_str!(ProtocolVersion);
+
+/// A TLS alert description (RFC 8446 section 6, plus the TLS 1.2 and earlier codes and later registrations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Alert(pub u8);
+
+/// Names of alert descriptions, from the IANA "TLS Alerts" registry, in snake_case as RFC 8446 spells them.
+const ALERT_NAMES: &[(u8, &str)] = &[
+    (0, "close_notify"),
+    (10, "unexpected_message"),
+    (20, "bad_record_mac"),
+    (21, "decryption_failed"),
+    (22, "record_overflow"),
+    (30, "decompression_failure"),
+    (40, "handshake_failure"),
+    (41, "no_certificate"),
+    (42, "bad_certificate"),
+    (43, "unsupported_certificate"),
+    (44, "certificate_revoked"),
+    (45, "certificate_expired"),
+    (46, "certificate_unknown"),
+    (47, "illegal_parameter"),
+    (48, "unknown_ca"),
+    (49, "access_denied"),
+    (50, "decode_error"),
+    (51, "decrypt_error"),
+    (60, "export_restriction"),
+    (70, "protocol_version"),
+    (71, "insufficient_security"),
+    (80, "internal_error"),
+    (86, "inappropriate_fallback"),
+    (90, "user_canceled"),
+    (100, "no_renegotiation"),
+    (109, "missing_extension"),
+    (110, "unsupported_extension"),
+    (111, "certificate_unobtainable"),
+    (112, "unrecognized_name"),
+    (113, "bad_certificate_status_response"),
+    (114, "bad_certificate_hash_value"),
+    (115, "unknown_psk_identity"),
+    (116, "certificate_required"),
+    (120, "no_application_protocol"),
+    (121, "ech_required"),
+];
+
+#[allow(missing_docs)] // each constant is named after the alert it stands for
+impl Alert {
+    pub const CLOSE_NOTIFY: Alert = Alert(0);
+    pub const UNEXPECTED_MESSAGE: Alert = Alert(10);
+    pub const BAD_RECORD_MAC: Alert = Alert(20);
+    pub const RECORD_OVERFLOW: Alert = Alert(22);
+    pub const HANDSHAKE_FAILURE: Alert = Alert(40);
+    pub const BAD_CERTIFICATE: Alert = Alert(42);
+    pub const UNSUPPORTED_CERTIFICATE: Alert = Alert(43);
+    pub const CERTIFICATE_REVOKED: Alert = Alert(44);
+    pub const CERTIFICATE_EXPIRED: Alert = Alert(45);
+    pub const CERTIFICATE_UNKNOWN: Alert = Alert(46);
+    pub const ILLEGAL_PARAMETER: Alert = Alert(47);
+    pub const UNKNOWN_CA: Alert = Alert(48);
+    pub const ACCESS_DENIED: Alert = Alert(49);
+    pub const DECODE_ERROR: Alert = Alert(50);
+    pub const DECRYPT_ERROR: Alert = Alert(51);
+    pub const PROTOCOL_VERSION: Alert = Alert(70);
+    pub const INSUFFICIENT_SECURITY: Alert = Alert(71);
+    pub const INTERNAL_ERROR: Alert = Alert(80);
+    pub const USER_CANCELED: Alert = Alert(90);
+    pub const MISSING_EXTENSION: Alert = Alert(109);
+    pub const UNSUPPORTED_EXTENSION: Alert = Alert(110);
+    pub const UNRECOGNIZED_NAME: Alert = Alert(112);
+    pub const CERTIFICATE_REQUIRED: Alert = Alert(116);
+    pub const NO_APPLICATION_PROTOCOL: Alert = Alert(120);
+}
+
+impl Alert {
+    /// The registry name, if the code has one.
+    pub fn name(self) -> Option<&'static str> {
+        ALERT_NAMES.iter().find(|(c, _)| *c == self.0).map(|(_, n)| *n)
+    }
+
+    /// Every named alert.
+    pub fn all() -> impl Iterator<Item = Alert> {
+        ALERT_NAMES.iter().map(|(c, _)| Alert(*c))
+    }
+}
+
+impl fmt::Display for Alert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "alert(0x{:02x})", self.0),
+        }
+    }
+}
+
+impl FromStr for Alert {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ALERT_NAMES
+            .iter()
+            .find(|(_, n)| *n == s)
+            .map(|(c, _)| Alert(*c))
+            .ok_or_else(|| unknown("alert", s, ALERT_NAMES.iter().map(|(_, n)| n)))
+    }
+}
+serde_via_str!(Alert);
+
+/// A cipher suite, by its IANA code point.
+///
+/// Names come from the IANA "TLS Cipher Suites" registry, which rustls mirrors in its `CipherSuite` enum; we reuse
+/// that table instead of keeping a second copy of several hundred names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CipherSuite(pub u16);
+
+impl CipherSuite {
+    /// The IANA name (`TLS_AES_128_GCM_SHA256`), if the code point has one.
+    pub fn name(self) -> Option<&'static str> {
+        // rustls spells the TLS 1.3 suites `TLS13_*`; the registry (and every other stack) says `TLS_*`.
+        match self.0 {
+            0x1301 => Some("TLS_AES_128_GCM_SHA256"),
+            0x1302 => Some("TLS_AES_256_GCM_SHA384"),
+            0x1303 => Some("TLS_CHACHA20_POLY1305_SHA256"),
+            0x1304 => Some("TLS_AES_128_CCM_SHA256"),
+            0x1305 => Some("TLS_AES_128_CCM_8_SHA256"),
+            code => rustls::CipherSuite::from(code).as_str(),
+        }
+    }
+
+    /// True for the five TLS 1.3 suites (RFC 8446 appendix B.4), which are configured separately from TLS 1.2 ones
+    /// by OpenSSL and apply to a different protocol version everywhere.
+    pub fn is_tls13(self) -> bool {
+        (0x1301..=0x1305).contains(&self.0)
+    }
+
+    /// Every suite with an IANA name.
+    pub fn known() -> impl Iterator<Item = CipherSuite> {
+        Self::by_name().iter().map(|(_, c)| CipherSuite(*c))
+    }
+
+    fn by_name() -> &'static [(&'static str, u16)] {
+        static TABLE: OnceLock<Vec<(&'static str, u16)>> = OnceLock::new();
+        TABLE.get_or_init(|| {
+            (0..=u16::MAX)
+                .filter_map(|c| CipherSuite(c).name().map(|n| (n, c)))
+                .filter(|(n, _)| n.starts_with("TLS_"))
+                .collect()
+        })
+    }
+}
+
+impl fmt::Display for CipherSuite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "cipher_suite(0x{:04x})", self.0),
+        }
+    }
+}
+
+impl FromStr for CipherSuite {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::by_name().iter().find(|(n, _)| *n == s).map(|(_, c)| CipherSuite(*c)).ok_or_else(|| {
+            format!(
+                "unknown cipher suite `{s}`, expected an IANA name such as TLS_AES_128_GCM_SHA256 or \
+                 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 ({} names known)",
+                Self::by_name().len()
+            )
+        })
+    }
+}
+serde_via_str!(CipherSuite);
+
+/// A key-exchange group (IANA "TLS Supported Groups" registry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Group(pub u16);
+
+/// The groups any backend here can negotiate, with their IANA name and OpenSSL's name for them.
+const GROUP_NAMES: &[(u16, &str, &str)] = &[
+    (0x0017, "secp256r1", "P-256"),
+    (0x0018, "secp384r1", "P-384"),
+    (0x0019, "secp521r1", "P-521"),
+    (0x001d, "x25519", "X25519"),
+    (0x001e, "x448", "X448"),
+    (0x0100, "ffdhe2048", "ffdhe2048"),
+    (0x0101, "ffdhe3072", "ffdhe3072"),
+    (0x0102, "ffdhe4096", "ffdhe4096"),
+    (0x0103, "ffdhe6144", "ffdhe6144"),
+    (0x0104, "ffdhe8192", "ffdhe8192"),
+    (0x0201, "MLKEM768", "MLKEM768"),
+    (0x0202, "MLKEM1024", "MLKEM1024"),
+    (0x11eb, "SecP256r1MLKEM768", "SecP256r1MLKEM768"),
+    (0x11ec, "X25519MLKEM768", "X25519MLKEM768"),
+];
+
+impl Group {
+    /// The IANA name, if known.
+    pub fn name(self) -> Option<&'static str> {
+        GROUP_NAMES.iter().find(|g| g.0 == self.0).map(|g| g.1)
+    }
+
+    /// Every group we name.
+    pub fn known() -> impl Iterator<Item = Group> {
+        GROUP_NAMES.iter().map(|g| Group(g.0))
+    }
+
+    /// The name OpenSSL's `SSL_CTX_set1_groups_list` understands.
+    pub fn openssl_name(self) -> Option<&'static str> {
+        GROUP_NAMES.iter().find(|g| g.0 == self.0).map(|g| g.2)
+    }
+
+    /// The group OpenSSL calls by this name (as `SSL_group_to_name` reports it), if we know it.
+    pub fn from_openssl_name(name: &str) -> Option<Group> {
+        GROUP_NAMES
+            .iter()
+            .find(|g| g.2.eq_ignore_ascii_case(name) || g.1.eq_ignore_ascii_case(name))
+            .map(|g| Group(g.0))
+    }
+}
+
+impl fmt::Display for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "group(0x{:04x})", self.0),
+        }
+    }
+}
+
+impl FromStr for Group {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        GROUP_NAMES
+            .iter()
+            .find(|g| g.1 == s)
+            .map(|g| Group(g.0))
+            .ok_or_else(|| unknown("group", s, GROUP_NAMES.iter().map(|g| g.1)))
+    }
+}
+serde_via_str!(Group);
+
+/// Which end of the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The side that connects.
+    Client,
+    /// The side that accepts.
+    Server,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Client => "client",
+            Role::Server => "server",
+        })
+    }
+}
+
+/// A backend's name, as written in scenarios (`when: { client: rustls }`), CLI flags and reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BackendId {
+    /// The openssl crate (OpenSSL 3 via openssl-sys), with exact alert capture.
+    Openssl,
+    /// The native-tls crate (OpenSSL underneath on Linux), limited to its portable API.
+    NativeTls,
+    /// rustls 0.23 with its default aws-lc-rs provider.
+    Rustls,
+}
+
+impl BackendId {
+    /// Every backend, in report order.
+    pub const ALL: [BackendId; 3] = [Self::Openssl, Self::NativeTls, Self::Rustls];
+
+    /// The spelling used everywhere.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Openssl => "openssl",
+            Self::NativeTls => "native-tls",
+            Self::Rustls => "rustls",
+        }
+    }
+}
+
+impl fmt::Display for BackendId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for BackendId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|b| b.name() == s).ok_or_else(|| unknown("backend", s, Self::ALL))
+    }
+}
+serde_via_str!(BackendId);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("tls1.0", ProtocolVersion::Tls10)]
+    #[case("tls1.3", ProtocolVersion::Tls13)]
+    fn versions_round_trip(#[case] word: &str, #[case] v: ProtocolVersion) {
+        assert_eq!(word.parse::<ProtocolVersion>().unwrap(), v);
+        assert_eq!(v.to_string(), word);
+        assert_eq!(ProtocolVersion::from_wire(v.wire()), Some(v));
+    }
+
+    #[rstest]
+    #[case("protocol_version", 70)]
+    #[case("unknown_ca", 48)]
+    #[case("certificate_required", 116)]
+    #[case("no_application_protocol", 120)]
+    fn alerts_by_rfc_name(#[case] word: &str, #[case] code: u8) {
+        let a: Alert = word.parse().unwrap();
+        assert_eq!(a, Alert(code));
+        assert_eq!(a.to_string(), word);
+    }
+
+    #[rstest]
+    #[case::alert("unknown_cert".parse::<Alert>().map(|_| ()), "unknown_ca")]
+    #[case::version("tls1.4".parse::<ProtocolVersion>().map(|_| ()), "tls1.3")]
+    #[case::group("p256".parse::<Group>().map(|_| ()), "secp256r1")]
+    #[case::backend("boringssl".parse::<BackendId>().map(|_| ()), "native-tls")]
+    fn unknown_words_list_the_allowed_ones(#[case] parsed: Result<(), String>, #[case] listed: &str) {
+        let err = parsed.unwrap_err();
+        assert!(err.contains(listed), "{err}");
+    }
+
+    #[test]
+    fn unnamed_codes_print_in_hex() {
+        assert_eq!(Alert(200).to_string(), "alert(0xc8)");
+        assert_eq!(CipherSuite(0x7777).to_string(), "cipher_suite(0x7777)");
+    }
+
+    #[rstest]
+    #[case("TLS_AES_128_GCM_SHA256", 0x1301, true)]
+    #[case("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", 0xc02b, false)]
+    #[case("TLS_RSA_WITH_3DES_EDE_CBC_SHA", 0x000a, false)]
+    fn cipher_suites_by_iana_name(#[case] name: &str, #[case] code: u16, #[case] tls13: bool) {
+        let s: CipherSuite = name.parse().unwrap();
+        assert_eq!(s, CipherSuite(code));
+        assert_eq!(s.is_tls13(), tls13);
+        assert_eq!(s.to_string(), name);
+    }
+}
