@@ -38,6 +38,11 @@ pub enum Command {
         /// Scenario files or directories.
         paths: Vec<PathBuf>,
     },
+    /// Write the run's certificates and keys as PEM files, for other tools (openssl s_server, curl, Java).
+    PkiExport {
+        /// Directory to write into.
+        dir: PathBuf,
+    },
     /// Check scenario files without running them.
     Validate {
         /// Scenario files or directories.
@@ -113,6 +118,12 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             }
             println!("{} scenarios valid, {} files with errors", catalog.scenarios.len(), catalog.errors.len());
             Ok(if catalog.errors.is_empty() { 0 } else { 2 })
+        }
+        Command::PkiExport { dir } => {
+            let pki = crate::Pki::load(&layout.pki, &layout.keys)?;
+            let files = pki.export(&dir).map_err(|source| Error::Write { path: dir.clone(), source })?;
+            println!("wrote {} files to {}", files.len(), dir.display());
+            Ok(0)
         }
         Command::List { paths } => {
             let (_, catalog) = layout.load(&paths)?;

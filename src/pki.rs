@@ -150,6 +150,26 @@ impl Pki {
         self.creds.get(name)
     }
 
+    /// Writes every fixture as PEM files into `dir` (`<name>.crt`, `<name>.key`, and `<name>.chain.crt` with the
+    /// leaf followed by its intermediates), for use with other tools (`openssl s_server -cert ... -key ...`).
+    pub fn export(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir)?;
+        let mut written = Vec::new();
+        for (name, cred) in &self.creds {
+            let pem = |certs: &[X509]| certs.iter().flat_map(|c| c.to_pem().unwrap_or_default()).collect::<Vec<u8>>();
+            for (suffix, bytes) in [
+                ("crt", pem(std::slice::from_ref(&cred.cert))),
+                ("chain.crt", pem(&cred.chain(ChainShape::Full))),
+                ("key", cred.key_pkcs8_pem()),
+            ] {
+                let path = dir.join(format!("{name}.{suffix}"));
+                std::fs::write(&path, bytes)?;
+                written.push(path);
+            }
+        }
+        Ok(written)
+    }
+
     /// The description of a certificate.
     pub fn spec(&self, name: &str) -> Option<&CertSpec> {
         self.specs.get(name)

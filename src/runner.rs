@@ -185,3 +185,97 @@ impl Context {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The runner's promises with misbehaving peers: a hang ends at the deadline on the side that hung, garbage is
+    //! classified, and a panic stays inside its cell.
+
+    use std::path::Path;
+
+    use async_trait::async_trait;
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+    use crate::backend::{Capabilities, OpensslBackend};
+    use crate::scenario::{ClientConfig, Scenario, ServerConfig};
+
+    /// Plays the server role badly, in one of several ways; claims to be `rustls` so cells can name it.
+    struct Misbehaving {
+        how: &'static str,
+        caps: Capabilities,
+    }
+
+    #[async_trait]
+    impl Backend for Misbehaving {
+        fn id(&self) -> BackendId {
+            BackendId::Rustls
+        }
+        fn capabilities(&self, _: Role) -> &Capabilities {
+            &self.caps
+        }
+        fn version(&self) -> String {
+            format!("misbehaving ({})", self.how)
+        }
+        async fn accept(&self, _: &ServerConfig, _: &Pki, mut io: TcpStream) -> Result<SideOutcome, ConfigError> {
+            match self.how {
+                "hang" => {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    unreachable!("the deadline ends the sleep")
+                }
+                "http" => {
+                    let _ = io.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n").await;
+                    Ok(SideOutcome::Established(Default::default()))
+                }
+                _ => panic!("a backend bug"),
+            }
+        }
+        async fn connect(&self, _: &ClientConfig, _: &Pki, _: TcpStream) -> Result<SideOutcome, ConfigError> {
+            unreachable!("only plays the server")
+        }
+    }
+
+    fn context(how: &'static str, timeout: Duration) -> (Context, Arc<Scenario>) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (pki, catalog) = crate::Layout::at(root).load(&[root.join("scenarios/seed/tls13_success.yaml")]).unwrap();
+        let openssl = OpensslBackend::new();
+        let caps = openssl.capabilities(Role::Server).clone();
+        let registry = Registry::new(vec![Arc::new(openssl), Arc::new(Misbehaving { how, caps })]);
+        let ctx = Context { registry: Arc::new(registry), pki: Arc::new(pki), timeout };
+        (ctx, Arc::new(catalog.scenarios.into_iter().next().unwrap()))
+    }
+
+    fn cell(s: &Arc<Scenario>) -> Cell {
+        Cell { scenario: s.clone(), client: BackendId::Openssl, server: BackendId::Rustls }
+    }
+
+    #[tokio::test]
+    async fn a_hanging_peer_ends_at_the_deadline_as_timeout() {
+        let (ctx, s) = context("hang", Duration::from_millis(300));
+        let start = Instant::now();
+        let obs = ctx.observe(&cell(&s)).await.unwrap();
+        assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+        assert_eq!(obs.server.failure().map(|f| f.error), Some(ErrorClass::Timeout), "{}", obs.server);
+        // The client waited for a ServerHello that never came: it hung too.
+        assert_eq!(obs.client.failure().map(|f| f.error), Some(ErrorClass::Timeout), "{}", obs.client);
+    }
+
+    #[tokio::test]
+    async fn an_http_answer_on_the_tls_port_fails_the_client_fast() {
+        let (ctx, s) = context("http", Duration::from_secs(5));
+        let obs = ctx.observe(&cell(&s)).await.unwrap();
+        let f = obs.client.failure().expect("the client cannot parse HTTP as TLS");
+        assert_ne!(f.error, ErrorClass::Timeout, "{}", obs.client);
+        assert!(f.message.contains("wrong version number") || f.message.contains("packet length"), "{}", f.message);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_backend_is_that_cells_error_only() {
+        let (ctx, s) = context("panic", Duration::from_secs(5));
+        let good = Cell { scenario: s.clone(), client: BackendId::Openssl, server: BackendId::Openssl };
+        let results = ctx.run_all(vec![cell(&s), good], 2).await;
+        assert_eq!(results[0].status, Status::Error);
+        assert!(results[0].reason.as_deref().unwrap_or("").contains("panicked"), "{:?}", results[0].reason);
+        assert_eq!(results[1].status, Status::Pass, "{:?}", results[1].mismatches);
+    }
+}

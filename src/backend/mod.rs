@@ -113,6 +113,11 @@ impl Registry {
         }
     }
 
+    /// A registry of exactly these backends (tests use it to add deliberately broken peers).
+    pub fn new(backends: Vec<Arc<dyn Backend>>) -> Registry {
+        Registry { backends }
+    }
+
     /// A backend by id.
     pub fn get(&self, id: BackendId) -> Option<&Arc<dyn Backend>> {
         self.backends.iter().find(|b| b.id() == id)

@@ -1,0 +1,170 @@
+//! The `tlsmatrix` command end to end: exit codes, the JSON contract, bad input, and new scenario files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tlsmatrix");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn tlsmatrix(root: &Path, args: &[&str]) -> Output {
+    Command::new(BIN).arg("--root").arg(root).args(args).output().expect("the binary runs")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// A project root with the real fixtures and only the given scenario files.
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = dir.path().join("fixtures");
+    std::fs::create_dir_all(fixtures.join("keys")).unwrap();
+    std::fs::copy(Path::new(ROOT).join("fixtures/pki.yaml"), fixtures.join("pki.yaml")).unwrap();
+    for key in std::fs::read_dir(Path::new(ROOT).join("fixtures/keys")).unwrap() {
+        let key = key.unwrap().path();
+        std::fs::copy(&key, fixtures.join("keys").join(key.file_name().unwrap())).unwrap();
+    }
+    for (name, body) in files {
+        let path: PathBuf = dir.path().join("scenarios").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+    dir
+}
+
+const TRUSTED: &str = "\
+description: A trusted server.
+server:
+  certificate: server-ec
+client:
+  trust: [root-a]
+  server_name: localhost
+expect:
+  result: success
+";
+
+#[test]
+fn json_lists_every_cell_with_both_observations() {
+    let out = tlsmatrix(Path::new(ROOT), &["run", "--filter", "seed::untrusted_ca", "--format", "json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["version"], 1);
+    assert!(report["environment"]["backends"][0]["library"].as_str().unwrap().contains("OpenSSL"));
+    let cells = report["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 9, "one scenario x 3 clients x 3 servers");
+    for c in cells {
+        assert_eq!(c["status"], "pass", "{c}");
+        assert_eq!(c["observed"]["client"]["result"], "failed");
+        assert_eq!(c["observed"]["client"]["sent_alert"], "unknown_ca", "{c}");
+        assert_eq!(c["observed"]["server"]["received_alert"], "unknown_ca", "{c}");
+    }
+    assert_eq!(report["summary"]["pass"], 9);
+}
+
+#[test]
+fn a_new_yaml_file_adds_its_cells_without_code() {
+    let p = project(&[("mine/trusted.yaml", TRUSTED)]);
+    let out = tlsmatrix(p.path(), &["run", "--format", "json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let cells = report["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 9);
+    assert!(cells.iter().all(|c| c["scenario"] == "mine::trusted"));
+}
+
+#[test]
+fn a_wrong_expectation_exits_1_and_shows_expected_and_observed() {
+    let wrong = TRUSTED.replace("  result: success\n", "  result: success\n  version: tls1.2\n");
+    let p = project(&[("mine/wrong.yaml", &wrong)]);
+    let out = tlsmatrix(p.path(), &["run", "--client", "openssl", "--server", "openssl"]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("mine::wrong::openssl->openssl [fail]"), "{stdout}");
+    assert!(stdout.contains("client.version: expected tls1.2, observed tls1.3"), "{stdout}");
+}
+
+#[test]
+fn bad_scenarios_exit_2_naming_file_line_and_the_allowed_values() {
+    let cases = [
+        (
+            "bad/alert.yaml",
+            TRUSTED.replace(
+                "  result: success\n",
+                "  result: failure\n  client: { sent_alert: unknown_cert }\n  server: {}\n",
+            ),
+            ":9:25:",
+            "expected one of: close_notify",
+        ),
+        ("bad/field.yaml", TRUSTED.replace("  server_name:", "  server_nam:"), ":6:", "expected one of"),
+        ("bad/fixture.yaml", TRUSTED.replace("server-ec", "server-nope"), ":3:", "unknown fixture `server-nope`"),
+        ("bad/syntax.yaml", "description: [unclosed\n".to_string(), "bad/syntax.yaml", ""),
+        ("bad/binary.yaml", "\u{0}\u{1}".to_string() + "\u{fffd}", "bad/binary.yaml", ""),
+    ];
+    for (name, body, at, says) in cases {
+        let p = project(&[(name, &body), ("good/trusted.yaml", TRUSTED)]);
+        for cmd in ["validate", "run"] {
+            let out = tlsmatrix(p.path(), &[cmd]);
+            let (stdout, stderr) = text(&out);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {name}: {stdout}{stderr}");
+            let all = format!("{stdout}{stderr}");
+            assert!(all.contains(name) && all.contains(at) && all.contains(says), "{cmd} {name}: {all}");
+            assert!(!all.contains("panicked"), "{all}");
+        }
+        // The good file still ran: one bad file never hides the others' results.
+        let (stdout, _) = text(&tlsmatrix(p.path(), &["run"]));
+        assert!(stdout.contains("good::trusted"), "{stdout}");
+    }
+}
+
+#[test]
+fn an_override_without_reason_is_rejected() {
+    let body = format!("{TRUSTED}overrides:\n  - when: {{ server: rustls }}\n    expect: {{ alpn: h2 }}\n");
+    let p = project(&[("bad/noreason.yaml", &body)]);
+    let out = tlsmatrix(p.path(), &["validate"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("noreason.yaml:10:") && stderr.contains("needs a `reason`"), "{stderr}");
+}
+
+#[test]
+fn a_missing_pki_or_unknown_backend_is_a_usage_error() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = tlsmatrix(empty.path(), &["run"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("fixtures/pki.yaml"), "{stderr}");
+
+    let out = tlsmatrix(Path::new(ROOT), &["run", "--client", "boringssl"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("unknown backend `boringssl`, expected one of: openssl, native-tls, rustls"), "{stderr}");
+}
+
+#[test]
+fn unsupported_cells_are_reported_with_their_reason() {
+    let out = tlsmatrix(Path::new(ROOT), &["run", "--filter", "seed::tls13_success", "--server", "native-tls"]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("never negotiates TLS 1.3"), "{stdout}");
+    assert!(stdout.contains("0 passed, 0 failed, 3 unsupported"), "{stdout}");
+}
+
+#[test]
+fn list_shows_backends_capabilities_and_scenarios() {
+    let out = tlsmatrix(Path::new(ROOT), &["list"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("native-tls") && stdout.contains("cannot set cipher_suites"), "{stdout}");
+    assert!(stdout.contains("seed::legacy_tls10_server"), "{stdout}");
+}
+
+#[test]
+fn a_broken_file_is_one_failing_trial_and_the_rest_still_run() {
+    let p = project(&[("bad/alert.yaml", "description: x\nserver: {}\n".into()), ("good/trusted.yaml", TRUSTED)]);
+    let trials = tlsmatrix::harness::trials(&tlsmatrix::Layout::at(p.path()));
+    let names: Vec<&str> = trials.iter().map(|t| t.name()).collect();
+    assert!(names.iter().any(|n| n.starts_with("load::") && n.ends_with("alert.yaml")), "{names:?}");
+    assert_eq!(names.iter().filter(|n| n.starts_with("good::trusted::")).count(), 9, "{names:?}");
+}
