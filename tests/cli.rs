@@ -162,7 +162,7 @@ fn list_shows_backends_capabilities_and_scenarios() {
 
 #[test]
 fn a_broken_file_is_one_failing_trial_and_the_rest_still_run() {
-    let p = project(&[("bad/alert.yaml", "description: x\nserver: {}\n".into()), ("good/trusted.yaml", TRUSTED)]);
+    let p = project(&[("bad/alert.yaml", "description: x\nserver: {}\n"), ("good/trusted.yaml", TRUSTED)]);
     let trials = tlsmatrix::harness::trials(&tlsmatrix::Layout::at(p.path()));
     let names: Vec<&str> = trials.iter().map(|t| t.name()).collect();
     assert!(names.iter().any(|n| n.starts_with("load::") && n.ends_with("alert.yaml")), "{names:?}");
