@@ -28,7 +28,7 @@ pub use error::{Error, LoadError, PkiError};
 pub use observation::{ErrorClass, Established, Failure, Observation, Phase, SideOutcome};
 pub use pki::Pki;
 pub use scenario::{Catalog, Scenario};
-pub use vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
+pub use vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role, SignatureScheme};
 
 /// Where a project keeps its scenarios and fixtures.
 #[derive(Clone, Debug)]

@@ -48,6 +48,9 @@ pub struct Established {
     pub group: Option<Group>,
     /// The ALPN protocol, if one was agreed.
     pub alpn: Option<String>,
+    /// Whether this connection resumed an earlier session (abbreviated handshake).
+    #[serde(default)]
+    pub resumed: bool,
 }
 
 /// Which part of the connection failed.
@@ -126,6 +129,9 @@ impl fmt::Display for SideOutcome {
                 }
                 if let Some(a) = &e.alpn {
                     write!(f, " alpn={a}")?;
+                }
+                if e.resumed {
+                    write!(f, " resumed")?;
                 }
                 Ok(())
             }

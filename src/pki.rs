@@ -113,8 +113,10 @@ impl Credential {
     /// The certificates to send for a chain shape, leaf first.
     pub fn chain(&self, shape: ChainShape) -> Vec<X509> {
         let mut v = vec![self.cert.clone()];
-        if shape == ChainShape::Full {
-            v.extend(self.intermediates.iter().cloned());
+        match shape {
+            ChainShape::Full => v.extend(self.intermediates.iter().cloned()),
+            ChainShape::Reversed => v.extend(self.intermediates.iter().rev().cloned()),
+            ChainShape::LeafOnly => {}
         }
         v
     }

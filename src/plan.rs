@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::backend::Registry;
-use crate::scenario::{Expectation, Resolved, Scenario};
+use crate::scenario::{Expectation, Knob, Mode, Resolved, Scenario};
 use crate::vocab::{BackendId, Role};
 
 /// One client backend against one server backend on one scenario.
@@ -32,9 +32,10 @@ impl Cell {
                 return Decision::Unsupported(format!("{id} is not compiled into this build"));
             };
             let caps = backend.capabilities(role);
+            let extra: &[Knob] = if self.scenario.mode == Mode::Resume { &[Knob::Resumption] } else { &[] };
             let checked = match role {
-                Role::Client => caps.check(&self.scenario.client),
-                Role::Server => caps.check(&self.scenario.server),
+                Role::Client => caps.check(&self.scenario.client, extra),
+                Role::Server => caps.check(&self.scenario.server, extra),
             };
             if let Err(why) = checked {
                 return Decision::Unsupported(format!("{id} as {role}: {why}"));

@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
-use crate::backend::{Backend, ConfigError, Registry};
+use crate::backend::{Backend, ConfigError, Endpoint, Registry};
 use crate::expect::{Side, Status, judge};
 use crate::observation::{ErrorClass, Failure, Observation, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::plan::{Cell, Decision};
-use crate::scenario::Expectation;
+use crate::scenario::{Expectation, Mode};
 use crate::vocab::{BackendId, Role};
 
 /// The default per-cell deadline.
@@ -120,24 +120,51 @@ impl Context {
     }
 
     /// Plays the cell over loopback. `Err` is a harness fault, described.
+    ///
+    /// Both sides are configured once; `mode: resume` then runs two connections through them and the second one is
+    /// the observation (unless the first already failed, which is then what the cell reports).
     pub async fn observe(&self, cell: &Cell) -> Result<Observation, String> {
         let get = |id| self.registry.get(id).cloned().ok_or_else(|| format!("{id} is not compiled into this build"));
         let (client, server): (Arc<dyn Backend>, Arc<dyn Backend>) = (get(cell.client)?, get(cell.server)?);
+        let fault = |role: Role, id: BackendId| move |ConfigError(m)| format!("{id} as {role}: {m}");
+        let mut server_end =
+            server.server(&cell.scenario.server, &self.pki).map_err(fault(Role::Server, cell.server))?;
+        let mut client_end =
+            client.client(&cell.scenario.client, &self.pki).map_err(fault(Role::Client, cell.client))?;
+        let rounds = if cell.scenario.mode == Mode::Resume { 2 } else { 1 };
+        let mut last = None;
+        for round in 1..=rounds {
+            let obs = self.connect_once(&mut *server_end, &mut *client_end, cell).await?;
+            let failed = obs.client.failure().is_some() || obs.server.failure().is_some();
+            if failed && round < rounds {
+                return Ok(prefix(obs, "first connection (before resuming): "));
+            }
+            last = Some(obs);
+        }
+        Ok(last.expect("at least one round"))
+    }
+
+    /// One connection between the two endpoints, under the cell's deadline.
+    async fn connect_once(
+        &self,
+        server: &mut dyn Endpoint,
+        client: &mut dyn Endpoint,
+        cell: &Cell,
+    ) -> Result<Observation, String> {
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("bind 127.0.0.1:0: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let deadline = tokio::time::Instant::now() + self.timeout;
         let ms = self.timeout.as_millis();
-        let pki = &*self.pki;
         let server_side = async {
             let (sock, _) = listener.accept().await.map_err(|e| ConfigError(format!("accept: {e}")))?;
             // Without TCP_NODELAY every handshake flight waits out Nagle + delayed ACK (~44 ms a cell).
             sock.set_nodelay(true)?;
-            server.accept(&cell.scenario.server, pki, sock).await
+            server.run(sock).await
         };
         let client_side = async {
             let sock = TcpStream::connect(addr).await.map_err(|e| ConfigError(format!("connect {addr}: {e}")))?;
             sock.set_nodelay(true)?;
-            client.connect(&cell.scenario.client, pki, sock).await
+            client.run(sock).await
         };
         let (s, c) = tokio::join!(
             tokio::time::timeout_at(deadline, server_side),
@@ -186,6 +213,16 @@ impl Context {
     }
 }
 
+/// Marks the failure messages of an observation as belonging to an earlier connection.
+fn prefix(mut obs: Observation, what: &str) -> Observation {
+    for side in [&mut obs.client, &mut obs.server] {
+        if let SideOutcome::Failed(f) = side {
+            f.message = format!("{what}{}", f.message);
+        }
+    }
+    obs
+}
+
 #[cfg(test)]
 mod tests {
     //! The runner's promises with misbehaving peers: a hang ends at the deadline on the side that hung, garbage is
@@ -206,7 +243,6 @@ mod tests {
         caps: Capabilities,
     }
 
-    #[async_trait]
     impl Backend for Misbehaving {
         fn id(&self) -> BackendId {
             BackendId::Rustls
@@ -217,8 +253,20 @@ mod tests {
         fn version(&self) -> String {
             format!("misbehaving ({})", self.how)
         }
-        async fn accept(&self, _: &ServerConfig, _: &Pki, mut io: TcpStream) -> Result<SideOutcome, ConfigError> {
-            match self.how {
+        fn server(&self, _: &ServerConfig, _: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
+            Ok(Box::new(MisbehavingServer(self.how)))
+        }
+        fn client(&self, _: &ClientConfig, _: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
+            unreachable!("only plays the server")
+        }
+    }
+
+    struct MisbehavingServer(&'static str);
+
+    #[async_trait]
+    impl Endpoint for MisbehavingServer {
+        async fn run(&mut self, mut io: TcpStream) -> Result<SideOutcome, ConfigError> {
+            match self.0 {
                 "hang" => {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                     unreachable!("the deadline ends the sleep")
@@ -229,9 +277,6 @@ mod tests {
                 }
                 _ => panic!("a backend bug"),
             }
-        }
-        async fn connect(&self, _: &ClientConfig, _: &Pki, _: TcpStream) -> Result<SideOutcome, ConfigError> {
-            unreachable!("only plays the server")
         }
     }
 

@@ -6,14 +6,14 @@
 //! line of the offending key.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::LoadError;
-use crate::vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
+use crate::vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role, SignatureScheme};
 use crate::yaml;
 
 thread_local! {
@@ -55,6 +55,20 @@ pub enum ChainShape {
     Full,
     /// The leaf alone: the classic "missing intermediate" misconfiguration.
     LeafOnly,
+    /// The leaf, then the intermediates in reverse order (root side first): a chain file assembled backwards.
+    Reversed,
+}
+
+/// How many connections a cell makes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// One connection.
+    #[default]
+    Single,
+    /// Two connections through the same client and server; the second offers the first one's session, and the
+    /// expectation (with `resumed`) is about the second.
+    Resume,
 }
 
 /// Whether the server asks for a client certificate.
@@ -103,6 +117,16 @@ pub struct ServerConfig {
     /// CAs whose client certificates the server accepts (needed with `client_auth`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trust: Vec<FixtureName>,
+    /// Other certificates chosen by the SNI the client sends (`host: fixture`); `certificate` serves the rest.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sni_certificates: BTreeMap<String, FixtureName>,
+    /// Whether the server issues session tickets (RFC 5077 in TLS 1.2, stateless tickets in TLS 1.3); `false`
+    /// leaves TLS 1.2 resumption to the session-id cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_tickets: Option<bool>,
+    /// Signature schemes the server accepts and may use, by IANA name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_algorithms: Option<Vec<SignatureScheme>>,
 }
 
 /// The client side of a scenario. A knob left out means the library's own default.
@@ -137,6 +161,9 @@ pub struct ClientConfig {
     /// The client certificate (a name from fixtures/pki.yaml), sent when the server asks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<FixtureName>,
+    /// Signature schemes the client offers (signature_algorithms extension), by IANA name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_algorithms: Option<Vec<SignatureScheme>>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -165,6 +192,14 @@ pub enum Knob {
     ClientAuth,
     /// `certificate` (client).
     ClientCertificate,
+    /// `sni_certificates` (server).
+    SniCertificates,
+    /// `session_tickets` (server).
+    SessionTickets,
+    /// `signature_algorithms`.
+    SignatureAlgorithms,
+    /// `mode: resume`: the backend keeps a session between two connections.
+    Resumption,
 }
 
 impl Knob {
@@ -180,6 +215,10 @@ impl Knob {
             Knob::Alpn => "alpn",
             Knob::ClientAuth => "client_auth",
             Knob::ClientCertificate => "certificate",
+            Knob::SniCertificates => "sni_certificates",
+            Knob::SessionTickets => "session_tickets",
+            Knob::SignatureAlgorithms => "signature_algorithms",
+            Knob::Resumption => "mode: resume",
         }
     }
 }
@@ -200,6 +239,8 @@ pub trait SideConfig {
     fn security_level(&self) -> Option<u8>;
     /// The ALPN list, if set.
     fn alpn(&self) -> Option<&[String]>;
+    /// The signature schemes, if set.
+    fn signature_algorithms(&self) -> Option<&[SignatureScheme]>;
     /// The knobs this side sets, for the capability check.
     fn knobs(&self) -> Vec<Knob> {
         let mut k = Vec::new();
@@ -210,6 +251,7 @@ pub trait SideConfig {
             (self.groups().is_some(), Knob::Groups),
             (self.security_level().is_some(), Knob::SecurityLevel),
             (self.alpn().is_some(), Knob::Alpn),
+            (self.signature_algorithms().is_some(), Knob::SignatureAlgorithms),
         ];
         k.extend(set.into_iter().filter(|(on, _)| *on).map(|(_, knob)| knob));
         k.extend(self.extra_knobs());
@@ -239,6 +281,9 @@ macro_rules! side_config_common {
         fn alpn(&self) -> Option<&[String]> {
             self.alpn.as_deref()
         }
+        fn signature_algorithms(&self) -> Option<&[SignatureScheme]> {
+            self.signature_algorithms.as_deref()
+        }
     };
 }
 
@@ -252,6 +297,12 @@ impl SideConfig for ServerConfig {
         }
         if self.client_auth != ClientAuth::None {
             k.push(Knob::ClientAuth);
+        }
+        if !self.sni_certificates.is_empty() {
+            k.push(Knob::SniCertificates);
+        }
+        if self.session_tickets.is_some() {
+            k.push(Knob::SessionTickets);
         }
         k
     }
@@ -383,6 +434,9 @@ pub struct Expectation {
     /// With success: the negotiated ALPN protocol; `null` expects none.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub alpn: Option<Option<String>>,
+    /// With success in `mode: resume`: whether the second connection resumed the first one's session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<bool>,
     /// With failure: how the client fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<SideExpect>,
@@ -410,6 +464,9 @@ pub struct ExpectPatch {
     /// Replaces `alpn`.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub alpn: Option<Option<String>>,
+    /// Replaces `resumed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<bool>,
     /// Replaces `client`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<SideExpect>,
@@ -434,6 +491,7 @@ impl Expectation {
                     cipher: None,
                     group: None,
                     alpn: None,
+                    resumed: None,
                     client: None,
                     server: None,
                 };
@@ -442,6 +500,7 @@ impl Expectation {
         e.version = p.version.or(e.version);
         e.cipher = p.cipher.or(e.cipher);
         e.group = p.group.or(e.group);
+        e.resumed = p.resumed.or(e.resumed);
         if p.alpn.is_some() {
             e.alpn.clone_from(&p.alpn);
         }
@@ -461,7 +520,11 @@ impl Expectation {
                 Err("`result: success` takes no `client`/`server` failure blocks".into())
             }
             ExpectedResult::Failure
-                if self.version.is_some() || self.cipher.is_some() || self.group.is_some() || self.alpn.is_some() =>
+                if self.version.is_some()
+                    || self.cipher.is_some()
+                    || self.group.is_some()
+                    || self.alpn.is_some()
+                    || self.resumed.is_some() =>
             {
                 Err("`result: failure` takes no negotiated parameters (version, cipher, group, alpn)".into())
             }
@@ -539,6 +602,9 @@ pub struct Scenario {
     /// Free-form labels.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// One connection, or two with session resumption.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub mode: Mode,
     /// The server.
     pub server: ServerConfig,
     /// The client.

@@ -329,6 +329,58 @@ impl FromStr for Group {
 }
 serde_via_str!(Group);
 
+/// A signature scheme (IANA "TLS SignatureScheme" registry), as offered in the signature_algorithms extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SignatureScheme(pub u16);
+
+/// The schemes in use today plus the SHA-1 legacy ones; their IANA names are also what OpenSSL's sigalgs lists take.
+const SIGNATURE_SCHEMES: &[(u16, &str)] = &[
+    (0x0201, "rsa_pkcs1_sha1"),
+    (0x0203, "ecdsa_sha1"),
+    (0x0401, "rsa_pkcs1_sha256"),
+    (0x0501, "rsa_pkcs1_sha384"),
+    (0x0601, "rsa_pkcs1_sha512"),
+    (0x0403, "ecdsa_secp256r1_sha256"),
+    (0x0503, "ecdsa_secp384r1_sha384"),
+    (0x0603, "ecdsa_secp521r1_sha512"),
+    (0x0804, "rsa_pss_rsae_sha256"),
+    (0x0805, "rsa_pss_rsae_sha384"),
+    (0x0806, "rsa_pss_rsae_sha512"),
+    (0x0807, "ed25519"),
+    (0x0808, "ed448"),
+    (0x0809, "rsa_pss_pss_sha256"),
+    (0x080a, "rsa_pss_pss_sha384"),
+    (0x080b, "rsa_pss_pss_sha512"),
+];
+
+impl SignatureScheme {
+    /// The IANA name, if known.
+    pub fn name(self) -> Option<&'static str> {
+        SIGNATURE_SCHEMES.iter().find(|s| s.0 == self.0).map(|s| s.1)
+    }
+}
+
+impl fmt::Display for SignatureScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "signature_scheme(0x{:04x})", self.0),
+        }
+    }
+}
+
+impl FromStr for SignatureScheme {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        SIGNATURE_SCHEMES
+            .iter()
+            .find(|g| g.1 == s)
+            .map(|g| SignatureScheme(g.0))
+            .ok_or_else(|| unknown("signature scheme", s, SIGNATURE_SCHEMES.iter().map(|g| g.1)))
+    }
+}
+serde_via_str!(SignatureScheme);
+
 /// Which end of the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

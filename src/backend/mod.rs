@@ -20,6 +20,7 @@ use tokio::net::TcpStream;
 use crate::observation::SideOutcome;
 use crate::pki::Pki;
 use crate::scenario::{ClientConfig, Knob, ServerConfig, SideConfig};
+
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
 
 pub use self::native_tls::NativeTlsBackend;
@@ -48,9 +49,9 @@ pub struct Capabilities {
 
 impl Capabilities {
     /// `Err(reason)` when the side config uses something this backend cannot express.
-    pub fn check<C: SideConfig>(&self, cfg: &C) -> Result<(), String> {
+    pub fn check<C: SideConfig>(&self, cfg: &C, extra: &[Knob]) -> Result<(), String> {
         let role = C::ROLE;
-        for knob in cfg.knobs() {
+        for knob in cfg.knobs().into_iter().chain(extra.iter().copied()) {
             if let Some((_, why)) = self.lacks.iter().find(|(k, _)| *k == knob) {
                 return Err(format!("{role}.{} cannot be set: {why}", knob.field()));
             }
@@ -82,7 +83,6 @@ impl<E: std::error::Error> From<E> for ConfigError {
 }
 
 /// One TLS implementation that can play either side of a handshake.
-#[async_trait]
 pub trait Backend: Send + Sync {
     /// Its name.
     fn id(&self) -> BackendId;
@@ -90,10 +90,18 @@ pub trait Backend: Send + Sync {
     fn capabilities(&self, role: Role) -> &Capabilities;
     /// Library and version, for reports (`OpenSSL 3.0.19 27 Jan 2026`).
     fn version(&self) -> String;
-    /// Plays the server on an accepted connection: handshake, data exchange, close.
-    async fn accept(&self, cfg: &ServerConfig, pki: &Pki, io: TcpStream) -> Result<SideOutcome, ConfigError>;
-    /// Plays the client on a connected socket: handshake, data exchange, close.
-    async fn connect(&self, cfg: &ClientConfig, pki: &Pki, io: TcpStream) -> Result<SideOutcome, ConfigError>;
+    /// Builds the library's server configuration once per cell.
+    fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError>;
+    /// Builds the library's client configuration once per cell.
+    fn client(&self, cfg: &ClientConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError>;
+}
+
+/// One side of a cell, configured. Every connection of the cell goes through the same endpoint, so a second
+/// connection can resume the first one's session (client session store, server session cache and ticket keys).
+#[async_trait]
+pub trait Endpoint: Send {
+    /// One connection: handshake, one message each way, close_notify both ways. `Err` is a harness fault.
+    async fn run(&mut self, io: TcpStream) -> Result<SideOutcome, ConfigError>;
 }
 
 /// The backends compiled into this build, in report order.

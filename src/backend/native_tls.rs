@@ -11,7 +11,9 @@ use native_tls::{Certificate, Identity, Protocol};
 use tokio::net::TcpStream;
 
 use super::openssl_errors::{Mapped, diagnose};
-use super::{Backend, Capabilities, ConfigError, client_host, credential, exchange, pem_chain, version_range};
+use super::{
+    Backend, Capabilities, ConfigError, Endpoint, client_host, credential, exchange, pem_chain, version_range,
+};
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ClientConfig, Knob, ServerConfig};
@@ -37,19 +39,28 @@ impl NativeTlsBackend {
             (Knob::Tls13CipherSuites, NO_SUITES),
             (Knob::Groups, NO_GROUPS),
             (Knob::SecurityLevel, NO_LEVEL),
+            (Knob::SignatureAlgorithms, "native-tls has no signature-algorithm API"),
         ];
+        let mut client_lacks = lacks.clone();
+        client_lacks.push((
+            Knob::Resumption,
+            "native-tls has no session API: every connection of its client starts a full handshake",
+        ));
         let client = Capabilities {
             versions: ProtocolVersion::ALL.into_iter().collect(),
             versions_reason: "",
-            lacks: lacks.clone(),
+            lacks: client_lacks,
             cipher_suites: Default::default(),
             groups: Default::default(),
             exact_alerts: false,
             reports_parameters: false,
         };
         let mut server_lacks = lacks;
-        server_lacks
-            .push((Knob::ClientAuth, "native-tls's TlsAcceptorBuilder cannot request or verify client certificates"));
+        server_lacks.extend([
+            (Knob::ClientAuth, "native-tls's TlsAcceptorBuilder cannot request or verify client certificates"),
+            (Knob::SniCertificates, "native-tls's TlsAcceptor takes exactly one identity; it cannot choose by SNI"),
+            (Knob::SessionTickets, "native-tls has no session-ticket API (OpenSSL's default, tickets on, applies)"),
+        ]);
         let server = Capabilities {
             versions: [ProtocolVersion::Tls10, ProtocolVersion::Tls11, ProtocolVersion::Tls12].into_iter().collect(),
             versions_reason: "native-tls's server is OpenSSL's SslAcceptor::mozilla_intermediate, which sets \
@@ -100,7 +111,43 @@ where
     Established { alpn, ..Established::default() }
 }
 
+/// Handshake, exchange and close on a native-tls stream.
+async fn drive<F>(handshake: F, role: Role) -> SideOutcome
+where
+    F: std::future::Future<Output = Result<tokio_native_tls::TlsStream<TcpStream>, native_tls::Error>>,
+{
+    let mut s = match handshake.await {
+        Ok(s) => s,
+        Err(e) => return failed(Phase::Handshake, &e),
+    };
+    let est = established(&s);
+    match exchange(&mut s, role).await {
+        Ok(()) => SideOutcome::Established(est),
+        Err(e) => failed(Phase::Data, &e),
+    }
+}
+
+struct Server(tokio_native_tls::TlsAcceptor);
+
 #[async_trait]
+impl Endpoint for Server {
+    async fn run(&mut self, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+        Ok(drive(self.0.accept(io), Role::Server).await)
+    }
+}
+
+struct Client {
+    connector: tokio_native_tls::TlsConnector,
+    host: String,
+}
+
+#[async_trait]
+impl Endpoint for Client {
+    async fn run(&mut self, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+        Ok(drive(self.connector.connect(&self.host, io), Role::Client).await)
+    }
+}
+
 impl Backend for NativeTlsBackend {
     fn id(&self) -> BackendId {
         BackendId::NativeTls
@@ -117,7 +164,7 @@ impl Backend for NativeTlsBackend {
         format!("native-tls 0.2 on {}", ::openssl::version::version())
     }
 
-    async fn accept(&self, cfg: &ServerConfig, pki: &Pki, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+    fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
         let cred = credential(pki, &cfg.certificate.0)?;
         let identity = Identity::from_pkcs8(&pem_chain(&cred.chain(cfg.chain)), &cred.key_pkcs8_pem())?;
         let mut b = native_tls::TlsAcceptor::builder(identity);
@@ -128,19 +175,10 @@ impl Backend for NativeTlsBackend {
         if let Some(alpn) = &cfg.alpn {
             b.accept_alpn(alpn);
         }
-        let acceptor = tokio_native_tls::TlsAcceptor::from(b.build()?);
-        let mut s = match acceptor.accept(io).await {
-            Ok(s) => s,
-            Err(e) => return Ok(failed(Phase::Handshake, &e)),
-        };
-        let est = established(&s);
-        Ok(match exchange(&mut s, Role::Server).await {
-            Ok(()) => SideOutcome::Established(est),
-            Err(e) => failed(Phase::Data, &e),
-        })
+        Ok(Box::new(Server(tokio_native_tls::TlsAcceptor::from(b.build()?))))
     }
 
-    async fn connect(&self, cfg: &ClientConfig, pki: &Pki, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+    fn client(&self, cfg: &ClientConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
         let mut b = native_tls::TlsConnector::builder();
         b.disable_built_in_roots(true);
         for t in &cfg.trust {
@@ -159,14 +197,6 @@ impl Backend for NativeTlsBackend {
             b.request_alpns(&list);
         }
         let connector = tokio_native_tls::TlsConnector::from(b.build()?);
-        let mut s = match connector.connect(client_host(cfg), io).await {
-            Ok(s) => s,
-            Err(e) => return Ok(failed(Phase::Handshake, &e)),
-        };
-        let est = established(&s);
-        Ok(match exchange(&mut s, Role::Client).await {
-            Ok(()) => SideOutcome::Established(est),
-            Err(e) => failed(Phase::Data, &e),
-        })
+        Ok(Box::new(Client { connector, host: client_host(cfg).to_string() }))
     }
 }

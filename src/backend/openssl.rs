@@ -5,11 +5,13 @@
 
 mod ffi;
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::pin::Pin;
 
 use ::openssl::ssl::{
-    AlpnError, Ssl, SslContext, SslContextBuilder, SslMethod, SslRef, SslVerifyMode, SslVersion, select_next_proto,
+    AlpnError, NameType, SniError, Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions, SslRef, SslSession,
+    SslVerifyMode, SslVersion, select_next_proto,
 };
 use ::openssl::stack::Stack;
 use ::openssl::x509::X509;
@@ -19,7 +21,7 @@ use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 
 use super::openssl_errors::{Diagnosis, diagnose};
-use super::{Backend, Capabilities, ConfigError, client_host, credential, exchange, version_range};
+use super::{Backend, Capabilities, ConfigError, Endpoint, client_host, credential, exchange, version_range};
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ClientAuth, ClientConfig, FixtureName, ServerConfig, SideConfig};
@@ -93,6 +95,10 @@ fn configure_common<C: SideConfig>(b: &mut SslContextBuilder, cfg: &C) -> Result
         let names: Vec<&str> = groups.iter().filter_map(|g| g.openssl_name()).collect();
         b.set_groups_list(&names.join(":"))?;
     }
+    if let Some(schemes) = cfg.signature_algorithms() {
+        let names: Vec<&str> = schemes.iter().filter_map(|s| s.name()).collect();
+        b.set_sigalgs_list(&names.join(":"))?;
+    }
     Ok(())
 }
 
@@ -117,10 +123,11 @@ fn set_identity(
     Ok(())
 }
 
-fn server_context(cfg: &ServerConfig, pki: &Pki) -> Result<SslContext, ConfigError> {
+/// A server context for one certificate (the SNI contexts share everything else).
+fn server_context(cfg: &ServerConfig, pki: &Pki, cert: &str) -> Result<SslContextBuilder, ConfigError> {
     let mut b = SslContextBuilder::new(SslMethod::tls_server())?;
     configure_common(&mut b, cfg)?;
-    let cred = credential(pki, &cfg.certificate.0)?;
+    let cred = credential(pki, cert)?;
     set_identity(&mut b, &cred.chain(cfg.chain), &cred.key)?;
     if let Some(alpn) = &cfg.alpn {
         let ours = alpn_wire(alpn);
@@ -143,11 +150,41 @@ fn server_context(cfg: &ServerConfig, pki: &Pki) -> Result<SslContext, ConfigErr
         }
         b.set_client_ca_list(names);
     }
+    match cfg.session_tickets {
+        Some(false) => {
+            b.set_options(SslOptions::NO_TICKET);
+        }
+        Some(true) => {
+            b.clear_options(SslOptions::NO_TICKET);
+        }
+        None => {}
+    }
+    // Required for session resumption with client certificates; harmless otherwise.
     b.set_session_id_context(b"tlsmatrix")?;
+    Ok(b)
+}
+
+fn server(cfg: &ServerConfig, pki: &Pki) -> Result<SslContext, ConfigError> {
+    let mut b = server_context(cfg, pki, &cfg.certificate.0)?;
+    if !cfg.sni_certificates.is_empty() {
+        let mut by_name = HashMap::new();
+        for (host, cert) in &cfg.sni_certificates {
+            by_name.insert(host.clone(), server_context(cfg, pki, &cert.0)?.build());
+        }
+        // Switch to the context holding the certificate for the name the client asked for; unknown names keep
+        // the default certificate, as most servers do.
+        b.set_servername_callback(move |ssl, _alert| {
+            let ctx = ssl.servername(NameType::HOST_NAME).and_then(|n| by_name.get(n));
+            if let Some(ctx) = ctx {
+                ssl.set_ssl_context(ctx).map_err(|_| SniError::ALERT_FATAL)?;
+            }
+            Ok(())
+        });
+    }
     Ok(b.build())
 }
 
-fn client_ssl(cfg: &ClientConfig, pki: &Pki) -> Result<Ssl, ConfigError> {
+fn client_context(cfg: &ClientConfig, pki: &Pki) -> Result<SslContext, ConfigError> {
     let mut b = SslContextBuilder::new(SslMethod::tls_client())?;
     configure_common(&mut b, cfg)?;
     b.set_verify(SslVerifyMode::PEER);
@@ -159,16 +196,7 @@ fn client_ssl(cfg: &ClientConfig, pki: &Pki) -> Result<Ssl, ConfigError> {
     if let Some(alpn) = &cfg.alpn {
         b.set_alpn_protos(&alpn_wire(alpn))?;
     }
-    let mut ssl = Ssl::new(&b.build())?;
-    let host = client_host(cfg);
-    match host.parse::<IpAddr>() {
-        Ok(ip) => ssl.param_mut().set_ip(ip)?,
-        Err(_) => {
-            ssl.set_hostname(host)?;
-            ssl.param_mut().set_host(host)?;
-        }
-    }
-    Ok(ssl)
+    Ok(b.build())
 }
 
 /// What an established connection negotiated.
@@ -185,6 +213,7 @@ fn established(ssl: &SslRef) -> Established {
         cipher: ssl.current_cipher().map(|c| CipherSuite(u16::from_be_bytes(c.protocol_id()))),
         group: ffi::negotiated_group(ssl),
         alpn: ssl.selected_alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
+        resumed: ssl.session_reused(),
     }
 }
 
@@ -200,24 +229,64 @@ fn failed(phase: Phase, log: &ffi::SharedLog, d: Diagnosis) -> SideOutcome {
     SideOutcome::Failed(Failure { phase, sent_alert: sent, received_alert: received, error, message: d.message })
 }
 
-/// Handshake, exchange and close on an `SslStream`, for either role.
-async fn drive(ssl: Ssl, log: ffi::SharedLog, io: TcpStream, role: Role) -> Result<SideOutcome, ConfigError> {
+/// Handshake, exchange and close on an `SslStream`, for either role; also returns the session for resumption.
+async fn drive(ssl: Ssl, io: TcpStream, role: Role) -> Result<(SideOutcome, Option<SslSession>), ConfigError> {
+    let mut ssl = ssl;
+    let log = ffi::record_alerts(&mut ssl);
     let mut stream = SslStream::new(ssl, io)?;
     let hs = match role {
         Role::Client => Pin::new(&mut stream).connect().await,
         Role::Server => Pin::new(&mut stream).accept().await,
     };
     if let Err(e) = hs {
-        return Ok(failed(Phase::Handshake, &log, diagnose(&e, &e.to_string())));
+        return Ok((failed(Phase::Handshake, &log, diagnose(&e, &e.to_string())), None));
     }
     let est = established(stream.ssl());
-    Ok(match exchange(&mut stream, role).await {
+    let outcome = match exchange(&mut stream, role).await {
         Ok(()) => SideOutcome::Established(est),
         Err(e) => failed(Phase::Data, &log, diagnose(&e, &e.to_string())),
-    })
+    };
+    // After the exchange, so a TLS 1.3 client has processed the server's NewSessionTicket messages.
+    Ok((outcome, stream.ssl().session().map(|s| s.to_owned())))
+}
+
+struct Server {
+    ctx: SslContext,
 }
 
 #[async_trait]
+impl Endpoint for Server {
+    async fn run(&mut self, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+        Ok(drive(Ssl::new(&self.ctx)?, io, Role::Server).await?.0)
+    }
+}
+
+struct Client {
+    ctx: SslContext,
+    host: String,
+    session: Option<SslSession>,
+}
+
+#[async_trait]
+impl Endpoint for Client {
+    async fn run(&mut self, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+        let mut ssl = Ssl::new(&self.ctx)?;
+        match self.host.parse::<IpAddr>() {
+            Ok(ip) => ssl.param_mut().set_ip(ip)?,
+            Err(_) => {
+                ssl.set_hostname(&self.host)?;
+                ssl.param_mut().set_host(&self.host)?;
+            }
+        }
+        if let Some(session) = &self.session {
+            ffi::offer_session(&mut ssl, session)?;
+        }
+        let (outcome, session) = drive(ssl, io, Role::Client).await?;
+        self.session = session;
+        Ok(outcome)
+    }
+}
+
 impl Backend for OpensslBackend {
     fn id(&self) -> BackendId {
         BackendId::Openssl
@@ -231,16 +300,11 @@ impl Backend for OpensslBackend {
         ::openssl::version::version().to_string()
     }
 
-    async fn accept(&self, cfg: &ServerConfig, pki: &Pki, io: TcpStream) -> Result<SideOutcome, ConfigError> {
-        let ctx = server_context(cfg, pki)?;
-        let mut ssl = Ssl::new(&ctx)?;
-        let log = ffi::record_alerts(&mut ssl);
-        drive(ssl, log, io, Role::Server).await
+    fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
+        Ok(Box::new(Server { ctx: server(cfg, pki)? }))
     }
 
-    async fn connect(&self, cfg: &ClientConfig, pki: &Pki, io: TcpStream) -> Result<SideOutcome, ConfigError> {
-        let mut ssl = client_ssl(cfg, pki)?;
-        let log = ffi::record_alerts(&mut ssl);
-        drive(ssl, log, io, Role::Client).await
+    fn client(&self, cfg: &ClientConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
+        Ok(Box::new(Client { ctx: client_context(cfg, pki)?, host: client_host(cfg).to_string(), session: None }))
     }
 }

@@ -6,20 +6,22 @@
 //! every rustls cell against an `openssl` peer re-checks it against the alert OpenSSL actually received. An error whose
 //! alert depends on where it arose is `unmapped` rather than guessed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{Error as RustlsError, PeerIncompatible, PeerMisbehaved, RootCertStore, SupportedProtocolVersion};
 use tokio::net::TcpStream;
 
-use super::{Backend, Capabilities, ConfigError, client_host, credential, exchange};
+use super::{Backend, Capabilities, ConfigError, Endpoint, client_host, credential, exchange};
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
-use crate::scenario::{ClientAuth, ClientConfig, FixtureName, Knob, ServerConfig, SideConfig};
+use crate::scenario::{ChainShape, ClientAuth, ClientConfig, FixtureName, Knob, ServerConfig, SideConfig};
 use crate::vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
 
 /// The rustls backend.
@@ -34,10 +36,17 @@ impl RustlsBackend {
             caps: Capabilities {
                 versions: [ProtocolVersion::Tls12, ProtocolVersion::Tls13].into_iter().collect(),
                 versions_reason: "rustls implements only TLS 1.2 and TLS 1.3",
-                lacks: vec![(
-                    Knob::SecurityLevel,
-                    "rustls has no security levels; it simply implements no algorithm they would forbid",
-                )],
+                lacks: vec![
+                    (
+                        Knob::SecurityLevel,
+                        "rustls has no security levels; it simply implements no algorithm they would forbid",
+                    ),
+                    (
+                        Knob::SignatureAlgorithms,
+                        "rustls offers and accepts the schemes of its provider's verifier; restricting them needs a custom \
+                         verifier, which this backend does not build",
+                    ),
+                ],
                 cipher_suites: rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES
                     .iter()
                     .map(|s| CipherSuite(u16::from(s.suite())))
@@ -213,10 +222,73 @@ fn established(conn: &rustls::CommonState) -> Established {
         cipher: conn.negotiated_cipher_suite().map(|s| CipherSuite(u16::from(s.suite()))),
         group: conn.negotiated_key_exchange_group().map(|g| Group(u16::from(g.name()))),
         alpn: conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
+        resumed: conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
     }
 }
 
+/// Handshake, exchange and close on a tokio-rustls stream.
+async fn drive<S, F>(handshake: F, role: Role, common: fn(&S) -> &rustls::CommonState) -> SideOutcome
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    F: std::future::Future<Output = std::io::Result<S>>,
+{
+    let mut s = match handshake.await {
+        Ok(s) => s,
+        Err(e) => return failed(Phase::Handshake, role, &e),
+    };
+    let est = established(common(&s));
+    match exchange(&mut s, role).await {
+        Ok(()) => SideOutcome::Established(est),
+        Err(e) => failed(Phase::Data, role, &e),
+    }
+}
+
+/// Picks the certificate by the SNI the client sent, else the default (rustls's own `ResolvesServerCertUsingSni`
+/// has no default and refuses clients without SNI).
+#[derive(Debug)]
+struct BySni {
+    default: Arc<CertifiedKey>,
+    by_name: HashMap<String, Arc<CertifiedKey>>,
+}
+
+impl ResolvesServerCert for BySni {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(hello.server_name().and_then(|n| self.by_name.get(n)).unwrap_or(&self.default).clone())
+    }
+}
+
+fn certified(
+    pki: &Pki,
+    name: &str,
+    shape: ChainShape,
+    prov: &CryptoProvider,
+) -> Result<Arc<CertifiedKey>, ConfigError> {
+    let (chain, key) = identity(pki, name, shape)?;
+    Ok(Arc::new(CertifiedKey::new(chain, prov.key_provider.load_private_key(key)?)))
+}
+
+struct Server(tokio_rustls::TlsAcceptor);
+
 #[async_trait]
+impl Endpoint for Server {
+    async fn run(&mut self, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+        Ok(drive(self.0.accept(io), Role::Server, |s: &tokio_rustls::server::TlsStream<TcpStream>| s.get_ref().1).await)
+    }
+}
+
+struct Client {
+    connector: tokio_rustls::TlsConnector,
+    name: ServerName<'static>,
+}
+
+#[async_trait]
+impl Endpoint for Client {
+    async fn run(&mut self, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+        let hs = self.connector.connect(self.name.clone(), io);
+        Ok(drive(hs, Role::Client, |s: &tokio_rustls::client::TlsStream<TcpStream>| s.get_ref().1).await)
+    }
+}
+
 impl Backend for RustlsBackend {
     fn id(&self) -> BackendId {
         BackendId::Rustls
@@ -230,36 +302,41 @@ impl Backend for RustlsBackend {
         "rustls 0.23 (aws-lc-rs provider)".to_string()
     }
 
-    async fn accept(&self, cfg: &ServerConfig, pki: &Pki, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+    fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
         let prov = provider(cfg);
         let builder =
             rustls::ServerConfig::builder_with_provider(prov.clone()).with_protocol_versions(&versions(cfg))?;
         let builder = match cfg.client_auth {
             ClientAuth::None => builder.with_no_client_auth(),
             auth => {
-                let mut v = WebPkiClientVerifier::builder_with_provider(roots(pki, &cfg.trust)?, prov);
+                let mut v = WebPkiClientVerifier::builder_with_provider(roots(pki, &cfg.trust)?, prov.clone());
                 if auth == ClientAuth::Optional {
                     v = v.allow_unauthenticated();
                 }
                 builder.with_client_cert_verifier(v.build()?)
             }
         };
-        let (chain, key) = identity(pki, &cfg.certificate.0, cfg.chain)?;
-        let mut config = builder.with_single_cert(chain, key)?;
-        config.alpn_protocols = cfg.alpn.iter().flatten().map(|p| p.as_bytes().to_vec()).collect();
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let mut s = match acceptor.accept(io).await {
-            Ok(s) => s,
-            Err(e) => return Ok(failed(Phase::Handshake, Role::Server, &e)),
+        let mut config = if cfg.sni_certificates.is_empty() {
+            let (chain, key) = identity(pki, &cfg.certificate.0, cfg.chain)?;
+            builder.with_single_cert(chain, key)?
+        } else {
+            let mut by_name = HashMap::new();
+            for (host, cert) in &cfg.sni_certificates {
+                by_name.insert(host.clone(), certified(pki, &cert.0, cfg.chain, &prov)?);
+            }
+            let default = certified(pki, &cfg.certificate.0, cfg.chain, &prov)?;
+            builder.with_cert_resolver(Arc::new(BySni { default, by_name }))
         };
-        let est = established(s.get_ref().1);
-        Ok(match exchange(&mut s, Role::Server).await {
-            Ok(()) => SideOutcome::Established(est),
-            Err(e) => failed(Phase::Data, Role::Server, &e),
-        })
+        config.alpn_protocols = cfg.alpn.iter().flatten().map(|p| p.as_bytes().to_vec()).collect();
+        // rustls's default is a stateful session cache (TLS 1.2 session ids, TLS 1.3 tickets that name a cache
+        // entry); `session_tickets: true` adds a ticketer for stateless tickets, as OpenSSL issues by default.
+        if cfg.session_tickets == Some(true) {
+            config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
+        }
+        Ok(Box::new(Server(tokio_rustls::TlsAcceptor::from(Arc::new(config)))))
     }
 
-    async fn connect(&self, cfg: &ClientConfig, pki: &Pki, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+    fn client(&self, cfg: &ClientConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
         let prov = provider(cfg);
         let verifier = WebPkiServerVerifier::builder_with_provider(roots(pki, &cfg.trust)?, prov.clone()).build();
         let builder = rustls::ClientConfig::builder_with_provider(prov).with_protocol_versions(&versions(cfg))?;
@@ -278,16 +355,8 @@ impl Backend for RustlsBackend {
         };
         config.alpn_protocols = cfg.alpn.iter().flatten().map(|p| p.as_bytes().to_vec()).collect();
         let name = ServerName::try_from(client_host(cfg).to_string()).map_err(|e| ConfigError(e.to_string()))?;
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let mut s = match connector.connect(name, io).await {
-            Ok(s) => s,
-            Err(e) => return Ok(failed(Phase::Handshake, Role::Client, &e)),
-        };
-        let est = established(s.get_ref().1);
-        Ok(match exchange(&mut s, Role::Client).await {
-            Ok(()) => SideOutcome::Established(est),
-            Err(e) => failed(Phase::Data, Role::Client, &e),
-        })
+        // One config (and so one session store) for every connection of the cell: resumption works across them.
+        Ok(Box::new(Client { connector: tokio_rustls::TlsConnector::from(Arc::new(config)), name }))
     }
 }
 

@@ -10,7 +10,7 @@ use std::os::raw::{c_int, c_long, c_void};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use ::openssl::ex_data::Index;
-use ::openssl::ssl::{Ssl, SslRef};
+use ::openssl::ssl::{Ssl, SslRef, SslSessionRef};
 use foreign_types::{ForeignType, ForeignTypeRef};
 
 use crate::vocab::{Alert, Group};
@@ -91,4 +91,12 @@ pub fn negotiated_group(ssl: &SslRef) -> Option<Group> {
     }
     let name = ::openssl::nid::Nid::from_raw(nid as c_int).short_name().ok()?;
     Group::from_openssl_name(if name == "prime256v1" { "P-256" } else { name })
+}
+
+/// Offers `session` (from an earlier connection of the same client context) for resumption.
+pub fn offer_session(ssl: &mut SslRef, session: &SslSessionRef) -> Result<(), ::openssl::error::ErrorStack> {
+    // SAFETY: the openssl crate marks `set_session` unsafe because the session must come from a connection made with
+    // the same SSL_CTX; the only caller passes the session its own client context produced on the previous
+    // connection of the cell.
+    unsafe { ssl.set_session(session) }
 }
