@@ -35,8 +35,35 @@ pub enum KeyType {
     EcP384,
     /// RSA, 2048 bits.
     Rsa2048,
+    /// RSA, 1024 bits: too weak for OpenSSL's default security level.
+    Rsa1024,
     /// Ed25519.
     Ed25519,
+}
+
+/// The digest an issuer signs with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Digest {
+    /// SHA-1: deprecated for signatures, refused at OpenSSL security level 1 and up and by rustls.
+    Sha1,
+    /// SHA-256.
+    #[default]
+    Sha256,
+    /// SHA-384.
+    Sha384,
+}
+
+/// DNS name constraints on a CA (RFC 5280 section 4.2.1.10).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameConstraints {
+    /// DNS subtrees names must fall in (`.example.com` or `example.com`).
+    #[serde(default)]
+    pub permitted_dns: Vec<String>,
+    /// DNS subtrees names must not fall in.
+    #[serde(default)]
+    pub excluded_dns: Vec<String>,
 }
 
 /// An extended key usage.
@@ -63,9 +90,19 @@ pub struct CertSpec {
     /// The issuing certificate; left out, the certificate is self-signed.
     #[serde(default)]
     pub issuer: Option<String>,
-    /// Whether it is a CA (basicConstraints CA:TRUE, keyCertSign).
+    /// Whether it is a CA (basicConstraints CA:TRUE, keyCertSign) and may issue certificates here.
     #[serde(default)]
     pub ca: bool,
+    /// What basicConstraints claims, when it should differ from `ca`: `ca: true, mark_ca: false` makes an issuer
+    /// whose own certificate says it is not a CA (a misissued "intermediate").
+    #[serde(default)]
+    pub mark_ca: Option<bool>,
+    /// The digest the issuer signs this certificate with.
+    #[serde(default)]
+    pub digest: Digest,
+    /// Name constraints (CAs only).
+    #[serde(default)]
+    pub name_constraints: Option<NameConstraints>,
     /// subjectAltName entries: `DNS:name` or `IP:addr`.
     #[serde(default)]
     pub san: Vec<String>,
@@ -244,6 +281,7 @@ fn load_or_create_key(name: &str, kind: KeyType, keys_dir: &Path) -> Result<PKey
         KeyType::EcP256 => ec_key(Nid::X9_62_PRIME256V1),
         KeyType::EcP384 => ec_key(Nid::SECP384R1),
         KeyType::Rsa2048 => Rsa::generate(2048).and_then(PKey::from_rsa),
+        KeyType::Rsa1024 => Rsa::generate(1024).and_then(PKey::from_rsa),
         KeyType::Ed25519 => PKey::generate_ed25519(),
     }
     .map_err(ossl)?;
@@ -264,6 +302,7 @@ fn key_matches(key: &PKey<Private>, kind: KeyType) -> bool {
     use openssl::pkey::Id;
     match kind {
         KeyType::Rsa2048 => key.id() == Id::RSA && key.bits() == 2048,
+        KeyType::Rsa1024 => key.id() == Id::RSA && key.bits() == 1024,
         KeyType::EcP256 => key.id() == Id::EC && key.bits() == 256,
         KeyType::EcP384 => key.id() == Id::EC && key.bits() == 384,
         KeyType::Ed25519 => key.id() == Id::ED25519,
@@ -296,7 +335,7 @@ fn make(name: &str, spec: &CertSpec, issuer: Option<&Credential>, keys_dir: &Pat
     b.set_not_before(&nb).map_err(ossl)?;
     b.set_not_after(&na).map_err(ossl)?;
 
-    if spec.ca {
+    if spec.mark_ca.unwrap_or(spec.ca) {
         b.append_extension(BasicConstraints::new().critical().ca().build().map_err(ossl)?).map_err(ossl)?;
         b.append_extension(
             KeyUsage::new().critical().key_cert_sign().crl_sign().digital_signature().build().map_err(ossl)?,
@@ -306,7 +345,7 @@ fn make(name: &str, spec: &CertSpec, issuer: Option<&Credential>, keys_dir: &Pat
         b.append_extension(BasicConstraints::new().critical().build().map_err(ossl)?).map_err(ossl)?;
         let mut ku = KeyUsage::new();
         ku.critical().digital_signature();
-        if spec.key == KeyType::Rsa2048 {
+        if matches!(spec.key, KeyType::Rsa2048 | KeyType::Rsa1024) {
             ku.key_encipherment();
         }
         b.append_extension(ku.build().map_err(ossl)?).map_err(ossl)?;
@@ -339,9 +378,25 @@ fn make(name: &str, spec: &CertSpec, issuer: Option<&Credential>, keys_dir: &Pat
             AuthorityKeyIdentifier::new().keyid(true).build(&b.x509v3_context(Some(&i.cert), None)).map_err(ossl)?;
         b.append_extension(aki).map_err(ossl)?;
     }
+    if let Some(nc) = &spec.name_constraints {
+        let mut value = String::from("critical");
+        for (kind, names) in [("permitted", &nc.permitted_dns), ("excluded", &nc.excluded_dns)] {
+            for n in names {
+                value.push_str(&format!(",{kind};DNS:{n}"));
+            }
+        }
+        // The openssl crate has no builder for nameConstraints; OpenSSL's own config syntax is the supported way.
+        #[allow(deprecated)]
+        let ext = openssl::x509::X509Extension::new_nid(None, None, Nid::NAME_CONSTRAINTS, &value).map_err(ossl)?;
+        b.append_extension(ext).map_err(ossl)?;
+    }
     let signer = issuer.map_or(&key, |i| &i.key);
-    let digest =
-        if signer.id() == openssl::pkey::Id::ED25519 { MessageDigest::null() } else { MessageDigest::sha256() };
+    let digest = match (signer.id(), spec.digest) {
+        (openssl::pkey::Id::ED25519, _) => MessageDigest::null(),
+        (_, Digest::Sha1) => MessageDigest::sha1(),
+        (_, Digest::Sha256) => MessageDigest::sha256(),
+        (_, Digest::Sha384) => MessageDigest::sha384(),
+    };
     b.sign(signer, digest).map_err(ossl)?;
 
     let mut intermediates = Vec::new();
