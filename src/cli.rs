@@ -38,6 +38,15 @@ pub enum Command {
         /// Scenario files or directories.
         paths: Vec<PathBuf>,
     },
+    /// Run every scenario on every pair and write the catalog (docs/catalog.md by default).
+    Catalog {
+        /// Where to write it.
+        #[arg(long, default_value = "docs/catalog.md")]
+        output: PathBuf,
+        /// Do not write: exit 1 if the file differs from what would be written.
+        #[arg(long)]
+        check: bool,
+    },
     /// Write the run's certificates and keys as PEM files, for other tools (openssl s_server, curl, Java).
     PkiExport {
         /// Directory to write into.
@@ -119,6 +128,23 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             println!("{} scenarios valid, {} files with errors", catalog.scenarios.len(), catalog.errors.len());
             Ok(if catalog.errors.is_empty() { 0 } else { 2 })
         }
+        Command::Catalog { output, check } => {
+            let (report, scenarios) = full_run(&layout)?;
+            let text = crate::report::catalog(&report, &scenarios);
+            let path = if output.is_relative() { cli.root.join(&output) } else { output };
+            if check {
+                let current = std::fs::read_to_string(&path).unwrap_or_default();
+                if current != text {
+                    eprintln!("{} is stale: run `cargo run --release -- catalog`", path.display());
+                    return Ok(1);
+                }
+                println!("{} is current", path.display());
+            } else {
+                std::fs::write(&path, &text).map_err(|source| Error::Write { path: path.clone(), source })?;
+                println!("wrote {} ({} scenarios, {} cells)", path.display(), scenarios.len(), report.cells.len());
+            }
+            Ok(report.exit_code() as u8)
+        }
         Command::PkiExport { dir } => {
             let pki = crate::Pki::load(&layout.pki, &layout.keys)?;
             let files = pki.export(&dir).map_err(|source| Error::Write { path: dir.clone(), source })?;
@@ -156,6 +182,19 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             Ok(if catalog.errors.is_empty() { 0 } else { 2 })
         }
     }
+}
+
+/// Every scenario on every pair, as the catalog shows them.
+pub fn full_run(layout: &Layout) -> Result<(Report, Vec<crate::Scenario>), Error> {
+    let (pki, catalog) = layout.load(&[])?;
+    let scenarios: Vec<_> = catalog.scenarios.iter().cloned().map(Arc::new).collect();
+    let registry = Arc::new(Registry::all());
+    let ctx = Context { registry: registry.clone(), pki: Arc::new(pki), timeout: crate::runner::DEFAULT_TIMEOUT };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Socket)?;
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+    let results = rt.block_on(ctx.run_all(cells(&scenarios, &Selection::default()), jobs));
+    let load_errors = catalog.errors.iter().map(|e| e.to_string()).collect();
+    Ok((Report::new(Environment::of(&registry), results, load_errors), catalog.scenarios))
 }
 
 fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {

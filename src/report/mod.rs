@@ -1,5 +1,6 @@
 //! The matrix as data, and one renderer per format (each a pure function from a [`Report`] to text).
 
+mod catalog;
 mod json;
 mod table;
 
@@ -9,6 +10,7 @@ use crate::backend::Registry;
 use crate::expect::Status;
 use crate::runner::CellResult;
 
+pub use catalog::render as catalog;
 pub use json::render as json;
 pub use table::render as table;
 
