@@ -98,6 +98,7 @@ pub struct RunArgs {
 
 /// Parses `std::env::args` and runs.
 pub fn main() -> ExitCode {
+    crate::backend::keep_system_trust_out();
     let cli = Cli::parse();
     match execute(cli) {
         Ok(code) => ExitCode::from(code),

@@ -16,6 +16,7 @@ use crate::runner::{CellResult, Context, DEFAULT_TIMEOUT};
 
 /// Runs every cell of the project at `root` as a test; the entry point of `tests/scenarios.rs`.
 pub fn main(root: &Path) -> ExitCode {
+    crate::backend::keep_system_trust_out();
     let args = Arguments::from_args();
     libtest_mimic::run(&args, trials(&Layout::at(root))).exit_code()
 }

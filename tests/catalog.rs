@@ -4,6 +4,7 @@ use std::path::Path;
 
 #[test]
 fn the_committed_catalog_is_current() {
+    tlsmatrix::backend::keep_system_trust_out();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (report, scenarios) = tlsmatrix::cli::full_run(&tlsmatrix::Layout::at(root)).expect("the catalog loads");
     let fresh = tlsmatrix::report::catalog(&report, &scenarios);

@@ -24,7 +24,7 @@ use crate::scenario::{ClientConfig, Knob, ServerConfig, SideConfig};
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
 
 pub use self::native_tls::NativeTlsBackend;
-pub use self::openssl::OpensslBackend;
+pub use self::openssl::{OpensslBackend, keep_system_trust_out};
 pub use self::rustls::{RustlsBackend, sent_alert as rustls_sent_alert};
 
 /// What a backend can express for one role. Everything it lacks carries the reason a user would want to read.

@@ -5,6 +5,8 @@
 
 mod ffi;
 
+pub use ffi::keep_system_trust_out;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::pin::Pin;

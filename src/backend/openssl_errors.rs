@@ -52,8 +52,14 @@ pub(crate) const VERIFY_ALERTS: &[(&str, Alert)] = &[
     ("certificate is not yet valid", Alert::BAD_CERTIFICATE),
     ("hostname mismatch", Alert::BAD_CERTIFICATE),
     ("IP address mismatch", Alert::BAD_CERTIFICATE),
-    ("unsupported certificate purpose", Alert::UNSUPPORTED_CERTIFICATE),
+    ("unsuitable certificate purpose", Alert::UNSUPPORTED_CERTIFICATE),
     ("certificate signature failure", Alert::DECRYPT_ERROR),
+    ("EE certificate key too weak", Alert::BAD_CERTIFICATE),
+    ("CA certificate key too weak", Alert::BAD_CERTIFICATE),
+    ("CA signature digest algorithm too weak", Alert::BAD_CERTIFICATE),
+    // Not in ssl_x509err2alert's table: OpenSSL's default for unlisted verify errors is certificate_unknown.
+    ("permitted subtree violation", Alert::CERTIFICATE_UNKNOWN),
+    ("excluded subtree violation", Alert::CERTIFICATE_UNKNOWN),
 ];
 
 /// The sent alert, known or not.

@@ -86,7 +86,11 @@ pub fn render(report: &Report, scenarios: &[Scenario]) -> String {
     for sc in scenarios {
         categories.entry(sc.id.split("::").next().unwrap_or("")).or_default().push(sc);
     }
-    let _ = writeln!(out, "Categories: {}.\n", categories.keys().map(|c| format!("[{c}](#{c})")).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(
+        out,
+        "Categories: {}.\n",
+        categories.keys().map(|c| format!("[{c}](#{c})")).collect::<Vec<_>>().join(", ")
+    );
     for (category, list) in &categories {
         let _ = writeln!(out, "## {category}\n");
         for sc in list {

@@ -100,3 +100,19 @@ pub fn offer_session(ssl: &mut SslRef, session: &SslSessionRef) -> Result<(), ::
     // connection of the cell.
     unsafe { ssl.set_session(session) }
 }
+
+/// Points OpenSSL's certificate-location variables at nothing, so that nothing in this process loads the system
+/// trust store: native-tls probes `SSL_CERT_FILE` (openssl-probe) and parses the whole system bundle every time a
+/// connector is built (about 60 ms a native-tls client cell, measured), only for tlsmatrix to replace that store with
+/// the scenario's. The scenario's `trust` list is the only trust a cell ever has.
+pub fn keep_system_trust_out() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: `set_var` is unsafe because another thread could read the environment at the same time. This runs
+        // once, from the entry points (`cli::main`, `harness::main`) before they start any thread or runtime.
+        unsafe {
+            std::env::set_var("SSL_CERT_FILE", "/dev/null");
+            std::env::set_var("SSL_CERT_DIR", "/dev/null");
+        }
+    });
+}
