@@ -34,6 +34,45 @@ macro_rules! serde_via_str {
     };
 }
 
+/// Name lookup, `Display` (hex for unnamed codes), `FromStr` (listing the allowed names) and serde for a `u16`
+/// newtype whose registry is a table of `(code, name, ..)` tuples.
+macro_rules! named_codes {
+    ($ty:ident, $kind:literal, $table:ident) => {
+        impl $ty {
+            /// The registry name, if the code has one.
+            pub fn name(self) -> Option<&'static str> {
+                $table.iter().find(|e| e.0 == self.0).map(|e| e.1)
+            }
+
+            /// Every code the table names.
+            pub fn known() -> impl Iterator<Item = $ty> {
+                $table.iter().map(|e| $ty(e.0))
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self.name() {
+                    Some(n) => f.write_str(n),
+                    None => write!(f, "{}(0x{:04x})", $kind.replace(' ', "_"), self.0),
+                }
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $table
+                    .iter()
+                    .find(|e| e.1 == s)
+                    .map(|e| $ty(e.0))
+                    .ok_or_else(|| unknown($kind, s, $table.iter().map(|e| e.1)))
+            }
+        }
+        serde_via_str!($ty);
+    };
+}
+
 /// A TLS protocol version. SSL 3.0 and older are out of scope: no stack under test still speaks them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProtocolVersion {
@@ -283,17 +322,9 @@ const GROUP_NAMES: &[(u16, &str, &str)] = &[
     (0x11ec, "X25519MLKEM768", "X25519MLKEM768"),
 ];
 
+named_codes!(Group, "group", GROUP_NAMES);
+
 impl Group {
-    /// The IANA name, if known.
-    pub fn name(self) -> Option<&'static str> {
-        GROUP_NAMES.iter().find(|g| g.0 == self.0).map(|g| g.1)
-    }
-
-    /// Every group we name.
-    pub fn known() -> impl Iterator<Item = Group> {
-        GROUP_NAMES.iter().map(|g| Group(g.0))
-    }
-
     /// The name OpenSSL's `SSL_CTX_set1_groups_list` understands.
     pub fn openssl_name(self) -> Option<&'static str> {
         GROUP_NAMES.iter().find(|g| g.0 == self.0).map(|g| g.2)
@@ -307,27 +338,6 @@ impl Group {
             .map(|g| Group(g.0))
     }
 }
-
-impl fmt::Display for Group {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(n) => f.write_str(n),
-            None => write!(f, "group(0x{:04x})", self.0),
-        }
-    }
-}
-
-impl FromStr for Group {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        GROUP_NAMES
-            .iter()
-            .find(|g| g.1 == s)
-            .map(|g| Group(g.0))
-            .ok_or_else(|| unknown("group", s, GROUP_NAMES.iter().map(|g| g.1)))
-    }
-}
-serde_via_str!(Group);
 
 /// A signature scheme (IANA "TLS SignatureScheme" registry), as offered in the signature_algorithms extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -353,33 +363,7 @@ const SIGNATURE_SCHEMES: &[(u16, &str)] = &[
     (0x080b, "rsa_pss_pss_sha512"),
 ];
 
-impl SignatureScheme {
-    /// The IANA name, if known.
-    pub fn name(self) -> Option<&'static str> {
-        SIGNATURE_SCHEMES.iter().find(|s| s.0 == self.0).map(|s| s.1)
-    }
-}
-
-impl fmt::Display for SignatureScheme {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(n) => f.write_str(n),
-            None => write!(f, "signature_scheme(0x{:04x})", self.0),
-        }
-    }
-}
-
-impl FromStr for SignatureScheme {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        SIGNATURE_SCHEMES
-            .iter()
-            .find(|g| g.1 == s)
-            .map(|g| SignatureScheme(g.0))
-            .ok_or_else(|| unknown("signature scheme", s, SIGNATURE_SCHEMES.iter().map(|g| g.1)))
-    }
-}
-serde_via_str!(SignatureScheme);
+named_codes!(SignatureScheme, "signature scheme", SIGNATURE_SCHEMES);
 
 /// Which end of the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
