@@ -10,6 +10,7 @@
 pub mod backend;
 mod error;
 pub mod expect;
+pub mod explain;
 pub mod harness;
 mod observation;
 pub mod pki;

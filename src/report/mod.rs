@@ -1,7 +1,10 @@
 //! The matrix as data, and one renderer per format (each a pure function from a [`Report`] to text).
 
 mod catalog;
+mod html;
 mod json;
+mod junit;
+mod markdown;
 mod table;
 
 use serde::{Deserialize, Serialize};
@@ -11,7 +14,10 @@ use crate::expect::Status;
 use crate::runner::CellResult;
 
 pub use catalog::render as catalog;
+pub use html::render as html;
 pub use json::render as json;
+pub use junit::render as junit;
+pub use markdown::render as markdown;
 pub use table::render as table;
 
 /// The report format version; bumped on any incompatible change to the JSON shape.

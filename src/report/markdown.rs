@@ -1,0 +1,83 @@
+//! Markdown for pull requests and CI summaries: the matrix, then what did not pass, then what cannot run (folded).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::Report;
+use crate::expect::Status;
+use crate::vocab::BackendId;
+
+fn mark(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "pass",
+        Status::Fail => "**FAIL**",
+        Status::Unsupported => "n/a",
+        Status::Error => "**ERROR**",
+    }
+}
+
+/// Renders the report as GitHub-flavoured Markdown.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let s = report.summary;
+    let _ = writeln!(
+        out,
+        "## tlsmatrix: {} cells, {} passed, {} failed, {} unsupported, {} errors\n",
+        report.cells.len(),
+        s.pass,
+        s.fail,
+        s.unsupported,
+        s.error
+    );
+    let mut pairs: Vec<(BackendId, BackendId)> = report.cells.iter().map(|c| (c.client, c.server)).collect();
+    pairs.sort();
+    pairs.dedup();
+    let mut rows: BTreeMap<&str, BTreeMap<(BackendId, BackendId), Status>> = BTreeMap::new();
+    for c in &report.cells {
+        rows.entry(c.scenario.as_str()).or_default().insert((c.client, c.server), c.status);
+    }
+    let _ = write!(out, "| scenario |");
+    for (c, s) in &pairs {
+        let _ = write!(out, " {c} → {s} |");
+    }
+    let _ = write!(out, "\n|---|");
+    for _ in &pairs {
+        let _ = write!(out, "---|");
+    }
+    out.push('\n');
+    for (id, cells) in &rows {
+        let _ = write!(out, "| `{id}` |");
+        for p in &pairs {
+            let _ = write!(out, " {} |", cells.get(p).map_or("", |s| mark(*s)));
+        }
+        out.push('\n');
+    }
+    let bad: Vec<_> = report.cells.iter().filter(|c| matches!(c.status, Status::Fail | Status::Error)).collect();
+    if !bad.is_empty() {
+        let _ = writeln!(out, "\n### Cells that did not pass\n");
+        for c in bad {
+            let _ = writeln!(out, "- `{}` ({})", c.name(), c.status);
+            for m in c.mismatches.iter().chain(c.reason.iter()) {
+                let _ = writeln!(out, "  - {m}");
+            }
+            if let Some(o) = &c.observed {
+                let _ = writeln!(out, "  - observed client: {}\n  - observed server: {}", o.client, o.server);
+            }
+        }
+    }
+    let unsupported: Vec<_> = report.cells.iter().filter(|c| c.status == Status::Unsupported).collect();
+    if !unsupported.is_empty() {
+        let _ = writeln!(out, "\n<details><summary>{} unsupported cells</summary>\n", unsupported.len());
+        for c in unsupported {
+            let _ = writeln!(out, "- `{}`: {}", c.name(), c.reason.as_deref().unwrap_or(""));
+        }
+        let _ = writeln!(out, "\n</details>");
+    }
+    if !report.load_errors.is_empty() {
+        let _ = writeln!(out, "\n### Scenario files that failed to load\n");
+        for e in &report.load_errors {
+            let _ = writeln!(out, "- `{e}`");
+        }
+    }
+    out
+}
