@@ -4,7 +4,7 @@
 run *ARGS:
     cargo run --release -- run {{ARGS}}
 
-# Run every test: unit tests, CLI tests, and one test per matrix cell.
+# Run every test: unit tests, CLI tests, renderer snapshots, and one test per matrix cell.
 test *ARGS:
     cargo test --locked {{ARGS}}
 
@@ -20,6 +20,36 @@ fmt:
 # Check every scenario file without running it.
 validate:
     cargo run --release -- validate
+
+# Every report format into reports/.
+reports:
+    mkdir -p reports
+    -cargo run --release -- run --format table --output reports/tlsmatrix.txt
+    -cargo run --release -- run --format json --output reports/tlsmatrix.json
+    -cargo run --release -- run --format markdown --output reports/tlsmatrix.md
+    -cargo run --release -- run --format junit --output reports/tlsmatrix.xml
+    -cargo run --release -- run --format html --output reports/tlsmatrix.html
+
+# Where the backends disagree, scenario by scenario.
+compare *ARGS:
+    cargo run --release -- compare {{ARGS}}
+
+# Why a scenario's cells fail, and the fix (e.g. `just explain seed::untrusted_ca`).
+explain SCENARIO *ARGS:
+    cargo run --release -- explain {{SCENARIO}} {{ARGS}}
+
+# Compare this run with a saved JSON report.
+baseline FILE:
+    cargo run --release -- run --baseline {{FILE}}
+
+# Regenerate docs/catalog.md and docs/scenario.schema.json.
+docs:
+    cargo run --release -- catalog
+    cargo run --release -- schema > docs/scenario.schema.json
+
+# Render the HTML report in headless Chromium and check it (needs Debian's chromium).
+html-check:
+    bash scripts/html-check.sh
 
 # The whole CI script.
 ci:

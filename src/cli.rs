@@ -1,8 +1,9 @@
 //! The command line (clap). Each subcommand loads, calls the library and maps the outcome to the documented exit
-//! codes: 0 every cell matched, 1 a cell did not, 2 bad input or a harness fault.
+//! codes: 0 every cell matched, 1 a cell did not (or, with a baseline, behaviour changed), 2 bad input or a harness
+//! fault.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,11 +11,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::backend::Registry;
-use crate::plan::{Selection, cells};
-use crate::report::{Environment, Report};
+use crate::plan::{Cell, Selection, cells};
+use crate::report::{Diff, Environment, Report};
 use crate::runner::Context;
 use crate::vocab::{BackendId, Role};
-use crate::{Error, Layout};
+use crate::{Error, Layout, Scenario};
 
 /// Runs TLS scenarios across backends as a client x server matrix.
 #[derive(Parser, Debug)]
@@ -33,8 +34,39 @@ pub struct Cli {
 pub enum Command {
     /// Run scenarios (all of scenarios/ by default) and report the matrix.
     Run(RunArgs),
+    /// Run scenarios and show, per scenario, where the backends disagree as client and as server.
+    Compare {
+        /// Scenario files or directories (default: scenarios/).
+        paths: Vec<PathBuf>,
+        /// Only scenarios whose id matches this glob.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Run a scenario's cells and explain in plain language why each failing pair fails and how to fix it.
+    Explain {
+        /// A scenario id (`seed::untrusted_ca`) or file.
+        scenario: String,
+        /// Only these client backends (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        client: Vec<String>,
+        /// Only these server backends (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        server: Vec<String>,
+    },
+    /// Compare two JSON reports: regressions, changed observations, fixes, new and removed cells.
+    Diff {
+        /// The older report (`run --format json --output old.json`).
+        old: PathBuf,
+        /// The newer report.
+        new: PathBuf,
+    },
     /// List scenarios, backends and what each backend can express.
     List {
+        /// Scenario files or directories.
+        paths: Vec<PathBuf>,
+    },
+    /// Check scenario files without running them.
+    Validate {
         /// Scenario files or directories.
         paths: Vec<PathBuf>,
     },
@@ -47,25 +79,33 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Print the JSON Schema of scenario files (committed as docs/scenario.schema.json for editors).
+    Schema,
+    /// Write a commented scenario skeleton to scenarios/CATEGORY/NAME.yaml.
+    New {
+        /// `category/name`.
+        name: String,
+    },
     /// Write the run's certificates and keys as PEM files, for other tools (openssl s_server, curl, Java).
     PkiExport {
         /// Directory to write into.
         dir: PathBuf,
-    },
-    /// Check scenario files without running them.
-    Validate {
-        /// Scenario files or directories.
-        paths: Vec<PathBuf>,
     },
 }
 
 /// Report formats.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Format {
-    /// Matrix for a terminal.
+    /// Matrix for a terminal (coloured on a TTY unless NO_COLOR is set).
     Table,
-    /// The versioned JSON contract.
+    /// The versioned JSON contract (docs/report-format.md).
     Json,
+    /// For pull requests and CI summaries.
+    Markdown,
+    /// JUnit XML, one test case per cell.
+    Junit,
+    /// One self-contained HTML page with filters and per-cell details.
+    Html,
 }
 
 /// `tlsmatrix run`.
@@ -88,6 +128,9 @@ pub struct RunArgs {
     /// Write the report here instead of stdout.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Compare with an earlier JSON report and list what changed (exit 1 on a regression or changed observation).
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
     /// Cells run at once (default: twice the CPU count; cells mostly wait on each other).
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -116,11 +159,39 @@ fn backends(names: &[String]) -> Result<Vec<BackendId>, Error> {
     names.iter().map(|n| n.trim().parse::<BackendId>().map_err(Error::Usage)).collect()
 }
 
+fn glob(filter: Option<&str>) -> Result<Option<globset::GlobMatcher>, Error> {
+    filter
+        .map(|g| globset::Glob::new(g).map(|g| g.compile_matcher()).map_err(|e| Error::Usage(format!("--filter: {e}"))))
+        .transpose()
+}
+
+fn write_out(output: Option<&Path>, text: &str) -> Result<(), Error> {
+    match output {
+        Some(path) => std::fs::write(path, text).map_err(|source| Error::Write { path: path.to_path_buf(), source }),
+        None => {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            Ok(())
+        }
+    }
+}
+
 /// Runs a parsed command line; returns the exit code.
 pub fn execute(cli: Cli) -> Result<u8, Error> {
     let layout = Layout::at(&cli.root);
     match cli.command {
         Command::Run(args) => run(&layout, args),
+        Command::Compare { paths, filter } => {
+            let matcher = glob(filter.as_deref())?;
+            let (report, _) = matrix(&layout, &paths, matcher.as_ref(), &Selection::default(), None, None)?;
+            print!("{}", crate::report::compare(&report));
+            Ok(if report.exit_code() == 2 { 2 } else { 0 })
+        }
+        Command::Explain { scenario, client, server } => explain(&layout, &scenario, &client, &server),
+        Command::Diff { old, new } => {
+            let diff = Diff::between(&Report::load(&old)?, &Report::load(&new)?);
+            print!("{}", diff.render());
+            Ok(diff.exit_code())
+        }
         Command::Validate { paths } => {
             let (_, catalog) = layout.load(&paths)?;
             for e in &catalog.errors {
@@ -146,87 +217,158 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             }
             Ok(report.exit_code() as u8)
         }
+        Command::Schema => {
+            print!("{}", crate::scenario::json_schema());
+            Ok(0)
+        }
+        Command::New { name } => {
+            let path = crate::scenario::write_skeleton(&layout.scenarios, &name)?;
+            println!("wrote {}", path.display());
+            Ok(0)
+        }
         Command::PkiExport { dir } => {
             let pki = crate::Pki::load(&layout.pki, &layout.keys)?;
             let files = pki.export(&dir).map_err(|source| Error::Write { path: dir.clone(), source })?;
             println!("wrote {} files to {}", files.len(), dir.display());
             Ok(0)
         }
-        Command::List { paths } => {
-            let (_, catalog) = layout.load(&paths)?;
-            let registry = Registry::all();
-            let mut out = String::from("backends:\n");
-            for b in registry.iter() {
-                out.push_str(&format!("  {} ({})\n", b.id(), b.version()));
-                for role in [Role::Client, Role::Server] {
-                    let caps = b.capabilities(role);
-                    let versions: Vec<String> = caps.versions.iter().map(|v| v.to_string()).collect();
-                    out.push_str(&format!("    as {role}: versions {}", versions.join(" ")));
-                    out.push_str(&format!(", {} suites, {} groups", caps.cipher_suites.len(), caps.groups.len()));
-                    if caps.exact_alerts {
-                        out.push_str(", sees alerts on the wire");
-                    }
-                    out.push('\n');
-                    for (knob, why) in &caps.lacks {
-                        out.push_str(&format!("      cannot set {}: {why}\n", knob.field()));
-                    }
-                }
-            }
-            out.push_str(&format!("scenarios ({}):\n", catalog.scenarios.len()));
-            for s in &catalog.scenarios {
-                out.push_str(&format!("  {:40} {}\n", s.id, s.description.lines().next().unwrap_or("")));
-            }
-            print!("{out}");
-            for e in &catalog.errors {
-                eprintln!("{e}");
-            }
-            Ok(if catalog.errors.is_empty() { 0 } else { 2 })
-        }
+        Command::List { paths } => list(&layout, &paths),
     }
 }
 
-/// Every scenario on every pair, as the catalog shows them.
-pub fn full_run(layout: &Layout) -> Result<(Report, Vec<crate::Scenario>), Error> {
-    let (pki, catalog) = layout.load(&[])?;
-    let scenarios: Vec<_> = catalog.scenarios.iter().cloned().map(Arc::new).collect();
+fn list(layout: &Layout, paths: &[PathBuf]) -> Result<u8, Error> {
+    let (_, catalog) = layout.load(paths)?;
+    let registry = Registry::all();
+    let mut out = String::from("backends:\n");
+    for b in registry.iter() {
+        out.push_str(&format!("  {} ({})\n", b.id(), b.version()));
+        for role in [Role::Client, Role::Server] {
+            let caps = b.capabilities(role);
+            let versions: Vec<String> = caps.versions.iter().map(|v| v.to_string()).collect();
+            out.push_str(&format!("    as {role}: versions {}", versions.join(" ")));
+            out.push_str(&format!(", {} suites, {} groups", caps.cipher_suites.len(), caps.groups.len()));
+            if caps.exact_alerts {
+                out.push_str(", sees alerts on the wire");
+            }
+            out.push('\n');
+            for (knob, why) in &caps.lacks {
+                out.push_str(&format!("      cannot set {}: {why}\n", knob.field()));
+            }
+        }
+    }
+    out.push_str(&format!("scenarios ({}):\n", catalog.scenarios.len()));
+    for s in &catalog.scenarios {
+        out.push_str(&format!("  {:40} {}\n", s.id, s.description.lines().next().unwrap_or("")));
+    }
+    print!("{out}");
+    for e in &catalog.errors {
+        eprintln!("{e}");
+    }
+    Ok(if catalog.errors.is_empty() { 0 } else { 2 })
+}
+
+/// A progress bar on stderr when it is a terminal and the run is long enough to want one; hidden otherwise.
+fn progress(cells: usize) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() || cells < 50 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(cells as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cells {elapsed}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Loads, plans and runs; returns the report and the scenarios it covered.
+fn matrix(
+    layout: &Layout,
+    paths: &[PathBuf],
+    filter: Option<&globset::GlobMatcher>,
+    sel: &Selection,
+    jobs: Option<usize>,
+    timeout: Option<Duration>,
+) -> Result<(Report, Vec<Scenario>), Error> {
+    let (pki, catalog) = layout.load(paths)?;
+    let scenarios: Vec<Scenario> =
+        catalog.scenarios.into_iter().filter(|s| filter.is_none_or(|g| g.is_match(&s.id))).collect();
+    let shared: Vec<_> = scenarios.iter().cloned().map(Arc::new).collect();
     let registry = Arc::new(Registry::all());
-    let ctx = Context { registry: registry.clone(), pki: Arc::new(pki), timeout: crate::runner::DEFAULT_TIMEOUT };
+    let ctx = Context {
+        registry: registry.clone(),
+        pki: Arc::new(pki),
+        timeout: timeout.unwrap_or(crate::runner::DEFAULT_TIMEOUT),
+    };
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() * 2));
+    let todo = cells(&shared, sel);
+    let bar = progress(todo.len());
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Socket)?;
-    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
-    let results = rt.block_on(ctx.run_all(cells(&scenarios, &Selection::default()), jobs));
+    let results = rt.block_on(ctx.run_all(todo, jobs, Some(bar.clone())));
+    bar.finish_and_clear();
     let load_errors = catalog.errors.iter().map(|e| e.to_string()).collect();
-    Ok((Report::new(Environment::of(&registry), results, load_errors), catalog.scenarios))
+    Ok((Report::new(Environment::of(&registry), results, load_errors), scenarios))
+}
+
+/// Every scenario on every pair, as the catalog shows them.
+pub fn full_run(layout: &Layout) -> Result<(Report, Vec<Scenario>), Error> {
+    matrix(layout, &[], None, &Selection::default(), None, None)
 }
 
 fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
     let sel = Selection { clients: backends(&args.client)?, servers: backends(&args.server)? };
-    let glob = match &args.filter {
-        Some(g) => Some(globset::Glob::new(g).map_err(|e| Error::Usage(format!("--filter: {e}")))?.compile_matcher()),
-        None => None,
-    };
-    let (pki, catalog) = layout.load(&args.paths)?;
-    let scenarios: Vec<_> = catalog
-        .scenarios
-        .into_iter()
-        .filter(|s| glob.as_ref().is_none_or(|g| g.is_match(&s.id)))
-        .map(Arc::new)
-        .collect();
-    let registry = Arc::new(Registry::all());
-    let ctx = Context { registry: registry.clone(), pki: Arc::new(pki), timeout: Duration::from_millis(args.timeout) };
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() * 2));
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Socket)?;
-    let results = rt.block_on(ctx.run_all(cells(&scenarios, &sel), jobs));
-    let load_errors = catalog.errors.iter().map(|e| e.to_string()).collect();
-    let report = Report::new(Environment::of(&registry), results, load_errors);
+    let matcher = glob(args.filter.as_deref())?;
+    let baseline = args.baseline.as_deref().map(Report::load).transpose()?;
+    let timeout = Duration::from_millis(args.timeout);
+    let (report, _) = matrix(layout, &args.paths, matcher.as_ref(), &sel, args.jobs, Some(timeout))?;
+    let colour = args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let text = match args.format {
-        Format::Table => crate::report::table(&report),
+        Format::Table => crate::report::table_styled(&report, colour),
         Format::Json => crate::report::json(&report),
+        Format::Markdown => crate::report::markdown(&report),
+        Format::Junit => crate::report::junit(&report),
+        Format::Html => crate::report::html(&report),
     };
-    match &args.output {
-        Some(path) => std::fs::write(path, text).map_err(|source| Error::Write { path: path.clone(), source })?,
-        None => {
-            let _ = std::io::stdout().write_all(text.as_bytes());
+    write_out(args.output.as_deref(), &text)?;
+    let mut code = report.exit_code() as u8;
+    if let Some(old) = baseline {
+        let diff = Diff::between(&old, &report);
+        eprint!("{}", diff.render());
+        if code != 2 {
+            code = code.max(diff.exit_code());
         }
     }
-    Ok(report.exit_code() as u8)
+    Ok(code)
+}
+
+fn explain(layout: &Layout, id: &str, client: &[String], server: &[String]) -> Result<u8, Error> {
+    let sel = Selection { clients: backends(client)?, servers: backends(server)? };
+    let as_path = PathBuf::from(id);
+    let paths = if as_path.is_file() { vec![as_path] } else { Vec::new() };
+    let (pki, catalog) = layout.load(&paths)?;
+    let Some(scenario) = catalog.scenarios.into_iter().find(|s| paths.len() == 1 || s.id == id) else {
+        return Err(Error::Usage(format!(
+            "no scenario `{id}`: expected an id such as seed::untrusted_ca (see `tlsmatrix list`) or a file"
+        )));
+    };
+    let scenario = Arc::new(scenario);
+    let registry = Arc::new(Registry::all());
+    let ctx = Context { registry: registry.clone(), pki: Arc::new(pki), timeout: crate::runner::DEFAULT_TIMEOUT };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Socket)?;
+    let todo: Vec<Cell> = cells(std::slice::from_ref(&scenario), &sel);
+    let results = rt.block_on(ctx.run_all(todo, 4, None));
+    println!("{}\n{}\n", scenario.id, scenario.description.trim());
+    for r in &results {
+        println!("{} [{}]: {}", r.name(), r.status, crate::report::outcome(r));
+        if let Some(why) = r.reason.as_deref().filter(|_| r.status == crate::expect::Status::Unsupported) {
+            println!("  cannot run: {why}\n");
+            continue;
+        }
+        let findings = crate::explain::diagnose(&scenario, &ctx.pki, r);
+        if findings.is_empty() {
+            println!("  connected: nothing to explain\n");
+        }
+        for f in findings {
+            println!("  cause: {}\n  evidence: {}\n  fix: {}\n", f.cause, f.detail, f.fix);
+        }
+    }
+    Ok(if results.iter().any(|r| r.status == crate::expect::Status::Error) { 2 } else { 0 })
 }

@@ -65,7 +65,7 @@ pub enum Phase {
 }
 
 /// The kind of failure, coarse enough to compare across stacks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
     /// The peer sent a fatal alert (`received_alert`).

@@ -186,16 +186,26 @@ impl Context {
 
     /// Runs many cells concurrently, at most `jobs` at a time, and returns the results in the cells' order. A panic
     /// inside one cell is contained and reported as that cell's `error`.
-    pub async fn run_all(&self, cells: Vec<Cell>, jobs: usize) -> Vec<CellResult> {
+    pub async fn run_all(
+        &self,
+        cells: Vec<Cell>,
+        jobs: usize,
+        progress: Option<indicatif::ProgressBar>,
+    ) -> Vec<CellResult> {
         let permits = Arc::new(Semaphore::new(jobs.max(1)));
         let mut handles = Vec::with_capacity(cells.len());
         for cell in cells {
             let ctx = self.clone();
             let permits = permits.clone();
             let fallback = CellResult::new(&cell, Status::Error, None);
+            let progress = progress.clone();
             let handle = tokio::spawn(async move {
                 let _permit = permits.acquire_owned().await.expect("semaphore never closed");
-                ctx.run_cell(&cell).await
+                let result = ctx.run_cell(&cell).await;
+                if let Some(p) = progress {
+                    p.inc(1);
+                }
+                result
             });
             handles.push((handle, fallback));
         }
@@ -318,7 +328,7 @@ mod tests {
     async fn a_panicking_backend_is_that_cells_error_only() {
         let (ctx, s) = context("panic", Duration::from_secs(5));
         let good = Cell { scenario: s.clone(), client: BackendId::Openssl, server: BackendId::Openssl };
-        let results = ctx.run_all(vec![cell(&s), good], 2).await;
+        let results = ctx.run_all(vec![cell(&s), good], 2, None).await;
         assert_eq!(results[0].status, Status::Error);
         assert!(results[0].reason.as_deref().unwrap_or("").contains("panicked"), "{:?}", results[0].reason);
         assert_eq!(results[1].status, Status::Pass, "{:?}", results[1].mismatches);

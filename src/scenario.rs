@@ -23,7 +23,7 @@ thread_local! {
 }
 
 /// The name of a certificate in `fixtures/pki.yaml`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct FixtureName(pub String);
 
@@ -47,7 +47,7 @@ impl fmt::Display for FixtureName {
 }
 
 /// Which certificates the server sends with its leaf.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChainShape {
     /// Leaf, then each intermediate up to (not including) the root: what a correct server sends.
@@ -60,7 +60,7 @@ pub enum ChainShape {
 }
 
 /// How many connections a cell makes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// One connection.
@@ -72,7 +72,7 @@ pub enum Mode {
 }
 
 /// Whether the server asks for a client certificate.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuth {
     /// No CertificateRequest.
@@ -85,7 +85,7 @@ pub enum ClientAuth {
 }
 
 /// The server side of a scenario. A knob left out means the library's own default.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Protocol versions to enable: a contiguous range such as `[tls1.2, tls1.3]`.
@@ -130,7 +130,7 @@ pub struct ServerConfig {
 }
 
 /// The client side of a scenario. A knob left out means the library's own default.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     /// Protocol versions to enable: a contiguous range such as `[tls1.2, tls1.3]`.
@@ -317,7 +317,7 @@ impl SideConfig for ClientConfig {
 }
 
 /// `success` or `failure`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExpectedResult {
     /// Both sides complete the handshake, exchange application data and close cleanly.
@@ -327,7 +327,7 @@ pub enum ExpectedResult {
 }
 
 /// The alert a side is expected to have sent or received.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum AlertExpect {
     /// No alert (the key left out).
@@ -402,7 +402,7 @@ impl fmt::Display for AlertExpect {
 }
 
 /// How one side is expected to fail.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SideExpect {
     /// The fatal alert this side sends (left out: none).
@@ -417,7 +417,7 @@ pub struct SideExpect {
 }
 
 /// The expected outcome of a cell.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
     /// `success` or `failure`.
@@ -433,6 +433,7 @@ pub struct Expectation {
     pub group: Option<Group>,
     /// With success: the negotiated ALPN protocol; `null` expects none.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
     pub alpn: Option<Option<String>>,
     /// With success in `mode: resume`: whether the second connection resumed the first one's session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -446,7 +447,7 @@ pub struct Expectation {
 }
 
 /// Changes an override makes to the base expectation: each field given replaces the base's.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectPatch {
     /// Replaces `result`; fields that do not fit the new result are dropped from the base.
@@ -463,6 +464,7 @@ pub struct ExpectPatch {
     pub group: Option<Group>,
     /// Replaces `alpn`.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
     pub alpn: Option<Option<String>>,
     /// Replaces `resumed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -539,7 +541,7 @@ impl Expectation {
 }
 
 /// Which cells an override applies to.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct When {
     /// The client backend, if the override is about it.
@@ -571,7 +573,7 @@ impl fmt::Display for When {
 }
 
 /// A backend quirk, written down as data: where a library legitimately behaves differently, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Override {
     /// The pairs it applies to.
@@ -588,7 +590,7 @@ pub struct Override {
 }
 
 /// A scenario: one server config, one client config, the expected outcome and the known differences.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// `seed::legacy_tls10_server` for `scenarios/seed/legacy_tls10_server.yaml`.
@@ -872,6 +874,62 @@ pub fn scenario_id(root: &Path, file: &Path) -> String {
         .unwrap_or(file);
     let rel = rel.with_extension("");
     rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("::")
+}
+
+/// The JSON Schema of a scenario file, generated from the types above (`tlsmatrix schema`,
+/// docs/scenario.schema.json). Fixture names are plain strings here: they come from fixtures/pki.yaml.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Scenario);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema is plain JSON");
+    text.push('\n');
+    text
+}
+
+/// The skeleton `tlsmatrix new` writes: every section, commented, with a failing expectation to fill in from a run.
+pub const SKELETON: &str = r#"# yaml-language-server: $schema=../../docs/scenario.schema.json
+# A tlsmatrix scenario. Field reference: README.md ("Scenario reference"); certificates: fixtures/pki.yaml.
+description: |
+  What real-world situation this models, and what a user sees when it happens.
+tags: []
+server:
+  certificate: server-ec          # a certificate from fixtures/pki.yaml; its intermediates are sent with it
+  # versions: [tls1.2, tls1.3]    # left out: the library's default
+  # cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]
+  # alpn: [h2, http/1.1]
+  # client_auth: required         # with trust: [root-a]
+client:
+  trust: [root-a]                 # CAs the client trusts; nothing else is
+  server_name: localhost          # SNI and the name verified; left out: connect to 127.0.0.1 by address
+  # versions: [tls1.2]
+expect:
+  # Run `tlsmatrix run <this file>` and write what openssl->openssl really does; every alert on both sides counts.
+  result: success
+  # result: failure
+  # client: { received_alert: protocol_version }
+  # server: { sent_alert: protocol_version }
+# overrides:
+#   - when: { client: rustls }
+#     reason: the real cause, citing the library's code or documentation
+#     expect: { client: { received_alert: handshake_failure } }
+"#;
+
+/// Writes [`SKELETON`] to `scenarios/<category>/<name>.yaml`, refusing to overwrite.
+pub fn write_skeleton(scenarios: &Path, name: &str) -> Result<PathBuf, crate::Error> {
+    let valid = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let parts: Vec<&str> = name.trim_end_matches(".yaml").split('/').collect();
+    if parts.len() != 2 || !parts.iter().all(|p| valid(p)) {
+        return Err(crate::Error::Usage(format!(
+            "`{name}`: expected CATEGORY/NAME with letters, digits, `_` or `-` (e.g. versions/tls13_only_client)"
+        )));
+    }
+    let path = scenarios.join(parts[0]).join(format!("{}.yaml", parts[1]));
+    if path.exists() {
+        return Err(crate::Error::Usage(format!("{} already exists", path.display())));
+    }
+    let write = |source| crate::Error::Write { path: path.clone(), source };
+    std::fs::create_dir_all(path.parent().expect("has a parent")).map_err(write)?;
+    std::fs::write(&path, SKELETON).map_err(write)?;
+    Ok(path)
 }
 
 #[cfg(test)]

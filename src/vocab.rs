@@ -17,6 +17,26 @@ fn unknown(kind: &str, word: &str, allowed: impl IntoIterator<Item = impl fmt::D
     format!("unknown {kind} `{word}`, expected one of: {}", list.join(", "))
 }
 
+/// A JSON Schema string enum of the given names (editors complete and check them).
+pub(crate) fn names_schema(names: impl IntoIterator<Item = impl ToString>, description: &str) -> schemars::Schema {
+    let names: Vec<String> = names.into_iter().map(|n| n.to_string()).collect();
+    schemars::json_schema!({ "type": "string", "enum": names, "description": description })
+}
+
+/// Implements `JsonSchema` as a string enum of `$names`.
+macro_rules! schema_names {
+    ($ty:ident, $names:expr, $desc:literal) => {
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($ty).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                names_schema($names, $desc)
+            }
+        }
+    };
+}
+
 /// Implements `Serialize`/`Deserialize` through `Display`/`FromStr`, so YAML, JSON and reports agree on spelling.
 macro_rules! serde_via_str {
     ($ty:ty) => {
@@ -70,6 +90,7 @@ macro_rules! named_codes {
             }
         }
         serde_via_str!($ty);
+        schema_names!($ty, $ty::known(), $kind);
     };
 }
 
@@ -129,6 +150,7 @@ impl FromStr for ProtocolVersion {
     }
 }
 serde_via_str!(ProtocolVersion);
+schema_names!(ProtocolVersion, ProtocolVersion::ALL, "A TLS protocol version");
 
 /// A TLS alert description (RFC 8446 section 6, plus the TLS 1.2 and earlier codes and later registrations).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -233,6 +255,7 @@ impl FromStr for Alert {
     }
 }
 serde_via_str!(Alert);
+schema_names!(Alert, Alert::all(), "A TLS alert, by its RFC 8446 name");
 
 /// A cipher suite, by its IANA code point.
 ///
@@ -299,6 +322,7 @@ impl FromStr for CipherSuite {
     }
 }
 serde_via_str!(CipherSuite);
+schema_names!(CipherSuite, CipherSuite::known(), "A cipher suite, by IANA name");
 
 /// A key-exchange group (IANA "TLS Supported Groups" registry).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -422,6 +446,7 @@ impl FromStr for BackendId {
     }
 }
 serde_via_str!(BackendId);
+schema_names!(BackendId, BackendId::ALL, "A backend");
 
 #[cfg(test)]
 mod tests {

@@ -5,52 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use super::Report;
+use super::{Report, outcome};
 use crate::expect::Status;
-use crate::observation::{ErrorClass, SideOutcome};
 use crate::runner::CellResult;
 use crate::scenario::Scenario;
 use crate::vocab::BackendId;
-
-/// A cell's outcome in a few words: `tls1.3`, `C→S unknown_ca`, `S→C protocol_version`, `n/a`.
-fn outcome(c: &CellResult) -> String {
-    match (&c.status, &c.observed) {
-        (Status::Unsupported, _) => "n/a".into(),
-        (Status::Error, _) | (_, None) => "error".into(),
-        (status, Some(o)) => {
-            let mut s = match (&o.client, &o.server) {
-                (SideOutcome::Established(a), SideOutcome::Established(b)) => {
-                    let version = a.version.or(b.version).map_or("ok".to_string(), |v| v.to_string());
-                    let alpn = a.alpn.as_ref().map(|p| format!(" {p}")).unwrap_or_default();
-                    let resumed = if a.resumed || b.resumed { " resumed" } else { "" };
-                    format!("{version}{alpn}{resumed}")
-                }
-                (client, server) => {
-                    let mut parts = Vec::new();
-                    if let Some(a) = client.sent_alert() {
-                        parts.push(format!("C→S {a}"));
-                    }
-                    if let Some(a) = server.sent_alert() {
-                        parts.push(format!("S→C {a}"));
-                    }
-                    if parts.is_empty() {
-                        let class = client.failure().or(server.failure()).map(|f| f.error);
-                        parts.push(match class {
-                            Some(ErrorClass::Timeout) => "timeout".into(),
-                            Some(ErrorClass::Eof) => "closed, no alert".into(),
-                            _ => "failed, no alert".into(),
-                        });
-                    }
-                    parts.join(", ")
-                }
-            };
-            if *status == Status::Fail {
-                s.push_str(" (FAIL)");
-            }
-            s
-        }
-    }
-}
 
 /// Renders the catalog.
 pub fn render(report: &Report, scenarios: &[Scenario]) -> String {

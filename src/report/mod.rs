@@ -1,6 +1,8 @@
 //! The matrix as data, and one renderer per format (each a pure function from a [`Report`] to text).
 
+mod baseline;
 mod catalog;
+mod compare;
 mod html;
 mod json;
 mod junit;
@@ -11,14 +13,57 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Registry;
 use crate::expect::Status;
+use crate::observation::{ErrorClass, SideOutcome};
 use crate::runner::CellResult;
 
+pub use baseline::{Change, ChangeKind, Diff};
 pub use catalog::render as catalog;
+pub use compare::render as compare;
 pub use html::render as html;
 pub use json::render as json;
 pub use junit::render as junit;
 pub use markdown::render as markdown;
-pub use table::render as table;
+pub use table::{render as table, render_styled as table_styled};
+
+/// A cell's outcome in a few words: `tls1.3`, `C→S unknown_ca`, `S→C protocol_version`, `n/a`.
+pub fn outcome(c: &CellResult) -> String {
+    match (&c.status, &c.observed) {
+        (Status::Unsupported, _) => "n/a".into(),
+        (Status::Error, _) | (_, None) => "error".into(),
+        (status, Some(o)) => {
+            let mut s = match (&o.client, &o.server) {
+                (SideOutcome::Established(a), SideOutcome::Established(b)) => {
+                    let version = a.version.or(b.version).map_or("ok".to_string(), |v| v.to_string());
+                    let alpn = a.alpn.as_ref().map(|p| format!(" {p}")).unwrap_or_default();
+                    let resumed = if a.resumed || b.resumed { " resumed" } else { "" };
+                    format!("{version}{alpn}{resumed}")
+                }
+                (client, server) => {
+                    let mut parts = Vec::new();
+                    if let Some(a) = client.sent_alert() {
+                        parts.push(format!("C→S {a}"));
+                    }
+                    if let Some(a) = server.sent_alert() {
+                        parts.push(format!("S→C {a}"));
+                    }
+                    if parts.is_empty() {
+                        let class = client.failure().or(server.failure()).map(|f| f.error);
+                        parts.push(match class {
+                            Some(ErrorClass::Timeout) => "timeout".into(),
+                            Some(ErrorClass::Eof) => "closed, no alert".into(),
+                            _ => "failed, no alert".into(),
+                        });
+                    }
+                    parts.join(", ")
+                }
+            };
+            if *status == Status::Fail {
+                s.push_str(" (FAIL)");
+            }
+            s
+        }
+    }
+}
 
 /// The report format version; bumped on any incompatible change to the JSON shape.
 pub const REPORT_VERSION: u32 = 1;
@@ -101,6 +146,27 @@ impl Report {
     pub fn new(environment: Environment, cells: Vec<CellResult>, load_errors: Vec<String>) -> Self {
         let summary = Summary::of(&cells);
         Report { version: REPORT_VERSION, environment, cells, summary, load_errors }
+    }
+
+    /// Reads a JSON report written by `tlsmatrix run --format json`.
+    pub fn load(path: &std::path::Path) -> Result<Report, crate::Error> {
+        let bad = |m: String| crate::Error::Load(crate::LoadError::file(path, m));
+        let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read the report: {e}")))?;
+        let report: Report = serde_json::from_str(&text).map_err(|e| {
+            crate::Error::Load(crate::LoadError::at(
+                path,
+                Some(e.line()),
+                Some(e.column()),
+                format!("not a tlsmatrix JSON report: {e}"),
+            ))
+        })?;
+        if report.version != REPORT_VERSION {
+            return Err(bad(format!(
+                "report format version {} (this tlsmatrix reads version {REPORT_VERSION})",
+                report.version
+            )));
+        }
+        Ok(report)
     }
 
     /// The process exit code the contract promises: 2 for bad input or a harness fault, 1 for a mismatch, else 0.

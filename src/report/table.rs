@@ -27,6 +27,25 @@ fn mark(s: Status) -> &'static str {
 
 /// Renders the matrix and its details as plain text.
 pub fn render(report: &Report) -> String {
+    render_styled(report, false)
+}
+
+/// ANSI colours for the marks: green pass, red failure, yellow unsupported, magenta harness error.
+fn paint(mark: &str, status: Status, colour: bool) -> String {
+    if !colour {
+        return mark.to_string();
+    }
+    let code = match status {
+        Status::Pass => "32",
+        Status::Fail => "1;31",
+        Status::Unsupported => "33",
+        Status::Error => "1;35",
+    };
+    format!("\x1b[{code}m{mark}\x1b[0m")
+}
+
+/// Like [`render`], with ANSI colours when `colour` is set (the CLI sets it for a terminal without `NO_COLOR`).
+pub fn render_styled(report: &Report, colour: bool) -> String {
     let mut out = String::new();
     let mut pairs: Vec<(BackendId, BackendId)> = Vec::new();
     let mut rows: BTreeMap<&str, BTreeMap<(BackendId, BackendId), Status>> = BTreeMap::new();
@@ -46,7 +65,8 @@ pub fn render(report: &Report) -> String {
     for (id, cells) in &rows {
         let _ = write!(out, "{id:width$}");
         for p in &pairs {
-            let _ = write!(out, " {:>4}", cells.get(p).map_or("", |s| mark(*s)));
+            let text = cells.get(p).map_or(String::new(), |s| paint(&format!("{:>4}", mark(*s)), *s, colour));
+            let _ = write!(out, " {text:>4}");
         }
         out.push('\n');
     }
