@@ -362,7 +362,7 @@ fn explain(layout: &Layout, id: &str, client: &[String], server: &[String]) -> R
             println!("  cannot run: {why}\n");
             continue;
         }
-        let findings = crate::explain::diagnose(&scenario, &ctx.pki, r);
+        let findings = crate::explain::diagnose_with(&scenario, &ctx.pki, &ctx.registry, r);
         if findings.is_empty() {
             println!("  connected: nothing to explain\n");
         }

@@ -168,3 +168,93 @@ fn a_broken_file_is_one_failing_trial_and_the_rest_still_run() {
     assert!(names.iter().any(|n| n.starts_with("load::") && n.ends_with("alert.yaml")), "{names:?}");
     assert_eq!(names.iter().filter(|n| n.starts_with("good::trusted::")).count(), 9, "{names:?}");
 }
+
+#[test]
+fn baseline_and_diff_report_a_changed_expectation_as_a_regression() {
+    let p = project(&[("mine/trusted.yaml", TRUSTED)]);
+    let old = p.path().join("old.json");
+    let out = tlsmatrix(p.path(), &["run", "--format", "json", "--output", old.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    // Same behaviour, stricter expectation: every cell now fails against the same observation.
+    let stricter = TRUSTED.replace("  result: success\n", "  result: success\n  alpn: h2\n");
+    std::fs::write(p.path().join("scenarios/mine/trusted.yaml"), stricter).unwrap();
+    let out = tlsmatrix(p.path(), &["run", "--baseline", old.to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("9 regressions"), "{stderr}");
+    assert!(stderr.contains("was: pass") && stderr.contains("now: fail") && stderr.contains("expected h2"), "{stderr}");
+
+    let new = p.path().join("new.json");
+    tlsmatrix(p.path(), &["run", "--format", "json", "--output", new.to_str().unwrap()]);
+    let out = tlsmatrix(p.path(), &["diff", old.to_str().unwrap(), new.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = tlsmatrix(p.path(), &["diff", old.to_str().unwrap(), old.to_str().unwrap()]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout.contains("no differences"), "{stdout}");
+    let out = tlsmatrix(p.path(), &["diff", old.to_str().unwrap(), "/nonexistent.json"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn every_format_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    for (format, needle) in [
+        ("table", "seed::untrusted_ca"),
+        ("json", "\"version\": 1"),
+        ("markdown", "| `seed::untrusted_ca` |"),
+        ("junit", "<testsuite name=\"seed::untrusted_ca\""),
+        ("html", "<!doctype html>"),
+    ] {
+        let path = dir.path().join(format!("report.{format}"));
+        let out = tlsmatrix(
+            Path::new(ROOT),
+            &["run", "--filter", "seed::untrusted_ca", "--format", format, "--output", path.to_str().unwrap()],
+        );
+        assert_eq!(out.status.code(), Some(0), "{format}");
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert!(written.to_lowercase().contains(&needle.to_lowercase()), "{format}: {written}");
+    }
+}
+
+#[test]
+fn compare_names_the_backends_that_differ() {
+    let out = tlsmatrix(Path::new(ROOT), &["compare", "--filter", "certificates::not_yet_valid"]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("clients against openssl servers"), "{stdout}");
+    assert!(stdout.contains("rustls -> C→S certificate_expired"), "{stdout}");
+}
+
+#[test]
+fn the_committed_schema_is_current_and_new_writes_a_valid_skeleton() {
+    let committed = std::fs::read_to_string(Path::new(ROOT).join("docs/scenario.schema.json")).unwrap();
+    let out = tlsmatrix(Path::new(ROOT), &["schema"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        committed,
+        "regenerate: tlsmatrix schema > docs/scenario.schema.json"
+    );
+
+    let p = project(&[]);
+    let out = tlsmatrix(p.path(), &["new", "mine/first"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = tlsmatrix(p.path(), &["run"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("mine::first"), "{stdout}");
+    assert_eq!(tlsmatrix(p.path(), &["new", "mine/first"]).status.code(), Some(2), "no overwrite");
+    assert_eq!(tlsmatrix(p.path(), &["new", "../escape"]).status.code(), Some(2));
+}
+
+#[test]
+fn explain_gives_cause_evidence_and_fix() {
+    let out =
+        tlsmatrix(Path::new(ROOT), &["explain", "seed::untrusted_ca", "--client", "openssl", "--server", "openssl"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("cause: the server's certificate is issued by a CA the client does not trust"), "{stdout}");
+    assert!(stdout.contains("fix: add root-b to the client's trust"), "{stdout}");
+    let out = tlsmatrix(Path::new(ROOT), &["explain", "seed::no_such_thing"]);
+    assert_eq!(out.status.code(), Some(2));
+}
