@@ -156,7 +156,14 @@ fn backends(names: &[String]) -> Result<Vec<BackendId>, Error> {
     if names.is_empty() {
         return Ok(BackendId::ALL.to_vec());
     }
-    names.iter().map(|n| n.trim().parse::<BackendId>().map_err(Error::Usage)).collect()
+    let mut ids: Vec<BackendId> = Vec::new();
+    for n in names {
+        let id = n.trim().parse::<BackendId>().map_err(Error::Usage)?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
 
 fn glob(filter: Option<&str>) -> Result<Option<globset::GlobMatcher>, Error> {
@@ -291,6 +298,11 @@ fn matrix(
     let (pki, catalog) = layout.load(paths)?;
     let scenarios: Vec<Scenario> =
         catalog.scenarios.into_iter().filter(|s| filter.is_none_or(|g| g.is_match(&s.id))).collect();
+    if scenarios.is_empty() && catalog.errors.is_empty() {
+        return Err(Error::Usage(
+            "no scenario matches (check --filter and the paths; `tlsmatrix list` shows the ids)".into(),
+        ));
+    }
     let shared: Vec<_> = scenarios.iter().cloned().map(Arc::new).collect();
     let registry = Arc::new(Registry::all());
     let ctx = Context {
@@ -328,6 +340,12 @@ fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
         Format::Html => crate::report::html(&report),
     };
     write_out(args.output.as_deref(), &text)?;
+    if args.output.is_some() || !matches!(args.format, Format::Table) {
+        // The table lists them itself; other formats and files would leave a terminal user with a bare exit 2.
+        for e in &report.load_errors {
+            eprintln!("{e}");
+        }
+    }
     let mut code = report.exit_code() as u8;
     if let Some(old) = baseline {
         let diff = Diff::between(&old, &report);

@@ -104,7 +104,7 @@ fn judge_success(exp: &Expectation, side: &Side<'_>, j: &mut Judgement) {
     field("version", exp.version.map(|v| v.to_string()), est.version.map(|v| v.to_string()), params);
     field("cipher", exp.cipher.map(|c| c.to_string()), est.cipher.map(|c| c.to_string()), params);
     field("group", exp.group.map(|g| g.to_string()), est.group.map(|g| g.to_string()), params);
-    field("resumed", exp.resumed.map(|r| r.to_string()), Some(est.resumed.to_string()), params);
+    field("resumed", exp.resumed.map(|r| r.to_string()), est.resumed.map(|r| r.to_string()), params);
     if let Some(want) = &exp.alpn {
         if *want != est.alpn {
             let show = |a: &Option<String>| a.clone().unwrap_or_else(|| "none".into());

@@ -18,16 +18,30 @@ use crate::runner::{CellResult, Context, DEFAULT_TIMEOUT};
 pub fn main(root: &Path) -> ExitCode {
     crate::backend::keep_system_trust_out();
     let args = Arguments::from_args();
-    libtest_mimic::run(&args, trials(&Layout::at(root))).exit_code()
+    let (trials, unsupported) = trials_and_reasons(&Layout::at(root));
+    // Unsupported cells are ignored trials (nextest shows them as SKIP, libtest as `ignored`); libtest cannot print
+    // a static ignore's reason, so the reasons come first, unless a runner is only listing or picking one test.
+    if !args.list && !args.exact && !unsupported.is_empty() {
+        println!("{} unsupported cells (ignored):", unsupported.len());
+        for (name, why) in &unsupported {
+            println!("  {name}: {why}");
+        }
+    }
+    libtest_mimic::run(&args, trials).exit_code()
 }
 
 /// The trials: one per cell, plus one failing trial per file that failed to load (the others still run).
 pub fn trials(layout: &Layout) -> Vec<Trial> {
+    trials_and_reasons(layout).0
+}
+
+/// The trials, and the name and reason of every unsupported cell.
+fn trials_and_reasons(layout: &Layout) -> (Vec<Trial>, Vec<(String, String)>) {
     let (pki, catalog) = match layout.load(&[]) {
         Ok(x) => x,
         Err(e) => {
             let msg = e.to_string();
-            return vec![Trial::test("fixtures::pki", move || Err(msg.into()))];
+            return (vec![Trial::test("fixtures::pki", move || Err(msg.into()))], Vec::new());
         }
     };
     let mut trials: Vec<Trial> = catalog
@@ -35,31 +49,37 @@ pub fn trials(layout: &Layout) -> Vec<Trial> {
         .iter()
         .map(|e| {
             let msg = e.to_string();
-            Trial::test(format!("load::{}", e.path.display()), move || Err(msg.into()))
+            let rel = e.path.strip_prefix(&layout.scenarios).unwrap_or(&e.path);
+            Trial::test(format!("load::{}", rel.display()), move || Err(msg.into()))
         })
         .collect();
+    let mut unsupported = Vec::new();
     let ctx = Context { registry: Arc::new(Registry::all()), pki: Arc::new(pki), timeout: DEFAULT_TIMEOUT };
     let scenarios: Vec<_> = catalog.scenarios.into_iter().map(Arc::new).collect();
     for cell in cells(&scenarios, &Selection::default()) {
         let ctx = ctx.clone();
-        // Unsupported cells are decided now and reported as ignored with the reason, never as a pass.
-        let decision = cell.decide(&ctx.registry);
-        trials.push(Trial::ignorable_test(cell.name(), move || {
-            if let Decision::Unsupported(why) = decision {
-                return Ok(Completion::ignored_with(format!("unsupported: {why}")));
-            }
+        let name = cell.name();
+        if let Decision::Unsupported(why) = cell.decide(&ctx.registry) {
+            unsupported.push((name.clone(), why.clone()));
+            // Run with --include-ignored, it still never passes: it reports itself ignored, with the reason.
+            let trial =
+                Trial::ignorable_test(name, move || Ok(Completion::ignored_with(format!("unsupported: {why}"))));
+            trials.push(trial.with_ignored_flag(true));
+            continue;
+        }
+        trials.push(Trial::test(name, move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| Failed::from(e.to_string()))?;
             let result = rt.block_on(ctx.run_cell(&cell));
             match result.status {
-                Status::Pass => Ok(Completion::Completed),
+                Status::Pass => Ok(()),
                 _ => Err(describe(&result).into()),
             }
         }));
     }
-    trials
+    (trials, unsupported)
 }
 
 /// A failing cell, explained: the mismatches, then what each side observed and what was expected.
@@ -75,8 +95,8 @@ pub fn describe(r: &CellResult) -> String {
         s.push_str(&format!("  observed client: {}\n  observed server: {}\n", o.client, o.server));
     }
     if let Some(e) = &r.expected {
-        let yaml = serde_json::to_string(e).unwrap_or_default();
-        s.push_str(&format!("  expected: {yaml}\n"));
+        let json = serde_json::to_string(e).unwrap_or_default();
+        s.push_str(&format!("  expected: {json}\n"));
     }
     s
 }

@@ -48,9 +48,10 @@ pub struct Established {
     pub group: Option<Group>,
     /// The ALPN protocol, if one was agreed.
     pub alpn: Option<String>,
-    /// Whether this connection resumed an earlier session (abbreviated handshake).
+    /// Whether this connection resumed an earlier session (abbreviated handshake); unknown where the backend does
+    /// not report it (native-tls).
     #[serde(default)]
-    pub resumed: bool,
+    pub resumed: Option<bool>,
 }
 
 /// Which part of the connection failed.
@@ -130,7 +131,7 @@ impl fmt::Display for SideOutcome {
                 if let Some(a) = &e.alpn {
                     write!(f, " alpn={a}")?;
                 }
-                if e.resumed {
+                if e.resumed == Some(true) {
                     write!(f, " resumed")?;
                 }
                 Ok(())

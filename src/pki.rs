@@ -265,7 +265,11 @@ pub fn parse_offset(s: &str) -> Result<i64, String> {
         "s" => 1,
         _ => return Err(format!("`{s}`: expected an offset like -1d, 12h, 30m, 10s or 0")),
     };
-    num.parse::<i64>().map(|n| n * mult).map_err(|_| format!("`{s}`: expected an offset like -1d, 12h, 30m, 10s or 0"))
+    num.parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|secs| secs.abs() <= 200 * 365 * 86_400)
+        .ok_or_else(|| format!("`{s}`: expected an offset like -1d, 12h, 30m, 10s or 0, within 200 years"))
 }
 
 fn load_or_create_key(name: &str, kind: KeyType, keys_dir: &Path) -> Result<PKey<Private>, PkiError> {

@@ -155,6 +155,10 @@ pub struct ClientConfig {
     /// address `127.0.0.1`, sends no SNI (RFC 6066 forbids IP literals there) and verifies the IP address SAN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
+    /// Whether `server_name` is also sent as SNI (default true); `false` models old clients that verify a host name
+    /// but send no SNI, and so get the server's default certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni: Option<bool>,
     /// ALPN protocols offered, in preference order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alpn: Option<Vec<String>>,
@@ -633,7 +637,7 @@ pub enum Resolved {
 }
 
 impl Scenario {
-    /// The expectation for a pair: the most specific matching override wins (the catalog rejects ties).
+    /// The expectation for a pair: the most specific matching override wins (validation rejects ties).
     pub fn resolve(&self, client: BackendId, server: BackendId) -> Resolved {
         let best =
             self.overrides.iter().filter(|o| o.when.matches(client, server)).max_by_key(|o| o.when.specificity());
@@ -699,7 +703,34 @@ impl Scenario {
                 "server.client_auth needs server.trust: the CAs client certificates may chain to".into(),
             ));
         }
+        for (side, alpn) in [("server", &self.server.alpn), ("client", &self.client.alpn)] {
+            if let Some(bad) = alpn.iter().flatten().find(|p| p.is_empty() || p.len() > 255) {
+                return Err((
+                    Loc::In(side, "alpn"),
+                    format!("{side}.alpn: `{bad}` is not a protocol name: expected 1 to 255 bytes (RFC 7301)"),
+                ));
+            }
+            if alpn.as_ref().is_some_and(|a| a.is_empty()) {
+                return Err((
+                    Loc::In(side, "alpn"),
+                    format!("{side}.alpn: expected at least one protocol (or leave it out)"),
+                ));
+            }
+        }
+        let names = self.client.server_name.iter().map(|n| ("client", "server_name", n));
+        let sni = self.server.sni_certificates.keys().map(|n| ("server", "sni_certificates", n));
+        for (side, key, name) in names.chain(sni) {
+            if rustls::pki_types::ServerName::try_from(name.as_str()).is_err() {
+                return Err((
+                    Loc::In(side, key),
+                    format!("{side}.{key}: `{name}` is neither a DNS name nor an IP address"),
+                ));
+            }
+        }
         self.expect.check().map_err(|m| (Loc::In("expect", "result"), format!("expect: {m}")))?;
+        if self.expect.resumed.is_some() && self.mode != Mode::Resume {
+            return Err((Loc::In("expect", "resumed"), "expect.resumed needs `mode: resume` (two connections)".into()));
+        }
         for (i, o) in self.overrides.iter().enumerate() {
             let here = Loc::Override(i);
             let problem = if o.when.specificity() == 0 {
@@ -711,6 +742,9 @@ impl Scenario {
                     (Some(_), None, None) => {
                         Some("an override needs a `reason` naming the real cause of the difference".to_string())
                     }
+                    (_, _, Some(r)) | (_, Some(r), _) if r.trim().is_empty() => {
+                        Some("the reason is empty: say what the library really does, and where".to_string())
+                    }
                     (Some(p), None, Some(_)) => self.expect.patched(p).check().err(),
                     (None, Some(_), None) => None,
                     (None, Some(_), Some(_)) => Some("`unsupported` carries its own reason; drop `reason`".to_string()),
@@ -721,6 +755,26 @@ impl Scenario {
             };
             if let Some(m) = problem {
                 return Err((here, format!("overrides[{i}] ({}): {m}", o.when)));
+            }
+        }
+        // Two overrides of equal specificity that both apply to a pair ({client: rustls} and {server: openssl} for
+        // rustls->openssl) would leave the winner to file order: make the author say which.
+        for c in BackendId::ALL {
+            for s in BackendId::ALL {
+                let matching: Vec<usize> =
+                    (0..self.overrides.len()).filter(|&i| self.overrides[i].when.matches(c, s)).collect();
+                let top = matching.iter().map(|&i| self.overrides[i].when.specificity()).max();
+                let tied: Vec<usize> =
+                    matching.into_iter().filter(|&i| Some(self.overrides[i].when.specificity()) == top).collect();
+                if let [first, second, ..] = tied[..] {
+                    return Err((
+                        Loc::Override(second),
+                        format!(
+                            "overrides[{first}] and overrides[{second}] both apply to {c}->{s}: add an override with \
+                             `when: {{ client: {c}, server: {s} }}` saying what that pair does"
+                        ),
+                    ));
+                }
             }
         }
         Ok(())
@@ -857,6 +911,10 @@ fn collect_yaml(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadError
     };
     for entry in entries.flatten() {
         let p = entry.path();
+        // Directory symlinks are not followed: a link back up the tree would load the same files forever.
+        if entry.file_type().is_ok_and(|t| t.is_symlink()) && p.is_dir() {
+            continue;
+        }
         if p.is_dir() {
             collect_yaml(&p, files, errors);
         } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {

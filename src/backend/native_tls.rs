@@ -196,6 +196,7 @@ impl Backend for NativeTlsBackend {
             let list: Vec<&str> = alpn.iter().map(String::as_str).collect();
             b.request_alpns(&list);
         }
+        b.use_sni(cfg.sni != Some(false));
         let connector = tokio_native_tls::TlsConnector::from(b.build()?);
         Ok(Box::new(Client { connector, host: client_host(cfg).to_string() }))
     }

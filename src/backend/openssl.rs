@@ -215,7 +215,7 @@ fn established(ssl: &SslRef) -> Established {
         cipher: ssl.current_cipher().map(|c| CipherSuite(u16::from_be_bytes(c.protocol_id()))),
         group: ffi::negotiated_group(ssl),
         alpn: ssl.selected_alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
-        resumed: ssl.session_reused(),
+        resumed: Some(ssl.session_reused()),
     }
 }
 
@@ -266,6 +266,7 @@ impl Endpoint for Server {
 struct Client {
     ctx: SslContext,
     host: String,
+    sni: bool,
     session: Option<SslSession>,
 }
 
@@ -276,7 +277,9 @@ impl Endpoint for Client {
         match self.host.parse::<IpAddr>() {
             Ok(ip) => ssl.param_mut().set_ip(ip)?,
             Err(_) => {
-                ssl.set_hostname(&self.host)?;
+                if self.sni {
+                    ssl.set_hostname(&self.host)?;
+                }
                 ssl.param_mut().set_host(&self.host)?;
             }
         }
@@ -307,6 +310,11 @@ impl Backend for OpensslBackend {
     }
 
     fn client(&self, cfg: &ClientConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
-        Ok(Box::new(Client { ctx: client_context(cfg, pki)?, host: client_host(cfg).to_string(), session: None }))
+        Ok(Box::new(Client {
+            ctx: client_context(cfg, pki)?,
+            host: client_host(cfg).to_string(),
+            sni: cfg.sni != Some(false),
+            session: None,
+        }))
     }
 }

@@ -104,12 +104,20 @@ pub(crate) fn diagnose(err: &(dyn StdError + 'static), text: &str) -> Diagnosis 
             };
         }
     }
-    let class = match find::<io::Error>(err).map(io::Error::kind) {
-        Some(io::ErrorKind::UnexpectedEof) => ErrorClass::Eof,
-        Some(_) => ErrorClass::Io,
-        None => ErrorClass::Eof,
-    };
-    Diagnosis { received_alert: None, sent_alert: Mapped::Known(None), class, message }
+    match find::<io::Error>(err).map(io::Error::kind) {
+        Some(kind) => {
+            let class = if kind == io::ErrorKind::UnexpectedEof { ErrorClass::Eof } else { ErrorClass::Io };
+            Diagnosis { received_alert: None, sent_alert: Mapped::Known(None), class, message }
+        }
+        // Neither OpenSSL's error stack nor a socket error: a failure we cannot classify (native-tls reports its own
+        // setup errors this way). Never guess: the cell fails as unmapped.
+        None => Diagnosis {
+            received_alert: None,
+            sent_alert: Mapped::Unmapped(format!("an error without OpenSSL or socket detail: {text}")),
+            class: ErrorClass::Local,
+            message,
+        },
+    }
 }
 
 /// Walks the `source()` chain (and io::Error's inner error) for a `T`.

@@ -156,9 +156,16 @@ pub fn sent_alert(err: &RustlsError, role: Role) -> Result<Option<Alert>, String
                 a(A::IllegalParameter)
             }
             PeerIncompatible::ServerRejectedEncryptedClientHello(_) => a(A::EncryptedClientHelloRequired),
-            // server/hs.rs maps every other incompatibility (no common suite, group, signature scheme) to
-            // handshake_failure.
-            _ => a(A::HandshakeFailure),
+            // server/hs.rs and client/hs.rs send handshake_failure for these (each checked against an OpenSSL peer
+            // by a catalog scenario, or read at its send_fatal_alert call site).
+            PeerIncompatible::NoCipherSuitesInCommon
+            | PeerIncompatible::NoKxGroupsInCommon
+            | PeerIncompatible::NoSignatureSchemesInCommon
+            | PeerIncompatible::NoCertificateRequestSignatureSchemesInCommon
+            | PeerIncompatible::SignatureAlgorithmsExtensionRequired
+            | PeerIncompatible::ExtendedMasterSecretExtensionRequired
+            | PeerIncompatible::IncorrectCertificateTypeExtension => a(A::HandshakeFailure),
+            other => Err(format!("rustls PeerIncompatible::{other:?}")),
         },
         RustlsError::PeerMisbehaved(m) => match m {
             PeerMisbehaved::IllegalMiddleboxChangeCipherSpec
@@ -222,7 +229,7 @@ fn established(conn: &rustls::CommonState) -> Established {
         cipher: conn.negotiated_cipher_suite().map(|s| CipherSuite(u16::from(s.suite()))),
         group: conn.negotiated_key_exchange_group().map(|g| Group(u16::from(g.name()))),
         alpn: conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
-        resumed: conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+        resumed: Some(conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed)),
     }
 }
 
@@ -354,6 +361,7 @@ impl Backend for RustlsBackend {
             None => builder.with_no_client_auth(),
         };
         config.alpn_protocols = cfg.alpn.iter().flatten().map(|p| p.as_bytes().to_vec()).collect();
+        config.enable_sni = cfg.sni != Some(false);
         let name = ServerName::try_from(client_host(cfg).to_string()).map_err(|e| ConfigError(e.to_string()))?;
         // One config (and so one session store) for every connection of the cell: resumption works across them.
         Ok(Box::new(Client { connector: tokio_rustls::TlsConnector::from(Arc::new(config)), name }))

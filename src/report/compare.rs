@@ -3,19 +3,24 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{Report, outcome};
-use crate::expect::Status;
+use super::{Behaviour, Report};
 use crate::runner::CellResult;
 use crate::vocab::BackendId;
 
-/// Groups the backends on one axis by what they observed; more than one group is a disagreement.
+/// Groups the backends on one axis by what they observed (a value one of them cannot report matches anything);
+/// more than one group is a disagreement.
 fn disagreement<'a>(cells: impl Iterator<Item = (BackendId, &'a CellResult)>) -> Option<String> {
-    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (b, c) in cells.filter(|(_, c)| c.status != Status::Unsupported) {
-        groups.entry(outcome(c)).or_default().push(b.to_string());
+    let mut groups: Vec<(Behaviour, Vec<String>)> = Vec::new();
+    for (b, c) in cells {
+        let Some(behaviour) = Behaviour::of(c) else { continue };
+        match groups.iter_mut().find(|(g, _)| g.agrees(&behaviour)) {
+            Some((_, members)) => members.push(b.to_string()),
+            None => groups.push((behaviour, vec![b.to_string()])),
+        }
     }
-    (groups.len() > 1)
-        .then(|| groups.iter().map(|(o, bs)| format!("{} -> {o}", bs.join(", "))).collect::<Vec<_>>().join("; "))
+    (groups.len() > 1).then(|| {
+        groups.iter().map(|(o, bs)| format!("{} -> {}", bs.join(", "), o.describe())).collect::<Vec<_>>().join("; ")
+    })
 }
 
 /// Renders every scenario whose backends do not all behave alike.
@@ -31,13 +36,13 @@ pub fn render(report: &Report) -> String {
         for server in BackendId::ALL {
             let same_server = cells.iter().filter(|c| c.server == server).map(|c| (c.client, *c));
             if let Some(d) = disagreement(same_server) {
-                lines.push(format!("  clients against a {server} server: {d}"));
+                lines.push(format!("  clients against {server} servers: {d}"));
             }
         }
         for client in BackendId::ALL {
             let same_client = cells.iter().filter(|c| c.client == client).map(|c| (c.server, *c));
             if let Some(d) = disagreement(same_client) {
-                lines.push(format!("  servers facing a {client} client: {d}"));
+                lines.push(format!("  servers facing {client} clients: {d}"));
             }
         }
         if lines.is_empty() {

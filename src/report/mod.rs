@@ -35,7 +35,7 @@ pub fn outcome(c: &CellResult) -> String {
                 (SideOutcome::Established(a), SideOutcome::Established(b)) => {
                     let version = a.version.or(b.version).map_or("ok".to_string(), |v| v.to_string());
                     let alpn = a.alpn.as_ref().map(|p| format!(" {p}")).unwrap_or_default();
-                    let resumed = if a.resumed || b.resumed { " resumed" } else { "" };
+                    let resumed = if a.resumed == Some(true) || b.resumed == Some(true) { " resumed" } else { "" };
                     format!("{version}{alpn}{resumed}")
                 }
                 (client, server) => {
@@ -61,6 +61,86 @@ pub fn outcome(c: &CellResult) -> String {
                 s.push_str(" (FAIL)");
             }
             s
+        }
+    }
+}
+
+/// What a cell observed, reduced to what can be compared across pairs: negotiated parameters (each `None` where
+/// neither side reports it) or the alert each side sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Behaviour {
+    /// Connected.
+    Connected {
+        /// The version, if reported.
+        version: Option<crate::ProtocolVersion>,
+        /// The suite, if reported.
+        cipher: Option<crate::CipherSuite>,
+        /// The ALPN protocol.
+        alpn: Option<String>,
+        /// Whether it resumed, if reported.
+        resumed: Option<bool>,
+    },
+    /// Failed.
+    Failed {
+        /// The client's sent alert.
+        client_sent: Option<crate::Alert>,
+        /// The server's sent alert.
+        server_sent: Option<crate::Alert>,
+    },
+}
+
+impl Behaviour {
+    /// The behaviour of a judged cell; `None` for unsupported and error cells.
+    pub(crate) fn of(c: &CellResult) -> Option<Behaviour> {
+        let o = c.observed.as_ref()?;
+        Some(match (&o.client, &o.server) {
+            (SideOutcome::Established(a), SideOutcome::Established(b)) => Behaviour::Connected {
+                version: a.version.or(b.version),
+                cipher: a.cipher.or(b.cipher),
+                alpn: a.alpn.clone(),
+                resumed: a.resumed.or(b.resumed),
+            },
+            (client, server) => {
+                Behaviour::Failed { client_sent: client.sent_alert(), server_sent: server.sent_alert() }
+            }
+        })
+    }
+
+    /// Equal, counting a value one of them does not know as matching (native-tls reports no version or cipher).
+    pub(crate) fn agrees(&self, other: &Behaviour) -> bool {
+        fn eq<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
+            a.is_none() || b.is_none() || a == b
+        }
+        match (self, other) {
+            (
+                Behaviour::Connected { version: v1, cipher: c1, alpn: a1, resumed: r1 },
+                Behaviour::Connected { version: v2, cipher: c2, alpn: a2, resumed: r2 },
+            ) => eq(v1, v2) && eq(c1, c2) && a1 == a2 && eq(r1, r2),
+            (a, b) => a == b,
+        }
+    }
+
+    /// With the cipher suite, for the places where that is the difference.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Behaviour::Connected { version, cipher, alpn, resumed } => {
+                let mut parts = vec![version.map_or("connected".to_string(), |v| v.to_string())];
+                parts.extend(cipher.map(|c| c.to_string()));
+                parts.extend(alpn.as_ref().map(|a| format!("alpn {a}")));
+                if *resumed == Some(true) {
+                    parts.push("resumed".into());
+                }
+                parts.join(" ")
+            }
+            Behaviour::Failed { client_sent, server_sent } => {
+                let mut parts = Vec::new();
+                parts.extend(client_sent.map(|a| format!("C→S {a}")));
+                parts.extend(server_sent.map(|a| format!("S→C {a}")));
+                if parts.is_empty() {
+                    parts.push("failed, no alert".into());
+                }
+                parts.join(", ")
+            }
         }
     }
 }

@@ -56,8 +56,9 @@ pub fn render_styled(report: &Report, colour: bool) -> String {
         rows.entry(c.scenario.as_str()).or_default().insert((c.client, c.server), c.status);
     }
     pairs.sort();
-    let width = rows.keys().map(|k| k.len()).max().unwrap_or(8).max(8);
-    let _ = write!(out, "{:width$}", "scenario (client>server)");
+    const HEADER: &str = "scenario (client>server)";
+    let width = rows.keys().map(|k| k.len()).max().unwrap_or(0).max(HEADER.len());
+    let _ = write!(out, "{HEADER:width$}");
     for (c, s) in &pairs {
         let _ = write!(out, " {:>4}", format!("{}>{}", short(*c), short(*s)));
     }
