@@ -109,7 +109,8 @@ pub fn keep_system_trust_out() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // SAFETY: `set_var` is unsafe because another thread could read the environment at the same time. This runs
-        // once, from the entry points (`cli::main`, `harness::main`) before they start any thread or runtime.
+        // once, from the entry points (`cli::main`, `harness::main`) before they start any thread or runtime, and
+        // from tests/catalog.rs, whose single test is the only thread of that binary doing anything.
         unsafe {
             std::env::set_var("SSL_CERT_FILE", "/dev/null");
             std::env::set_var("SSL_CERT_DIR", "/dev/null");
