@@ -1043,6 +1043,11 @@ overrides:
     #[case::gap(GOOD.replace("server:\n  cert", "server:\n  versions: [tls1.0, tls1.2]\n  cert"), 3, "contiguous")]
     #[case::bad_yaml(GOOD.replace("expect:\n  result", "expect:\n result"), 7, "")]
     #[case::second_override(GOOD.replace("    unsupported: cannot", "    unsupported: cannot\n    reason: twice"), 15, "drop `reason`")]
+    #[case::empty_reason(GOOD.replace("reason: because", "reason: \"  \""), 11, "the reason is empty")]
+    #[case::tied(GOOD.replace("client: native-tls, server: rustls }\n    unsupported: cannot", "server: openssl }\n    unsupported: cannot"), 15, "both apply to rustls->openssl")]
+    #[case::empty_alpn(GOOD.replace("  trust: [root-a]", "  trust: [root-a]\n  alpn: [\"\"]"), 6, "1 to 255 bytes")]
+    #[case::bad_host(GOOD.replace("  trust: [root-a]", "  trust: [root-a]\n  server_name: not a host"), 6, "neither a DNS name")]
+    #[case::resumed_single(GOOD.replace("  result: failure\n  client: { received_alert: protocol_version }\n  server: { sent_alert: protocol_version }", "  result: success\n  resumed: true"), 8, "needs `mode: resume`")]
     #[case::failure_without_sides(GOOD.replace("  server: { sent_alert: protocol_version }\n", ""), 7, "needs both")]
     fn bad_input_names_line_and_expectation(#[case] text: String, #[case] line: usize, #[case] needle: &str) {
         let err = parse(&text).unwrap_err();
