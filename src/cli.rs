@@ -229,7 +229,7 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             Ok(0)
         }
         Command::New { name } => {
-            let path = crate::scenario::write_skeleton(&layout.scenarios, &name)?;
+            let path = crate::catalog::write_skeleton(&layout.scenarios, &name)?;
             println!("wrote {}", path.display());
             Ok(0)
         }

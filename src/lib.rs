@@ -8,6 +8,7 @@
 //! named `cargo test` trial.
 
 pub mod backend;
+pub mod catalog;
 mod error;
 pub mod expect;
 pub mod explain;
@@ -28,7 +29,8 @@ use std::path::{Path, PathBuf};
 pub use error::{Error, LoadError, PkiError};
 pub use observation::{ErrorClass, Established, Failure, Observation, Phase, SideOutcome};
 pub use pki::Pki;
-pub use scenario::{Catalog, Scenario};
+pub use catalog::{Catalog, scenario_id};
+pub use scenario::Scenario;
 pub use vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role, SignatureScheme};
 
 /// Where a project keeps its scenarios and fixtures.
