@@ -99,7 +99,6 @@ pub fn scenario_id(root: &Path, file: &Path) -> String {
     rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("::")
 }
 
-
 /// The skeleton `tlsmatrix new` writes: every section, commented, with a failing expectation to fill in from a run.
 pub const SKELETON: &str = r#"# yaml-language-server: $schema=../../docs/scenario.schema.json
 # A tlsmatrix scenario. Field reference: README.md ("Scenario reference"); certificates: fixtures/pki.yaml.

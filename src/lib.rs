@@ -26,10 +26,10 @@ pub mod cli;
 
 use std::path::{Path, PathBuf};
 
+pub use catalog::{Catalog, scenario_id};
 pub use error::{Error, LoadError, PkiError};
 pub use observation::{ErrorClass, Established, Failure, Observation, Phase, SideOutcome};
 pub use pki::Pki;
-pub use catalog::{Catalog, scenario_id};
 pub use scenario::Scenario;
 pub use vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role, SignatureScheme};
 

@@ -926,5 +926,4 @@ overrides:
     fn version_ranges(#[case] v: &[ProtocolVersion], #[case] ok: bool) {
         assert_eq!(check_versions(v).is_ok(), ok);
     }
-
 }
