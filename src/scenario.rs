@@ -883,16 +883,30 @@ overrides:
         Scenario::parse("t::x".into(), Path::new("scenarios/t/x.yaml"), text, &fixtures())
     }
 
-    #[test]
-    fn overrides_resolve_most_specific_first() {
+    /// What `GOOD` resolves to per pair: `None` = the base expectation, `Some(Err)` = unsupported, `Some(Ok)` = the
+    /// rustls-client override (its reason and a client alert it accepts).
+    #[rstest]
+    #[case::no_override(BackendId::Openssl, BackendId::Openssl, None)]
+    #[case::client_override(BackendId::Rustls, BackendId::Openssl, Some(Ok(Alert::HANDSHAKE_FAILURE)))]
+    #[case::client_override_any_server(BackendId::Rustls, BackendId::NativeTls, Some(Ok(Alert::PROTOCOL_VERSION)))]
+    #[case::pair_unsupported(BackendId::NativeTls, BackendId::Rustls, Some(Err(())))]
+    #[case::pair_only(BackendId::NativeTls, BackendId::Openssl, None)]
+    fn overrides_resolve_most_specific_first(
+        #[case] client: BackendId,
+        #[case] server: BackendId,
+        #[case] want: Option<Result<Alert, ()>>,
+    ) {
         let s = parse(GOOD).unwrap();
-        use BackendId::*;
-        assert_eq!(s.resolve(Openssl, Openssl), Resolved::Expect { expectation: s.expect.clone(), because: None });
-        assert_eq!(s.resolve(NativeTls, Rustls), Resolved::Unsupported("cannot".into()));
-        let Resolved::Expect { expectation, because } = s.resolve(Rustls, Openssl) else { panic!() };
-        assert_eq!(because.as_deref(), Some("because"));
-        assert!(expectation.client.unwrap().received_alert.matches(Some(Alert::HANDSHAKE_FAILURE)));
-        assert_eq!(expectation.server, s.expect.server);
+        match (s.resolve(client, server), want) {
+            (Resolved::Expect { expectation, because: None }, None) => assert_eq!(expectation, s.expect),
+            (Resolved::Unsupported(why), Some(Err(()))) => assert_eq!(why, "cannot"),
+            (Resolved::Expect { expectation, because: Some(r) }, Some(Ok(alert))) => {
+                assert_eq!(r, "because");
+                assert!(expectation.client.unwrap().received_alert.matches(Some(alert)));
+                assert_eq!(expectation.server, s.expect.server, "the override changed only the client");
+            }
+            (got, want) => panic!("{client}->{server}: got {got:?}, want {want:?}"),
+        }
     }
 
     #[rstest]
