@@ -313,7 +313,7 @@ fn matrix(
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() * 2));
     let todo = cells(&shared, sel);
     let bar = progress(todo.len());
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Socket)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
     let results = rt.block_on(ctx.run_all(todo, jobs, Some(bar.clone())));
     bar.finish_and_clear();
     let load_errors = catalog.errors.iter().map(|e| e.to_string()).collect();
@@ -370,7 +370,7 @@ fn explain(layout: &Layout, id: &str, client: &[String], server: &[String]) -> R
     let scenario = Arc::new(scenario);
     let registry = Arc::new(Registry::all());
     let ctx = Context { registry: registry.clone(), pki: Arc::new(pki), timeout: crate::runner::DEFAULT_TIMEOUT };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Socket)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
     let todo: Vec<Cell> = cells(std::slice::from_ref(&scenario), &sel);
     let results = rt.block_on(ctx.run_all(todo, 4, None));
     println!("{}\n{}\n", scenario.id, scenario.description.trim());

@@ -14,19 +14,12 @@ pub enum Error {
     /// The PKI could not be generated from its description.
     #[error("PKI: {0}")]
     Pki(#[from] PkiError),
-    /// Loopback networking failed (bind, connect) before any TLS was spoken.
-    #[error("loopback socket: {0}")]
-    Socket(#[source] std::io::Error),
-    /// A backend could not turn a valid scenario into a library configuration.
-    #[error("{backend} could not build its {role} configuration: {message}")]
-    BackendConfig {
-        /// The backend.
-        backend: crate::BackendId,
-        /// Client or server.
-        role: crate::Role,
-        /// The library's complaint.
-        message: String,
-    },
+    /// The async runtime could not start (no threads, no epoll): nothing can run.
+    ///
+    /// Faults inside one cell (a socket that will not bind, a configuration the library refuses, a panic) are not
+    /// this: they become that cell's `error` status with the reason, and the other cells still run.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
     /// A command-line argument that names nothing (an unknown backend, a bad glob).
     #[error("{0}")]
     Usage(String),
