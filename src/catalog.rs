@@ -121,10 +121,10 @@ expect:
   # result: failure
   # client: { received_alert: protocol_version }
   # server: { sent_alert: protocol_version }
-# overrides:
-#   - when: { client: rustls }
+# overrides:                      # where a library really behaves differently (fields given replace the base's)
+#   - when: { server: native-tls }
 #     reason: the real cause, citing the library's code or documentation
-#     expect: { client: { received_alert: handshake_failure } }
+#     expect: { version: tls1.2 }
 "#;
 
 /// Writes [`SKELETON`] to `scenarios/<category>/<name>.yaml`, refusing to overwrite.

@@ -331,7 +331,9 @@ fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
     let baseline = args.baseline.as_deref().map(Report::load).transpose()?;
     let timeout = Duration::from_millis(args.timeout);
     let (report, _) = matrix(layout, &args.paths, matcher.as_ref(), &sel, args.jobs, Some(timeout))?;
-    let colour = args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // NO_COLOR (no-color.org): any non-empty value turns colour off.
+    let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let colour = args.output.is_none() && std::io::stdout().is_terminal() && !no_colour;
     let text = match args.format {
         Format::Table => crate::report::table_styled(&report, colour),
         Format::Json => crate::report::json(&report),
@@ -348,7 +350,12 @@ fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
     }
     let mut code = report.exit_code() as u8;
     if let Some(old) = baseline {
-        let diff = Diff::between(&old, &report);
+        // A subset run (paths, --filter, --client, --server) is compared with the same subset of the baseline.
+        let ran: std::collections::BTreeSet<&str> = report.cells.iter().map(|c| c.scenario.as_str()).collect();
+        let subset = !args.paths.is_empty() || args.filter.is_some();
+        let diff = Diff::between(&old, &report).restricted(|scenario, client, server| {
+            (!subset || ran.contains(scenario)) && sel.clients.contains(&client) && sel.servers.contains(&server)
+        });
         eprint!("{}", diff.render());
         if code != 2 {
             code = code.max(diff.exit_code());
@@ -372,21 +379,34 @@ fn explain(layout: &Layout, id: &str, client: &[String], server: &[String]) -> R
     let ctx = Context { registry: registry.clone(), pki: Arc::new(pki), timeout: crate::runner::DEFAULT_TIMEOUT };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
     let todo: Vec<Cell> = cells(std::slice::from_ref(&scenario), &sel);
-    let results = rt.block_on(ctx.run_all(todo, 4, None));
-    println!("{}\n{}\n", scenario.id, scenario.description.trim());
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+    let results = rt.block_on(ctx.run_all(todo, jobs, None));
+    let mut out = format!("{}\n{}\n\n", scenario.id, scenario.description.trim());
     for r in &results {
-        println!("{} [{}]: {}", r.name(), r.status, crate::report::outcome(r));
-        if let Some(why) = r.reason.as_deref().filter(|_| r.status == crate::expect::Status::Unsupported) {
-            println!("  cannot run: {why}\n");
+        out.push_str(&format!("{} [{}]: {}\n", r.name(), r.status, crate::report::outcome(r)));
+        if r.status == crate::expect::Status::Unsupported {
+            out.push_str(&format!("  cannot run: {}\n\n", r.reason.as_deref().unwrap_or("")));
             continue;
+        }
+        for m in &r.mismatches {
+            out.push_str(&format!("  does not match the scenario: {m}\n"));
         }
         let findings = crate::explain::diagnose_with(&scenario, &ctx.pki, &ctx.registry, r);
         if findings.is_empty() {
-            println!("  connected: nothing to explain\n");
+            out.push_str("  connected: no failure to diagnose\n");
         }
         for f in findings {
-            println!("  cause: {}\n  evidence: {}\n  fix: {}\n", f.cause, f.detail, f.fix);
+            out.push_str(&format!("  cause: {}\n  evidence: {}\n  fix: {}\n", f.cause, f.detail, f.fix));
         }
+        out.push('\n');
     }
-    Ok(if results.iter().any(|r| r.status == crate::expect::Status::Error) { 2 } else { 0 })
+    write_out(None, &out)?;
+    let status = |s| results.iter().any(|r| r.status == s);
+    Ok(if status(crate::expect::Status::Error) {
+        2
+    } else if status(crate::expect::Status::Fail) {
+        1
+    } else {
+        0
+    })
 }

@@ -613,7 +613,9 @@ impl<'a> Pair<'a> {
 
     /// The certificate the server presents to this client: the one its SNI selects, else `certificate`.
     fn served_certificate(&self) -> String {
-        let sni = self.scenario.client.server_name.as_ref().and_then(|n| self.scenario.server.sni_certificates.get(n));
+        // Only a name the client actually sends as SNI can select a certificate (`sni: false` sends none).
+        let sent = self.scenario.client.server_name.as_ref().filter(|_| self.scenario.client.sni != Some(false));
+        let sni = sent.and_then(|n| self.scenario.server.sni_certificates.get(n));
         sni.unwrap_or(&self.scenario.server.certificate).0.clone()
     }
 

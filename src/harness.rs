@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Failed, Trial};
 
 use crate::Layout;
 use crate::backend::Registry;
@@ -61,9 +61,9 @@ fn trials_and_reasons(layout: &Layout) -> (Vec<Trial>, Vec<(String, String)>) {
         let name = cell.name();
         if let Decision::Unsupported(why) = cell.decide(&ctx.registry) {
             unsupported.push((name.clone(), why.clone()));
-            // Run with --include-ignored, it still never passes: it reports itself ignored, with the reason.
-            let trial =
-                Trial::ignorable_test(name, move || Ok(Completion::ignored_with(format!("unsupported: {why}"))));
+            // Asked to run anyway (--include-ignored, nextest --run-ignored), it cannot: it fails with the reason
+            // rather than pass, since nothing was checked.
+            let trial = Trial::test(name, move || Err(format!("unsupported, cannot run: {why}").into()));
             trials.push(trial.with_ignored_flag(true));
             continue;
         }

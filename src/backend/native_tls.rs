@@ -161,7 +161,7 @@ impl Backend for NativeTlsBackend {
     }
 
     fn version(&self) -> String {
-        format!("native-tls 0.2 on {}", ::openssl::version::version())
+        format!("native-tls {} on {}", env!("TLSMATRIX_NATIVE_TLS"), ::openssl::version::version())
     }
 
     fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {

@@ -302,7 +302,7 @@ impl Backend for OpensslBackend {
     }
 
     fn version(&self) -> String {
-        ::openssl::version::version().to_string()
+        format!("{} (openssl crate {})", ::openssl::version::version(), env!("TLSMATRIX_OPENSSL_CRATE"))
     }
 
     fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {

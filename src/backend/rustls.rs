@@ -306,7 +306,7 @@ impl Backend for RustlsBackend {
     }
 
     fn version(&self) -> String {
-        "rustls 0.23 (aws-lc-rs provider)".to_string()
+        concat!("rustls ", env!("TLSMATRIX_RUSTLS"), " (aws-lc-rs provider)").to_string()
     }
 
     fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {

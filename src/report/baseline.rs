@@ -69,7 +69,36 @@ fn normalized(c: &CellResult) -> serde_json::Value {
     v
 }
 
+/// `client.cipher: X -> Y` for every observed field that differs.
+fn changed_fields(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for side in ["client", "server"] {
+        let (o, n) = (&old[side], &new[side]);
+        let keys: std::collections::BTreeSet<&String> =
+            o.as_object().into_iter().chain(n.as_object()).flat_map(|m| m.keys()).collect();
+        for k in keys {
+            if o[k.as_str()] != n[k.as_str()] {
+                out.push(format!("{side}.{k}: {} -> {}", o[k.as_str()], n[k.as_str()]));
+            }
+        }
+    }
+    out
+}
+
 impl Diff {
+    /// Keeps only the cells `keep` selects, on both sides: a run of a subset compared with a full baseline.
+    pub fn restricted(mut self, keep: impl Fn(&str, BackendId, BackendId) -> bool) -> Diff {
+        self.changes.retain(|c| {
+            let Some((scenario, pair)) = c.cell.rsplit_once("::") else { return true };
+            let Some((client, server)) = pair.split_once("->") else { return true };
+            match (client.parse(), server.parse()) {
+                (Ok(cl), Ok(sv)) => keep(scenario, cl, sv),
+                _ => true,
+            }
+        });
+        self
+    }
+
     /// The differences from `old` to `new`.
     pub fn between(old: &Report, new: &Report) -> Diff {
         type Key = (String, BackendId, BackendId);
@@ -91,6 +120,17 @@ impl Diff {
             } else if failed(o) && passed(n) {
                 Some(ChangeKind::Fix)
             } else if o.status != n.status || normalized(o) != normalized(n) {
+                let what = changed_fields(&normalized(o), &normalized(n));
+                if !what.is_empty() {
+                    let new = format!("{} [{}]", summary(n), what.join(", "));
+                    changes.push(Change {
+                        kind: ChangeKind::Changed,
+                        cell: name,
+                        old: Some(summary(o)),
+                        new: Some(new),
+                    });
+                    continue;
+                }
                 Some(ChangeKind::Changed)
             } else {
                 None

@@ -7,6 +7,25 @@ use super::Report;
 use crate::expect::Status;
 use crate::vocab::BackendId;
 
+/// Escapes text for Markdown outside code spans: HTML-significant characters, table pipes and Markdown punctuation
+/// (library messages and scenario errors contain backticks, `<b>` and `|`).
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '|' | '`' | '*' | '_' | '[' | ']' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 fn mark(s: Status) -> &'static str {
     match s {
         Status::Pass => "pass",
@@ -58,10 +77,11 @@ pub fn render(report: &Report) -> String {
         for c in bad {
             let _ = writeln!(out, "- `{}` ({})", c.name(), c.status);
             for m in c.mismatches.iter().chain(c.reason.iter()) {
-                let _ = writeln!(out, "  - {m}");
+                let _ = writeln!(out, "  - {}", esc(m));
             }
             if let Some(o) = &c.observed {
-                let _ = writeln!(out, "  - observed client: {}\n  - observed server: {}", o.client, o.server);
+                let (client, server) = (esc(&o.client.to_string()), esc(&o.server.to_string()));
+                let _ = writeln!(out, "  - observed client: {client}\n  - observed server: {server}");
             }
         }
     }
@@ -69,14 +89,14 @@ pub fn render(report: &Report) -> String {
     if !unsupported.is_empty() {
         let _ = writeln!(out, "\n<details><summary>{} unsupported cells</summary>\n", unsupported.len());
         for c in unsupported {
-            let _ = writeln!(out, "- `{}`: {}", c.name(), c.reason.as_deref().unwrap_or(""));
+            let _ = writeln!(out, "- `{}`: {}", c.name(), esc(c.reason.as_deref().unwrap_or("")));
         }
         let _ = writeln!(out, "\n</details>");
     }
     if !report.load_errors.is_empty() {
         let _ = writeln!(out, "\n### Scenario files that failed to load\n");
         for e in &report.load_errors {
-            let _ = writeln!(out, "- `{e}`");
+            let _ = writeln!(out, "- {}", esc(e));
         }
     }
     out
