@@ -38,16 +38,7 @@ fn mark(s: Status) -> &'static str {
 /// Renders the report as GitHub-flavoured Markdown.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
-    let s = report.summary;
-    let _ = writeln!(
-        out,
-        "## tlsmatrix: {} cells, {} passed, {} failed, {} unsupported, {} errors\n",
-        report.cells.len(),
-        s.pass,
-        s.fail,
-        s.unsupported,
-        s.error
-    );
+    let _ = writeln!(out, "## tlsmatrix: {}\n", report.summary);
     let mut pairs: Vec<(BackendId, BackendId)> = report.cells.iter().map(|c| (c.client, c.server)).collect();
     pairs.sort();
     pairs.dedup();

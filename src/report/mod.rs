@@ -189,6 +189,23 @@ pub struct Summary {
     pub error: usize,
 }
 
+/// `855 cells: 613 passed, 0 failed, 242 unsupported, 0 errors`, the line every view ends or starts with.
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let total = self.pass + self.fail + self.unsupported + self.error;
+        let plural = |n: usize, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
+        write!(
+            f,
+            "{}: {} passed, {} failed, {} unsupported, {}",
+            plural(total, "cell"),
+            self.pass,
+            self.fail,
+            self.unsupported,
+            plural(self.error, "error")
+        )
+    }
+}
+
 impl Summary {
     /// Counts the cells.
     pub fn of(cells: &[CellResult]) -> Self {

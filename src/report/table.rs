@@ -103,15 +103,6 @@ pub fn render_styled(report: &Report, colour: bool) -> String {
             let _ = writeln!(out, "  {e}");
         }
     }
-    let s = report.summary;
-    let _ = writeln!(
-        out,
-        "\n{} cells: {} passed, {} failed, {} unsupported, {} errors",
-        report.cells.len(),
-        s.pass,
-        s.fail,
-        s.unsupported,
-        s.error
-    );
+    let _ = writeln!(out, "\n{}", report.summary);
     out
 }
