@@ -41,6 +41,12 @@ pub enum Command {
         /// Only scenarios whose id matches this glob.
         #[arg(long)]
         filter: Option<String>,
+        /// Client backends, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        client: Vec<String>,
+        /// Server backends, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        server: Vec<String>,
     },
     /// Run a scenario's cells and explain in plain language why each failing pair fails and how to fix it.
     Explain {
@@ -187,9 +193,10 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
     let layout = Layout::at(&cli.root);
     match cli.command {
         Command::Run(args) => run(&layout, args),
-        Command::Compare { paths, filter } => {
+        Command::Compare { paths, filter, client, server } => {
             let matcher = glob(filter.as_deref())?;
-            let (report, _) = matrix(&layout, &paths, matcher.as_ref(), &Selection::default(), None, None)?;
+            let sel = Selection { clients: backends(&client)?, servers: backends(&server)? };
+            let (report, _) = matrix(&layout, &paths, matcher.as_ref(), &sel, None, None)?;
             print!("{}", crate::report::compare(&report));
             Ok(if report.exit_code() == 2 { 2 } else { 0 })
         }

@@ -468,7 +468,7 @@ impl<'a> Pair<'a> {
             .join(", ");
         let (c, s) = (self.client.versions(), self.server.versions());
         let detail = format!(
-            "{}; {}; so {v} is negotiated, whose handshake signatures need SHA-1, which OpenSSL refuses at security \
+            "{}; {}; so {v} would be negotiated, whose handshake signatures need SHA-1, which OpenSSL refuses at security \
              level 1 and up: {levels}.",
             range_text(&self.client, &c),
             range_text(&self.server, &s)
@@ -555,7 +555,7 @@ impl<'a> Pair<'a> {
             return None;
         }
         let why = if v == ProtocolVersion::Tls13 {
-            "tls1.3 is negotiated and needs a common group for its key share".to_string()
+            "tls1.3 would be negotiated and needs a common group for its key share".to_string()
         } else {
             let kind = match self.pki.spec(&self.served_certificate()).map(|s| s.key) {
                 Some(KeyType::EcP256 | KeyType::EcP384) => "ECDSA",
@@ -563,7 +563,7 @@ impl<'a> Pair<'a> {
                 Some(KeyType::Rsa2048 | KeyType::Rsa1024) | None => return None,
             };
             format!(
-                "{v} is negotiated and every suite usable with the server's {kind} certificate needs an ECDHE curve"
+                "{v} would be negotiated and every suite usable with the server's {kind} certificate needs an ECDHE curve"
             )
         };
         let detail =
@@ -1150,7 +1150,7 @@ mod tests {
     async fn a_legacy_overlap_blocked_by_the_security_level_says_so() {
         let f = only("versions/legacy_tls10_tls11_server_default_client.yaml", Openssl, Openssl).await;
         assert_eq!(f.cause, "the only common versions need OpenSSL security level 0");
-        assert!(f.detail.contains("so tls1.1 is negotiated"), "{}", f.detail);
+        assert!(f.detail.contains("so tls1.1 would be negotiated"), "{}", f.detail);
         assert!(f.detail.contains("the client runs at level 2 (OpenSSL's default)"), "{}", f.detail);
         assert!(f.detail.ends_with("Observed: the client sent internal_error."), "{}", f.detail);
         assert_eq!(
@@ -1202,7 +1202,7 @@ mod tests {
         assert_eq!(f.cause, "no key-exchange group in common");
         assert_eq!(
             f.detail,
-            "tls1.3 is negotiated and needs a common group for its key share; client offers x25519 (client.groups); \
+            "tls1.3 would be negotiated and needs a common group for its key share; client offers x25519 (client.groups); \
              server accepts secp384r1 (server.groups). Observed: the server sent handshake_failure."
         );
         assert_eq!(f.fix, "add one of the server's groups to the client: client.groups: [x25519, secp384r1]");
@@ -1213,7 +1213,7 @@ mod tests {
         let f = only("groups/no_common_group_tls12.yaml", Openssl, Openssl).await;
         assert_eq!(f.cause, "no key-exchange group in common");
         assert!(
-            f.detail.starts_with("tls1.2 is negotiated and every suite usable with the server's ECDSA"),
+            f.detail.starts_with("tls1.2 would be negotiated and every suite usable with the server's ECDSA"),
             "{}",
             f.detail
         );
