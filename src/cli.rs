@@ -143,6 +143,10 @@ pub struct RunArgs {
     /// Per-cell deadline in milliseconds.
     #[arg(long, default_value_t = 5000)]
     pub timeout: u64,
+    /// Run the selection N times and list every cell whose status or observation varied (exit 1 if any did); the
+    /// report shows the last run.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
 }
 
 /// Parses `std::env::args` and runs.
@@ -337,7 +341,12 @@ fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
     let matcher = glob(args.filter.as_deref())?;
     let baseline = args.baseline.as_deref().map(Report::load).transpose()?;
     let timeout = Duration::from_millis(args.timeout);
-    let (report, _) = matrix(layout, &args.paths, matcher.as_ref(), &sel, args.jobs, Some(timeout))?;
+    let mut runs = Vec::new();
+    for _ in 0..args.repeat {
+        runs.push(matrix(layout, &args.paths, matcher.as_ref(), &sel, args.jobs, Some(timeout))?.0);
+    }
+    let unstable = crate::report::unstable(&runs);
+    let report = runs.pop().expect("at least one run");
     // NO_COLOR (no-color.org): any non-empty value turns colour off.
     let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let colour = args.output.is_none() && std::io::stdout().is_terminal() && !no_colour;
@@ -356,6 +365,15 @@ fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
         }
     }
     let mut code = report.exit_code() as u8;
+    if args.repeat > 1 {
+        eprintln!("{} runs of {} cells: {} cells varied", args.repeat, report.cells.len(), unstable.len());
+        for (cell, outcomes) in &unstable {
+            eprintln!("  {cell}: {}", outcomes.join(" | "));
+        }
+        if !unstable.is_empty() && code == 0 {
+            code = 1;
+        }
+    }
     if let Some(old) = baseline {
         // A subset run (paths, --filter, --client, --server) is compared with the same subset of the baseline.
         let ran: std::collections::BTreeSet<&str> = report.cells.iter().map(|c| c.scenario.as_str()).collect();

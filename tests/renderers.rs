@@ -82,3 +82,18 @@ fn a_changed_expectation_is_a_regression_with_old_and_new_outcome() {
     insta::assert_snapshot!(diff.render());
     assert_eq!(Diff::between(&old, &old).exit_code(), 0);
 }
+
+#[test]
+fn repeated_runs_name_the_cells_that_varied() {
+    let stable = sample();
+    assert!(report::unstable(&[stable.clone(), stable.clone()]).is_empty());
+    let mut flaky = sample();
+    if let Some(tlsmatrix::SideOutcome::Failed(f)) = flaky.cells[0].observed.as_mut().map(|o| &mut o.client) {
+        f.sent_alert = Some(tlsmatrix::Alert::BAD_CERTIFICATE);
+        f.message = "a different message alone would not count".into();
+    }
+    let varied = report::unstable(&[stable.clone(), flaky, stable]);
+    assert_eq!(varied.len(), 1);
+    assert_eq!(varied[0].0, "seed::untrusted_ca::openssl->openssl");
+    assert_eq!(varied[0].1, ["pass: C→S unknown_ca", "pass: C→S bad_certificate"]);
+}

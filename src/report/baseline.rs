@@ -59,7 +59,7 @@ fn summary(c: &CellResult) -> String {
 }
 
 /// The observation without native messages.
-fn normalized(c: &CellResult) -> serde_json::Value {
+pub(crate) fn normalized(c: &CellResult) -> serde_json::Value {
     let mut v = serde_json::to_value(&c.observed).unwrap_or_default();
     for side in ["client", "server"] {
         if let Some(obj) = v.get_mut(side).and_then(|s| s.as_object_mut()) {
@@ -67,6 +67,22 @@ fn normalized(c: &CellResult) -> serde_json::Value {
         }
     }
     v
+}
+
+/// Cells whose status or observation (messages aside) varied between repeated runs of the same selection, each with
+/// the distinct outcomes seen: the flake detector behind `tlsmatrix run --repeat N`.
+pub fn unstable(runs: &[Report]) -> Vec<(String, Vec<String>)> {
+    let mut seen: BTreeMap<String, Vec<(serde_json::Value, String)>> = BTreeMap::new();
+    for r in runs {
+        for c in &r.cells {
+            let key = (serde_json::json!(c.status), normalized(c));
+            let entry = seen.entry(c.name()).or_default();
+            if !entry.iter().any(|(k, _)| *k == serde_json::json!([key.0, key.1])) {
+                entry.push((serde_json::json!([key.0, key.1]), summary(c)));
+            }
+        }
+    }
+    seen.into_iter().filter(|(_, v)| v.len() > 1).map(|(k, v)| (k, v.into_iter().map(|(_, s)| s).collect())).collect()
 }
 
 /// `client.cipher: X -> Y` for every observed field that differs.
