@@ -92,6 +92,12 @@ pub enum Command {
         /// `category/name`.
         name: String,
     },
+    /// Measure the harness against bare handshakes, catalog throughput, warm start and peak memory (use --release).
+    Bench {
+        /// Connections per measurement.
+        #[arg(long, default_value_t = 200)]
+        iterations: u32,
+    },
     /// Write the run's certificates and keys as PEM files, for other tools (openssl s_server, curl, Java).
     PkiExport {
         /// Directory to write into.
@@ -242,6 +248,10 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
         Command::New { name } => {
             let path = crate::catalog::write_skeleton(&layout.scenarios, &name)?;
             println!("wrote {}", path.display());
+            Ok(0)
+        }
+        Command::Bench { iterations } => {
+            print!("{}", crate::bench::run(&layout, iterations.max(1))?);
             Ok(0)
         }
         Command::PkiExport { dir } => {

@@ -58,20 +58,18 @@ pub fn diagnose_with(scenario: &Scenario, pki: &Pki, registry: &Registry, cell: 
         pair.no_common_version(),
         pair.legacy_version_needs_level_0(),
         pair.no_common_cipher_suite(),
+        pair.dhe_without_parameters(),
         pair.no_common_group(),
         pair.no_common_alpn(),
     ]
     .into_iter()
     .flatten()
     .collect();
-    let server_cert = pair.server_certificate_check();
-    found.extend(chain_problem(pki, &server_cert));
-    found.extend(validity_problem(pki, &server_cert));
+    found.extend(pair.certificate_problems(&pair.server_certificate_check()));
     found.extend(pair.hostname_mismatch());
     found.extend(pair.client_certificate_missing());
     if let Some(check) = pair.client_certificate_check() {
-        found.extend(chain_problem(pki, &check));
-        found.extend(validity_problem(pki, &check));
+        found.extend(pair.certificate_problems(&check));
     }
     if found.is_empty() {
         return vec![unexplained(observed, cell)];

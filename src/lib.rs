@@ -8,6 +8,7 @@
 //! named `cargo test` trial.
 
 pub mod backend;
+pub mod bench;
 pub mod catalog;
 mod error;
 pub mod expect;

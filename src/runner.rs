@@ -145,7 +145,7 @@ impl Context {
     }
 
     /// One connection between the two endpoints, under the cell's deadline.
-    async fn connect_once(
+    pub(crate) async fn connect_once(
         &self,
         server: &mut dyn Endpoint,
         client: &mut dyn Endpoint,

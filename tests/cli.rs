@@ -300,3 +300,14 @@ fn repeat_reports_no_variation_on_a_stable_selection() {
     assert!(stderr.contains("3 runs of 81 cells: 0 cells varied"), "{stderr}");
     assert_eq!(tlsmatrix(Path::new(ROOT), &["run", "--repeat", "0"]).status.code(), Some(2));
 }
+
+#[test]
+fn bench_reports_every_pair_and_the_catalog_throughput() {
+    let out = tlsmatrix(Path::new(ROOT), &["bench", "--iterations", "2"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for pair in ["openssl->openssl", "native-tls->rustls", "rustls->native-tls"] {
+        assert!(stdout.lines().any(|l| l.starts_with(pair) && l.trim_end().ends_with('x')), "{pair}: {stdout}");
+    }
+    assert!(stdout.contains("cells/s") && stdout.contains("peak memory"), "{stdout}");
+}

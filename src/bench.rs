@@ -1,0 +1,130 @@
+//! `tlsmatrix bench`: what the harness costs on top of the handshakes it runs, measured in one process so the
+//! machine's noise hits both sides of each ratio alike.
+//!
+//! For each client->server pair, *bare* is the backends' endpoints configured once and driven through N loopback
+//! connections (handshake, one message each way, close_notify), with no planning and no verdict; *cell* is N complete
+//! harness cells of the same scenario (configuration built per cell, capability check, override resolution, deadline,
+//! judgement). The ratio cell/bare is the harness's overhead. Then the whole catalog at `--jobs 1` and at the default,
+//! in cells per second, the warm start (PKI and catalog loaded, before the first cell) and the peak resident memory.
+
+use std::fmt::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::backend::Registry;
+use crate::plan::{Cell, Selection, cells};
+use crate::runner::Context;
+use crate::scenario::Scenario;
+use crate::vocab::BackendId;
+use crate::{Error, Layout};
+
+/// The scenario every pair can run: defaults on both sides, a trusted ECDSA certificate.
+const BENCH_SCENARIO: &str = "\
+description: bench
+server:
+  certificate: server-ec
+client:
+  trust: [root-a]
+  server_name: localhost
+expect:
+  result: success
+";
+
+/// Peak resident set size of this process, from /proc (Linux), in KiB.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn per_op(total: Duration, n: u32) -> f64 {
+    total.as_secs_f64() * 1000.0 / f64::from(n)
+}
+
+/// Runs the benchmark and returns its report as text.
+pub fn run(layout: &Layout, iterations: u32) -> Result<String, Error> {
+    let started = Instant::now();
+    let (pki, catalog) = layout.load(&[])?;
+    let warm_start = started.elapsed();
+    let fixtures = pki.names();
+    let scenario =
+        Arc::new(Scenario::parse("bench::defaults".into(), Path::new("<bench>"), BENCH_SCENARIO, &fixtures)?);
+    let registry = Arc::new(Registry::all());
+    let ctx = Context { registry: registry.clone(), pki: Arc::new(pki), timeout: crate::runner::DEFAULT_TIMEOUT };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
+    let mut out = String::new();
+    let _ = writeln!(out, "tlsmatrix bench: {iterations} connections per measurement, release build recommended\n");
+    let _ = writeln!(out, "{:24} {:>10} {:>10} {:>7}", "pair (client->server)", "bare ms", "cell ms", "ratio");
+    let mut worst: f64 = 0.0;
+    for client in BackendId::ALL {
+        for server in BackendId::ALL {
+            let cell = Cell { scenario: scenario.clone(), client, server };
+            let (bare, harness) = rt
+                .block_on(async {
+                    let mut s = registry
+                        .get(server)
+                        .expect("registered")
+                        .server(&scenario.server, &ctx.pki)
+                        .map_err(|e| e.0)?;
+                    let mut c = registry
+                        .get(client)
+                        .expect("registered")
+                        .client(&scenario.client, &ctx.pki)
+                        .map_err(|e| e.0)?;
+                    // One of each first, so lazy initialisation (providers, tables) is in neither measurement.
+                    ctx.connect_once(&mut *s, &mut *c, &cell).await?;
+                    ctx.run_cell(&cell).await;
+                    let t = Instant::now();
+                    for _ in 0..iterations {
+                        ctx.connect_once(&mut *s, &mut *c, &cell).await?;
+                    }
+                    let bare = t.elapsed();
+                    let t = Instant::now();
+                    for _ in 0..iterations {
+                        let r = ctx.run_cell(&cell).await;
+                        if r.status != crate::expect::Status::Pass {
+                            return Err(format!("{} did not pass: {:?}", r.name(), r.mismatches));
+                        }
+                    }
+                    Ok::<_, String>((bare, t.elapsed()))
+                })
+                .map_err(Error::Usage)?;
+            let ratio = harness.as_secs_f64() / bare.as_secs_f64();
+            worst = worst.max(ratio);
+            let _ = writeln!(
+                out,
+                "{:24} {:>10.3} {:>10.3} {:>6.2}x",
+                format!("{client}->{server}"),
+                per_op(bare, iterations),
+                per_op(harness, iterations),
+                ratio
+            );
+        }
+    }
+    let _ = writeln!(out, "\nworst cell/bare ratio: {worst:.2}x (target: 1.25x)");
+    let scenarios: Vec<_> = catalog.scenarios.into_iter().map(Arc::new).collect();
+    for jobs in [1, std::thread::available_parallelism().map_or(2, |n| n.get() * 2)] {
+        let todo = cells(&scenarios, &Selection::default());
+        let n = todo.len();
+        let t = Instant::now();
+        let results = rt.block_on(ctx.run_all(todo, jobs, None));
+        let wall = t.elapsed();
+        let ran = results.iter().filter(|r| r.status != crate::expect::Status::Unsupported).count();
+        let _ = writeln!(
+            out,
+            "catalog, --jobs {jobs:>2}: {n} cells ({ran} run) in {:.2} s = {:.0} cells/s",
+            wall.as_secs_f64(),
+            n as f64 / wall.as_secs_f64()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "warm start (PKI signed, catalog loaded): {:.0} ms (target: 100 ms)",
+        warm_start.as_secs_f64() * 1000.0
+    );
+    if let Some(kib) = peak_rss_kib() {
+        let _ = writeln!(out, "peak memory (VmHWM): {:.1} MiB", kib as f64 / 1024.0);
+    }
+    Ok(out)
+}
