@@ -13,13 +13,14 @@ use std::net::IpAddr;
 
 use openssl::asn1::{Asn1Time, Asn1TimeRef};
 use openssl::nid::Nid;
+use openssl::pkey::Id;
 use openssl::x509::X509Ref;
 use serde::Serialize;
 
 use crate::backend::{Capabilities, Registry};
 use crate::expect::Status;
 use crate::observation::{Failure, Observation, SideOutcome};
-use crate::pki::{Eku, KeyType, Pki};
+use crate::pki::{Eku, KeyType, NameConstraints, Pki};
 use crate::runner::CellResult;
 use crate::scenario::{ChainShape, ClientAuth, ClientConfig, FixtureName, Knob, Scenario, ServerConfig, SideConfig};
 use crate::vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
@@ -158,8 +159,9 @@ fn unexplained(o: &Observation, cell: &CellResult) -> Finding {
         cause: format!("no specific diagnosis: the {role} ({backend}) {how}"),
         detail,
         fix: format!(
-            "no rule matched (versions, cipher suites, groups, ALPN, certificate trust, validity, names and client \
-             certificates all look compatible); start from the {role}'s own error above"
+            "no rule matched (versions, cipher suites, groups, ALPN, certificate trust, validity, key usage, key and \
+             digest strength, names and client certificates all look compatible); start from the {role}'s own error \
+             above"
         ),
     }
 }
@@ -318,6 +320,7 @@ fn rustls_default_groups() -> Vec<Group> {
 }
 
 /// One side checking the certificate the other presents.
+#[derive(Clone)]
 struct CertCheck<'a> {
     /// Who verifies.
     verifier: Role,
@@ -584,6 +587,58 @@ impl<'a> Pair<'a> {
         })
     }
 
+    /// The server enables only finite-field DHE suites for TLS 1.2 and has no DH parameters: OpenSSL enables kDHE
+    /// only with parameters, a parameter callback or dh_auto (`ssl_set_masks`), and the openssl backend's plain
+    /// `SSL_CTX` sets none (docs/backends.md), so no suite is usable and every ClientHello gets handshake_failure ("no
+    /// shared cipher"), even one offering that very suite. native-tls's acceptor sets ffdhe2048 parameters, so only
+    /// the openssl server is concerned.
+    fn dhe_without_parameters(&self) -> Option<Candidate> {
+        let v = self.negotiated_version()?;
+        if self.server.backend != BackendId::Openssl || v == ProtocolVersion::Tls13 {
+            return None;
+        }
+        let s = self.server.suites(v)?;
+        if s.items.is_empty() || !s.items.iter().all(|x| is_dhe(*x)) {
+            return None;
+        }
+        let detail = format!(
+            "{v} would be negotiated and the {}; DHE needs DH parameters, and the openssl backend's plain SSL_CTX has \
+             none (no dhparam file, no SSL_CTX_set_dh_auto), so OpenSSL never selects these suites, whatever the \
+             client offers.",
+            list_text(&self.server, &s, "cipher_suites").replacen("accepts", "accepts only the DHE suites", 1)
+        );
+        // The ECDHE form of each suite, kept if it fits the certificate and the library implements it.
+        let key = self.pki.spec(&self.served_certificate()).map(|spec| spec.key);
+        let auth = if matches!(key, Some(KeyType::Rsa2048 | KeyType::Rsa1024) | None) { "RSA" } else { "ECDSA" };
+        let ecdhe: Vec<CipherSuite> = s
+            .items
+            .iter()
+            .filter_map(|x| {
+                let (_, tail) = x.name()?.strip_prefix("TLS_DHE_")?.split_once("_WITH_")?;
+                format!("TLS_ECDHE_{auth}_WITH_{tail}").parse::<CipherSuite>().ok()
+            })
+            .filter(|x| self.server.implements_suite(*x) && key.is_none_or(|k| suite_fits_key(*x, k)))
+            .collect();
+        let params = "give the server DH parameters (a dhparam file or SSL_CTX_set_dh_auto), which the harness's \
+                      openssl backend does not set";
+        let fix = if ecdhe.is_empty() {
+            format!("enable ECDHE suites on the server (server.cipher_suites), which need no parameters; or {params}")
+        } else {
+            format!(
+                "use the ECDHE form of the suites, which needs no parameters (server.cipher_suites: {}); or {params}",
+                list(&ecdhe)
+            )
+        };
+        Some(Candidate {
+            finding: Finding {
+                cause: "the server enables only DHE suites but has no DH parameters".into(),
+                detail,
+                fix,
+            },
+            alerts: &[Alert::HANDSHAKE_FAILURE],
+        })
+    }
+
     /// Both sides set ALPN and share no protocol: RFC 7301 section 3.2 has the server answer no_application_protocol.
     /// native-tls's server ignores the mismatch instead (`AlpnError::NOACK`), so it is no cause there.
     fn no_common_alpn(&self) -> Option<Candidate> {
@@ -640,6 +695,112 @@ impl<'a> Pair<'a> {
             cert: self.scenario.client.certificate.as_ref()?.0.clone(),
             shape: ChainShape::Full,
             trust: &self.scenario.server.trust,
+        })
+    }
+
+    /// Everything wrong with one presented certificate and its path, in the order a verifier meets it: the path to
+    /// a trust anchor, an issuer that is no CA, name constraints, validity, key and digest strength, purpose.
+    fn certificate_problems(&self, check: &CertCheck) -> Vec<Candidate> {
+        [
+            chain_problem(self.pki, check),
+            issuer_not_a_ca(self.pki, check),
+            name_constraints_violated(self.pki, check),
+            validity_problem(self.pki, check),
+            self.weak_certificate(check),
+            wrong_purpose(self.pki, check),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// The side that verifies `check`'s certificate.
+    fn verifier(&self, check: &CertCheck) -> &Side<'a> {
+        match check.verifier {
+            Role::Client => &self.client,
+            Role::Server => &self.server,
+        }
+    }
+
+    /// The first certificate on the presented path whose key or signature digest is weaker than the verifier
+    /// accepts. OpenSSL holds every certificate of the chain to its security level (level 2, the system default,
+    /// needs 112-bit security, so RSA 2048 at least; OpenSSL 3 rates SHA-1 signatures at 63 bits, refused from level
+    /// 1 up); only a root's own self-signature goes unchecked. rustls has no level to lower: its webpki algorithms
+    /// refuse SHA-1 signatures and RSA keys under 2048 bits at any setting. OpenSSL reports bad_certificate ("EE key
+    /// too small", "CA md too weak"), rustls decrypt_error.
+    fn weak_certificate(&self, check: &CertCheck) -> Option<Candidate> {
+        let verifier = self.verifier(check);
+        let level = verifier.effective_security_level();
+        let who = check.presenter();
+        let path = issuer_path(self.pki, &check.cert);
+        let (k, weak) = path.iter().enumerate().find_map(|(k, name)| {
+            let cert = &self.pki.get(name)?.cert;
+            let issuer = path.get(k + 1).map(String::as_str);
+            let weak = weaknesses(cert, issuer, level);
+            (!weak.is_empty()).then_some((k, weak))
+        })?;
+        let name = &path[k];
+        let whose = if k == 0 {
+            format!("the {who}'s certificate")
+        } else {
+            format!("the CA certificate in the {who}'s chain")
+        };
+        let what = weak.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(", and ");
+        let rule = match level {
+            Some(l) => {
+                let origin = if verifier.security_level.is_some() { "" } else { " (OpenSSL's default)" };
+                format!(
+                    "the {} ({}) runs at OpenSSL security level {l}{origin}, which needs {}-bit security from every \
+                     key and signature in the chain",
+                    verifier.role,
+                    verifier.backend,
+                    level_bits(l)
+                )
+            }
+            None => format!(
+                "the {} (rustls) refuses SHA-1 signatures and RSA keys under 2048 bits at any setting",
+                verifier.role
+            ),
+        };
+        let detail = format!("{whose} {} has {what}; {rule}.", describe(self.pki, name));
+        let subject = if k == 0 { name.clone() } else { format!("the CA certificate {name}") };
+        // rustls's floor is RSA 2048 and SHA-256, level 2's too; higher levels need stronger keys and digests.
+        let need = level.map_or(112, level_bits);
+        let mut remedies: Vec<&str> = Vec::new();
+        if weak.iter().any(|w| w.key) {
+            remedies.push(match need {
+                ..=112 => "a 2048-bit RSA or an EC key (key: rsa2048 or ec-p256)",
+                113..=128 => "an EC key (key: ec-p256)",
+                _ => "a P-384 key (key: ec-p384)",
+            });
+        }
+        if weak.iter().any(|w| !w.key) {
+            remedies.push(if need <= 128 {
+                "a SHA-256 signature (digest: sha256, the default)"
+            } else {
+                "a SHA-384 signature (digest: sha384)"
+            });
+        }
+        let mut fix = format!("reissue {subject} with {}", remedies.join(" and "));
+        if let Some(l) = level {
+            let ok = weak.iter().map(|w| w.bits).min().map_or(0, accepting_level);
+            if l > ok && verifier.can_set_security_level() {
+                fix.push_str(&format!(
+                    "; or, OpenSSL only, lower the {} to security_level: {ok} (which weakens it)",
+                    verifier.role
+                ));
+            }
+        }
+        Some(Candidate {
+            finding: Finding {
+                cause: format!(
+                    "the {who}'s certificate chain has a key or signature too weak for the {}",
+                    verifier.role
+                ),
+                detail,
+                fix,
+            },
+            alerts: &[Alert::BAD_CERTIFICATE, Alert::DECRYPT_ERROR],
         })
     }
 
@@ -928,6 +1089,325 @@ fn validity_problem(pki: &Pki, check: &CertCheck) -> Option<Candidate> {
     None
 }
 
+/// An issuer on the path whose own certificate says basicConstraints CA:FALSE (`mark_ca: false` in
+/// fixtures/pki.yaml), as when a leaf's key signs another certificate: it may not issue certificates, so the chain
+/// is invalid although it reaches a trusted root. OpenSSL reports X509_V_ERR_INVALID_CA (unknown_ca); webpki
+/// EndEntityUsedAsCa, which rustls sends as certificate_unknown.
+fn issuer_not_a_ca(pki: &Pki, check: &CertCheck) -> Option<Candidate> {
+    let path = issuer_path(pki, &check.cert);
+    let k = (1..path.len()).find(|&k| pki.spec(&path[k]).is_some_and(|s| !s.mark_ca.unwrap_or(s.ca)))?;
+    let who = check.presenter();
+    let (issuer, signed, root) = (&path[k], &path[k - 1], &path[path.len() - 1]);
+    let cert = describe(pki, &check.cert);
+    let chain = if k == 1 {
+        format!("the {who}'s certificate {cert} is issued by {}", describe(pki, issuer))
+    } else {
+        format!("the {who}'s certificate {cert} chains through {signed}, issued by {}", describe(pki, issuer))
+    };
+    let anchor = if check.trusts(root) { format!(", which the {} trusts", check.verifier) } else { String::new() };
+    let detail = format!(
+        "{chain}, whose certificate says basicConstraints CA:FALSE: it is not a CA and may not issue certificates, \
+         although the chain goes on to {root}{anchor}."
+    );
+    let such = unrestricted_ca(pki, root).map(|ca| format!(", such as {ca}")).unwrap_or_default();
+    let subject = if k == 1 { format!("the {who}'s certificate") } else { signed.clone() };
+    Some(Candidate {
+        finding: Finding {
+            cause: format!("the {who}'s certificate is issued by a certificate that is not a CA"),
+            detail,
+            fix: format!("issue {subject} from a real CA (basicConstraints CA:TRUE){such}, instead of {issuer}"),
+        },
+        alerts: &[Alert::UNKNOWN_CA, Alert::CERTIFICATE_UNKNOWN],
+    })
+}
+
+/// A CA on the path whose nameConstraints (RFC 5280 section 4.2.1.10) the leaf's names break: a DNS name outside
+/// every permitted subtree, or inside an excluded one. OpenSSL (X509_V_ERR_PERMITTED_VIOLATION) and webpki
+/// (NameConstraintViolation) both end in certificate_unknown. Without a DNS SAN OpenSSL holds the CN to the
+/// constraints instead; webpki never reads it.
+fn name_constraints_violated(pki: &Pki, check: &CertCheck) -> Option<Candidate> {
+    let names = constrained_names(pki, &check.cert, check.backend)?;
+    let path = issuer_path(pki, &check.cert);
+    let (ca, nc, outside) = path.iter().skip(1).find_map(|ca| {
+        let nc = pki.spec(ca)?.name_constraints.as_ref()?;
+        let outside: Vec<&String> = names.iter().filter(|n| !nc_allows(nc, n)).collect();
+        (!outside.is_empty()).then_some((ca, nc, outside))
+    })?;
+    let who = check.presenter();
+    let mut rules = Vec::new();
+    if !nc.permitted_dns.is_empty() {
+        rules.push(format!(
+            "permitted DNS {}",
+            nc.permitted_dns.iter().map(|b| subtree(b)).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if !nc.excluded_dns.is_empty() {
+        rules.push(format!(
+            "excluded DNS {}",
+            nc.excluded_dns.iter().map(|b| subtree(b)).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let bad = outside.iter().map(|n| format!("DNS:{n}")).collect::<Vec<_>>().join(", ");
+    let by = if path.get(1) == Some(ca) { "its issuer" } else { "the CA in its chain" };
+    let detail = format!(
+        "the {who}'s certificate {} is for {bad}, but {by} {} may only certify names allowed by its nameConstraints: \
+         {}.",
+        describe(pki, &check.cert),
+        describe(pki, ca),
+        rules.join("; ")
+    );
+    let root = &path[path.len() - 1];
+    let such = unrestricted_ca(pki, root).map(|c| format!(" (such as {c})")).unwrap_or_default();
+    let mut fix = format!("issue the {who}'s certificate for {bad} from a CA without these name constraints{such}");
+    // Or keep the constrained CA and move the server to a name it may certify, with a fixture that has one.
+    let inside = (who == Role::Server)
+        .then(|| {
+            pki.names().into_iter().find_map(|name| {
+                let candidate = CertCheck { cert: name.clone(), ..check.clone() };
+                let dns = constrained_names(pki, &name, check.backend)?;
+                let ok = issuer_path(pki, &name).contains(ca)
+                    && !dns.is_empty()
+                    && dns.iter().all(|n| nc_allows(nc, n))
+                    && sound(pki, &candidate);
+                ok.then(|| (name, dns[0].clone()))
+            })
+        })
+        .flatten();
+    if let Some((name, host)) = inside {
+        fix.push_str(&format!(
+            ", or serve a name {ca} may certify (server.certificate: {name}, client.server_name: {host})"
+        ));
+    }
+    Some(Candidate {
+        finding: Finding {
+            cause: format!("the {who}'s certificate names a host its CA may not certify (name constraints)"),
+            detail,
+            fix,
+        },
+        alerts: &[Alert::CERTIFICATE_UNKNOWN, Alert::BAD_CERTIFICATE],
+    })
+}
+
+/// The names name constraints apply to: the DNS SANs, or, for an OpenSSL-based verifier, a host-like CN when there
+/// is no DNS SAN.
+fn constrained_names(pki: &Pki, name: &str, verifier: BackendId) -> Option<Vec<String>> {
+    let cert = &pki.get(name)?.cert;
+    let (mut dns, _) = san_names(cert);
+    if dns.is_empty() && verifier != BackendId::Rustls {
+        dns.extend(common_name(cert).filter(|cn| !cn.is_empty() && !cn.contains([' ', '*'])));
+    }
+    Some(dns)
+}
+
+/// Whether `name` passes DNS name constraints: inside a permitted subtree (when any is listed) and no excluded one.
+fn nc_allows(nc: &NameConstraints, name: &str) -> bool {
+    (nc.permitted_dns.is_empty() || nc.permitted_dns.iter().any(|b| in_subtree(name, b)))
+        && !nc.excluded_dns.iter().any(|b| in_subtree(name, b))
+}
+
+/// RFC 5280 DNS subtree matching as OpenSSL does it: `example.com` covers itself and every name below it,
+/// `.example.com` only the names below it; case-insensitive.
+fn in_subtree(name: &str, base: &str) -> bool {
+    let (n, b) = (name.trim_end_matches('.').to_ascii_lowercase(), base.to_ascii_lowercase());
+    match b.strip_prefix('.') {
+        Some(parent) => n.ends_with(&format!(".{parent}")),
+        None => n == b || n.ends_with(&format!(".{b}")),
+    }
+}
+
+/// "example.com (and the names below it)", "names below example.com" (for a leading dot).
+fn subtree(base: &str) -> String {
+    match base.strip_prefix('.') {
+        Some(parent) => format!("names below {parent}"),
+        None => format!("{base} (and the names below it)"),
+    }
+}
+
+/// A CA under `root` (the root itself excluded) that may issue for any name: every certificate from it up to the
+/// root is marked CA:TRUE and has no name constraints.
+fn unrestricted_ca(pki: &Pki, root: &str) -> Option<String> {
+    pki.names().into_iter().filter(|n| n != root).find(|n| {
+        let path = issuer_path(pki, n);
+        path.last().is_some_and(|r| r == root)
+            && path
+                .iter()
+                .all(|p| pki.spec(p).is_some_and(|s| s.ca && s.mark_ca != Some(false) && s.name_constraints.is_none()))
+    })
+}
+
+/// The presented leaf's extendedKeyUsage leaves out the purpose it is verified for: serverAuth for a server's
+/// certificate, clientAuth for a client's (OpenSSL's X509_PURPOSE_SSL_SERVER / SSL_CLIENT check, webpki's required
+/// KeyPurposeId). A leaf without the extension serves either. Both libraries answer unsupported_certificate
+/// (X509_V_ERR_INVALID_PURPOSE; rustls's CertificateError::InvalidPurpose).
+fn wrong_purpose(pki: &Pki, check: &CertCheck) -> Option<Candidate> {
+    let ekus = pki.spec(&check.cert)?.eku.as_ref()?;
+    let who = check.presenter();
+    let needed = match who {
+        Role::Server => Eku::ServerAuth,
+        Role::Client => Eku::ClientAuth,
+    };
+    if ekus.contains(&needed) {
+        return None;
+    }
+    let has = if ekus.is_empty() {
+        "no TLS purpose".to_string()
+    } else {
+        format!("{} only", ekus.iter().map(|e| eku_name(*e)).collect::<Vec<_>>().join(", "))
+    };
+    let detail = format!(
+        "the {who}'s certificate {} has extendedKeyUsage {has}; the {} verifies it for TLS {who} authentication, \
+         which needs {}.",
+        describe(pki, &check.cert),
+        check.verifier,
+        eku_name(needed)
+    );
+    let other = match who {
+        Role::Server => suggest_server_certificate(pki, check),
+        Role::Client => suggest_client_certificate(pki, check.trust, check.backend),
+    };
+    let mut fix = format!("give the {who} a certificate whose extendedKeyUsage includes {}", eku_name(needed));
+    if let Some(o) = other {
+        fix.push_str(&format!(" ({who}.certificate: {o})"));
+    }
+    let fields = with(ekus, needed).iter().map(|e| eku_field(*e)).collect::<Vec<_>>().join(", ");
+    fix.push_str(&format!(", or reissue {} with {} added (eku: [{fields}])", check.cert, eku_name(needed)));
+    Some(Candidate {
+        finding: Finding {
+            cause: format!("the {who}'s certificate is not meant for TLS {who}s (extended key usage)"),
+            detail,
+            fix,
+        },
+        alerts: &[Alert::UNSUPPORTED_CERTIFICATE],
+    })
+}
+
+/// The extendedKeyUsage name as certificates print it.
+fn eku_name(e: Eku) -> &'static str {
+    match e {
+        Eku::ServerAuth => "serverAuth",
+        Eku::ClientAuth => "clientAuth",
+    }
+}
+
+/// The extendedKeyUsage as fixtures/pki.yaml spells it.
+fn eku_field(e: Eku) -> &'static str {
+    match e {
+        Eku::ServerAuth => "server_auth",
+        Eku::ClientAuth => "client_auth",
+    }
+}
+
+/// One thing about a certificate a verifier refuses as too weak, with the security bits OpenSSL rates it at.
+struct Weakness {
+    /// The key (else the signature).
+    key: bool,
+    /// "a 1024-bit RSA key (80-bit security)".
+    text: String,
+    bits: u32,
+}
+
+/// What in `cert` the verifier refuses: at OpenSSL security `level`, a key or signature rated below the level's
+/// bits; with rustls (`None`), an RSA key under 2048 bits or a SHA-1 or MD5 signature. `issuer` is the signer, `None`
+/// for a root, whose self-signature nobody checks.
+fn weaknesses(cert: &X509Ref, issuer: Option<&str>, level: Option<u8>) -> Vec<Weakness> {
+    let mut found = Vec::new();
+    if let Ok(key) = cert.public_key() {
+        let bits = key.security_bits();
+        let kind = match key.id() {
+            Id::RSA => "RSA",
+            Id::EC => "EC",
+            Id::ED25519 => "Ed25519",
+            _ => "",
+        };
+        let weak = match level {
+            Some(l) => bits < level_bits(l),
+            None => kind == "RSA" && key.bits() < 2048,
+        };
+        if weak {
+            let text = format!("a {}-bit {kind} key ({bits}-bit security)", key.bits()).replace("  ", " ");
+            found.push(Weakness { key: true, text, bits });
+        }
+    }
+    let sig = cert.signature_algorithm().object().nid();
+    let digest = sig.signature_algorithms().and_then(|a| digest_strength(a.digest));
+    if let (Some(issuer), Some((digest, bits))) = (issuer, digest) {
+        let weak = match level {
+            Some(l) => bits < level_bits(l),
+            None => bits < 112,
+        };
+        if weak {
+            let alg = sig.long_name().unwrap_or("?");
+            let text = format!("a {digest} signature from {issuer} ({alg}; {bits}-bit security as OpenSSL 3 rates it)");
+            found.push(Weakness { key: false, text, bits });
+        }
+    }
+    found
+}
+
+/// A signature digest's name and the security bits OpenSSL 3 gives signatures with it (SHA-1 and MD5 are rated
+/// down to 63 and 39 bits, so level 1 already refuses them).
+fn digest_strength(digest: Nid) -> Option<(&'static str, u32)> {
+    Some(match digest {
+        Nid::MD5 => ("MD5", 39),
+        Nid::SHA1 => ("SHA-1", 63),
+        Nid::SHA224 => ("SHA-224", 112),
+        Nid::SHA256 => ("SHA-256", 128),
+        Nid::SHA384 => ("SHA-384", 192),
+        Nid::SHA512 => ("SHA-512", 256),
+        _ => return None,
+    })
+}
+
+/// The security bits an OpenSSL security level requires (SSL_CTX_set_security_level(3)).
+fn level_bits(level: u8) -> u32 {
+    [0, 80, 112, 128, 192, 256][usize::from(level.min(5))]
+}
+
+/// The highest security level that accepts `bits`.
+fn accepting_level(bits: u32) -> u8 {
+    (0..=5).rev().find(|l| level_bits(*l) <= bits).unwrap_or(0)
+}
+
+/// Whether a TLS 1.2 suite uses finite-field DHE key exchange.
+fn is_dhe(suite: CipherSuite) -> bool {
+    suite.name().is_some_and(|n| n.starts_with("TLS_DHE_"))
+}
+
+/// Whether the verifier of `check` would accept the certificate path (at OpenSSL's default security level, which
+/// also covers what rustls refuses): the fixtures a fix suggests must not fail some other way.
+fn sound(pki: &Pki, check: &CertCheck) -> bool {
+    let path = issuer_path(pki, &check.cert);
+    let strong = path.iter().enumerate().all(|(k, name)| {
+        pki.get(name).is_some_and(|c| weaknesses(&c.cert, path.get(k + 1).map(String::as_str), Some(2)).is_empty())
+    });
+    strong
+        && chain_problem(pki, check).is_none()
+        && issuer_not_a_ca(pki, check).is_none()
+        && name_constraints_violated(pki, check).is_none()
+        && validity_problem(pki, check).is_none()
+}
+
+/// A fixture the server could use instead of `check.cert`: a leaf for serverAuth with the same subjectAltName (so the
+/// host name still matches) that the client accepts, preferring the same key type, then the same issuer.
+fn suggest_server_certificate(pki: &Pki, check: &CertCheck) -> Option<String> {
+    let spec = pki.spec(&check.cert)?;
+    let mut fits: Vec<(bool, bool, String)> = pki
+        .names()
+        .into_iter()
+        .filter(|name| {
+            let Some(s) = pki.spec(name) else { return false };
+            let for_servers = s.eku.as_ref().is_none_or(|e| e.contains(&Eku::ServerAuth));
+            !s.ca && for_servers && s.san == spec.san && sound(pki, &CertCheck { cert: name.clone(), ..check.clone() })
+        })
+        .map(|name| {
+            let s = pki.spec(&name);
+            (s.map(|s| s.key) != Some(spec.key), s.map(|s| &s.issuer) != Some(&spec.issuer), name)
+        })
+        .collect();
+    fits.sort();
+    fits.into_iter().next().map(|(_, _, name)| name)
+}
+
 /// A fixture the client could use: a valid leaf allowed for client authentication that chains to the server's trust.
 fn suggest_client_certificate(pki: &Pki, trust: &[FixtureName], verifier: BackendId) -> Option<String> {
     pki.names().into_iter().find(|name| {
@@ -935,7 +1415,7 @@ fn suggest_client_certificate(pki: &Pki, trust: &[FixtureName], verifier: Backen
         let for_clients = spec.eku.as_ref().is_none_or(|e| e.contains(&Eku::ClientAuth));
         let check =
             CertCheck { verifier: Role::Server, backend: verifier, cert: name.clone(), shape: ChainShape::Full, trust };
-        !spec.ca && for_clients && chain_problem(pki, &check).is_none() && validity_problem(pki, &check).is_none()
+        !spec.ca && for_clients && sound(pki, &check)
     })
 }
 
@@ -1349,6 +1829,140 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_server_certificate_for_client_auth_only_asks_for_server_auth() {
+        let f = only("certificates/client_eku_as_server.yaml", Openssl, Openssl).await;
+        assert_eq!(f.cause, "the server's certificate is not meant for TLS servers (extended key usage)");
+        assert_eq!(
+            f.detail,
+            "the server's certificate server-client-eku (CN \"localhost\") has extendedKeyUsage clientAuth only; the \
+             client verifies it for TLS server authentication, which needs serverAuth. Observed: the client sent \
+             unsupported_certificate."
+        );
+        // The suggested replacement keeps the names, key type and issuer, so nothing else breaks.
+        assert_eq!(
+            f.fix,
+            "give the server a certificate whose extendedKeyUsage includes serverAuth (server.certificate: server-ec), \
+             or reissue server-client-eku with serverAuth added (eku: [client_auth, server_auth])"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_certificate_for_server_auth_only_asks_for_client_auth() {
+        let f = only("client_auth/client_cert_server_eku.yaml", Openssl, Openssl).await;
+        assert_eq!(f.cause, "the client's certificate is not meant for TLS clients (extended key usage)");
+        assert!(f.detail.contains("has extendedKeyUsage serverAuth only; the server verifies it"), "{}", f.detail);
+        assert!(f.detail.ends_with("Observed: the server sent unsupported_certificate."), "{}", f.detail);
+        assert!(f.fix.starts_with("give the client a certificate whose extendedKeyUsage includes clientAuth (client.certificate: client-a)"), "{}", f.fix);
+    }
+
+    #[tokio::test]
+    async fn an_issuer_marked_ca_false_is_named_even_though_the_root_is_trusted() {
+        let f = only("certificates/intermediate_not_ca.yaml", Openssl, Openssl).await;
+        assert_eq!(f.cause, "the server's certificate is issued by a certificate that is not a CA");
+        assert_eq!(
+            f.detail,
+            "the server's certificate server-under-non-ca (CN \"localhost\") is issued by not-a-ca (CN \"tlsmatrix Not \
+             A CA\"), whose certificate says basicConstraints CA:FALSE: it is not a CA and may not issue certificates, \
+             although the chain goes on to root-a, which the client trusts. Observed: the client sent unknown_ca."
+        );
+        assert_eq!(
+            f.fix,
+            "issue the server's certificate from a real CA (basicConstraints CA:TRUE), such as intermediate-a, instead \
+             of not-a-ca"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_name_outside_the_permitted_subtree_shows_both() {
+        let f = only("certificates/name_constraints_violated.yaml", Openssl, Openssl).await;
+        assert_eq!(f.cause, "the server's certificate names a host its CA may not certify (name constraints)");
+        assert_eq!(
+            f.detail,
+            "the server's certificate server-nc-violation (CN \"localhost\") is for DNS:localhost, but its issuer \
+             intermediate-constrained (CN \"tlsmatrix Constrained CA\") may only certify names allowed by its \
+             nameConstraints: permitted DNS example.com (and the names below it). Observed: the client sent \
+             certificate_unknown."
+        );
+        assert_eq!(
+            f.fix,
+            "issue the server's certificate for DNS:localhost from a CA without these name constraints (such as \
+             intermediate-a), or serve a name intermediate-constrained may certify (server.certificate: server-nc-ok, \
+             client.server_name: www.example.com)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_1024_bit_key_below_the_default_security_level() {
+        let f = only("certificates/rsa1024_leaf.yaml", Openssl, Openssl).await;
+        assert_eq!(f.cause, "the server's certificate chain has a key or signature too weak for the client");
+        assert_eq!(
+            f.detail,
+            "the server's certificate server-rsa1024 (CN \"localhost\") has a 1024-bit RSA key (80-bit security); the \
+             client (openssl) runs at OpenSSL security level 2 (OpenSSL's default), which needs 112-bit security from \
+             every key and signature in the chain. Observed: the client sent bad_certificate."
+        );
+        // RSA 1024 rates 80 bits, exactly what level 1 asks: that level is enough (checked by hand on this cell).
+        assert_eq!(
+            f.fix,
+            "reissue server-rsa1024 with a 2048-bit RSA or an EC key (key: rsa2048 or ec-p256); or, OpenSSL only, \
+             lower the client to security_level: 1 (which weakens it)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sha1_signature_below_the_default_security_level() {
+        let f = only("certificates/sha1_leaf.yaml", Openssl, Openssl).await;
+        assert_eq!(f.cause, "the server's certificate chain has a key or signature too weak for the client");
+        assert!(
+            f.detail.starts_with(
+                "the server's certificate server-sha1 (CN \"localhost\") has a SHA-1 signature from intermediate-rsa \
+                 (sha1WithRSAEncryption; 63-bit security as OpenSSL 3 rates it); the client (openssl) runs at OpenSSL \
+                 security level 2"
+            ),
+            "{}",
+            f.detail
+        );
+        assert!(f.detail.ends_with("Observed: the client sent bad_certificate."), "{}", f.detail);
+        assert_eq!(
+            f.fix,
+            "reissue server-sha1 with a SHA-256 signature (digest: sha256, the default); or, OpenSSL only, lower the \
+             client to security_level: 0 (which weakens it)"
+        );
+    }
+
+    #[tokio::test]
+    async fn rustls_refuses_sha1_with_no_level_to_lower() {
+        let f = only("certificates/sha1_leaf.yaml", Rustls, Openssl).await;
+        assert!(
+            f.detail
+                .contains("the client (rustls) refuses SHA-1 signatures and RSA keys under 2048 bits at any setting"),
+            "{}",
+            f.detail
+        );
+        assert!(f.detail.ends_with("Observed: the client sent decrypt_error."), "{}", f.detail);
+        assert_eq!(f.fix, "reissue server-sha1 with a SHA-256 signature (digest: sha256, the default)");
+    }
+
+    #[tokio::test]
+    async fn a_dhe_only_openssl_server_without_parameters() {
+        let f = only("cipher_suites/dhe_only_server.yaml", Openssl, Openssl).await;
+        assert_eq!(f.cause, "the server enables only DHE suites but has no DH parameters");
+        assert_eq!(
+            f.detail,
+            "tls1.2 would be negotiated and the server accepts only the DHE suites TLS_DHE_RSA_WITH_AES_128_GCM_SHA256 \
+             (server.cipher_suites); DHE needs DH parameters, and the openssl backend's plain SSL_CTX has none (no \
+             dhparam file, no SSL_CTX_set_dh_auto), so OpenSSL never selects these suites, whatever the client offers. \
+             Observed: the server sent handshake_failure."
+        );
+        assert_eq!(
+            f.fix,
+            "use the ECDHE form of the suites, which needs no parameters (server.cipher_suites: \
+             [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]); or give the server DH parameters (a dhparam file or \
+             SSL_CTX_set_dh_auto), which the harness's openssl backend does not set"
+        );
+    }
+
+    #[tokio::test]
     async fn alpn_without_overlap_lists_both() {
         let f = only("alpn/no_overlap.yaml", Openssl, Openssl).await;
         assert_eq!(f.cause, "no ALPN protocol in common");
@@ -1366,12 +1980,13 @@ mod tests {
 
     #[tokio::test]
     async fn an_unexplained_failure_names_the_side_its_alert_and_its_message() {
-        // No rule covers a serverAuth-less EKU: the finding falls back to what the failing side said.
-        let f = only("certificates/client_eku_as_server.yaml", Openssl, Openssl).await;
-        assert_eq!(f.cause, "no specific diagnosis: the client (openssl) sent unsupported_certificate");
-        assert!(f.detail.starts_with("client (openssl): failed (Handshake, local)"), "{}", f.detail);
-        assert!(f.detail.contains("certificate verify failed"), "{}", f.detail);
-        assert!(f.fix.ends_with("start from the client's own error above"), "{}", f.fix);
+        // No rule covers signature_algorithms without a scheme for the server's key: the finding falls back to what
+        // the failing side said.
+        let f = only("signatures/ecdsa_cert_rsa_only_client.yaml", Openssl, Openssl).await;
+        assert_eq!(f.cause, "no specific diagnosis: the server (openssl) sent handshake_failure");
+        assert!(f.detail.starts_with("client (openssl): failed (Handshake, peer_alert)"), "{}", f.detail);
+        assert!(f.detail.contains("no suitable signature algorithm"), "{}", f.detail);
+        assert!(f.fix.ends_with("start from the server's own error above"), "{}", f.fix);
     }
 
     #[test]

@@ -779,14 +779,6 @@ impl Scenario {
         }
         Ok(())
     }
-
-    /// The config of one side's knobs, for listing.
-    pub fn side_knobs(&self, role: Role) -> Vec<Knob> {
-        match role {
-            Role::Client => self.client.knobs(),
-            Role::Server => self.server.knobs(),
-        }
-    }
 }
 
 fn check_versions(v: &[ProtocolVersion]) -> Result<(), String> {
