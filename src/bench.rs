@@ -19,9 +19,10 @@ use crate::scenario::Scenario;
 use crate::vocab::BackendId;
 use crate::{Error, Layout};
 
-/// The scenario every pair can run: defaults on both sides, a trusted ECDSA certificate.
-const BENCH_SCENARIO: &str = "\
-description: bench
+/// The scenario every pair can run: defaults on both sides, a trusted ECDSA certificate (the CLI tests build their
+/// variations from it too).
+pub const SCENARIO: &str = "\
+description: Every pair connects with its defaults to a trusted ECDSA server.
 server:
   certificate: server-ec
 client:
@@ -48,8 +49,7 @@ pub fn run(layout: &Layout, iterations: u32) -> Result<String, Error> {
     let (pki, catalog) = layout.load(&[])?;
     let warm_start = started.elapsed();
     let fixtures = pki.names();
-    let scenario =
-        Arc::new(Scenario::parse("bench::defaults".into(), Path::new("<bench>"), BENCH_SCENARIO, &fixtures)?);
+    let scenario = Arc::new(Scenario::parse("bench::defaults".into(), Path::new("<bench>"), SCENARIO, &fixtures)?);
     let registry = Arc::new(Registry::all());
     let ctx = Context { registry: registry.clone(), pki: Arc::new(pki), timeout: crate::runner::DEFAULT_TIMEOUT };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;

@@ -32,16 +32,8 @@ fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-const TRUSTED: &str = "\
-description: A trusted server.
-server:
-  certificate: server-ec
-client:
-  trust: [root-a]
-  server_name: localhost
-expect:
-  result: success
-";
+/// A scenario every pair passes (the one `tlsmatrix bench` uses).
+const TRUSTED: &str = tlsmatrix::bench::SCENARIO;
 
 #[test]
 fn json_lists_every_cell_with_both_observations() {
