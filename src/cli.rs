@@ -170,7 +170,7 @@ pub fn main() -> ExitCode {
 
 fn backends(names: &[String]) -> Result<Vec<BackendId>, Error> {
     if names.is_empty() {
-        return Ok(BackendId::ALL.to_vec());
+        return Ok(BackendId::IN_PROCESS.to_vec());
     }
     let mut ids: Vec<BackendId> = Vec::new();
     for n in names {

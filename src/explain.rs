@@ -222,6 +222,11 @@ impl<'a> Side<'a> {
                 "native-tls's default: minimum TLS 1.2, and its SslAcceptor::mozilla_intermediate disables TLS 1.3",
             ),
             (BackendId::Rustls, _) => (&[Tls12, Tls13], "rustls's default"),
+            (BackendId::OpensslCli, _) => (&[Tls10, Tls11, Tls12, Tls13], "openssl s_server/s_client's default"),
+            (BackendId::Jsse, _) => {
+                (&[Tls12, Tls13], "Java 17's default: jdk.tls.disabledAlgorithms disables TLSv1 and TLSv1.1")
+            }
+            (BackendId::Gnutls, _) => (&[Tls12, Tls13], "GnuTLS's NORMAL priority string"),
         };
         Effective { items: range.to_vec(), default: Some(why.into()) }
     }
@@ -229,8 +234,10 @@ impl<'a> Side<'a> {
     /// The OpenSSL security level in force, for the OpenSSL-based backends (rustls has no such concept).
     fn effective_security_level(&self) -> Option<u8> {
         match self.backend {
-            BackendId::Openssl | BackendId::NativeTls => Some(self.security_level.unwrap_or(2)),
-            BackendId::Rustls => None,
+            BackendId::Openssl | BackendId::NativeTls | BackendId::OpensslCli => {
+                Some(self.security_level.unwrap_or(2))
+            }
+            BackendId::Rustls | BackendId::Jsse | BackendId::Gnutls => None,
         }
     }
 

@@ -20,6 +20,7 @@ pub mod plan;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod wire;
 mod vocab;
 mod yaml;
 

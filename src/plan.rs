@@ -73,7 +73,7 @@ pub struct Selection {
 
 impl Default for Selection {
     fn default() -> Self {
-        Selection { clients: BackendId::ALL.to_vec(), servers: BackendId::ALL.to_vec() }
+        Selection { clients: BackendId::IN_PROCESS.to_vec(), servers: BackendId::IN_PROCESS.to_vec() }
     }
 }
 

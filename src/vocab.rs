@@ -417,11 +417,20 @@ pub enum BackendId {
     NativeTls,
     /// rustls 0.23 with its default aws-lc-rs provider.
     Rustls,
+    /// Java's JSSE (SunJSSE), through the single-file adapter `peers/jsse/TlsPeer.java` run by `java`.
+    Jsse,
+    /// The OpenSSL command-line tools (`openssl s_server` / `s_client`), one process per connection.
+    OpensslCli,
+    /// GnuTLS's command-line tools (`gnutls-serv` / `gnutls-cli`), one process per connection.
+    Gnutls,
 }
 
 impl BackendId {
     /// Every backend, in report order.
-    pub const ALL: [BackendId; 3] = [Self::Openssl, Self::NativeTls, Self::Rustls];
+    pub const ALL: [BackendId; 6] =
+        [Self::Openssl, Self::NativeTls, Self::Rustls, Self::Jsse, Self::OpensslCli, Self::Gnutls];
+    /// The backends linked into this binary (always available).
+    pub const IN_PROCESS: [BackendId; 3] = [Self::Openssl, Self::NativeTls, Self::Rustls];
 
     /// The spelling used everywhere.
     pub fn name(self) -> &'static str {
@@ -429,6 +438,9 @@ impl BackendId {
             Self::Openssl => "openssl",
             Self::NativeTls => "native-tls",
             Self::Rustls => "rustls",
+            Self::Jsse => "jsse",
+            Self::OpensslCli => "openssl-cli",
+            Self::Gnutls => "gnutls",
         }
     }
 }

@@ -13,6 +13,9 @@ fn short(b: BackendId) -> &'static str {
         BackendId::Openssl => "O",
         BackendId::NativeTls => "N",
         BackendId::Rustls => "R",
+        BackendId::Jsse => "J",
+        BackendId::OpensslCli => "C",
+        BackendId::Gnutls => "G",
     }
 }
 

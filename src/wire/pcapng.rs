@@ -1,0 +1,1 @@
+//! pcapng export (being written).
