@@ -234,9 +234,7 @@ impl<'a> Side<'a> {
     /// The OpenSSL security level in force, for the OpenSSL-based backends (rustls has no such concept).
     fn effective_security_level(&self) -> Option<u8> {
         match self.backend {
-            BackendId::Openssl | BackendId::NativeTls | BackendId::OpensslCli => {
-                Some(self.security_level.unwrap_or(2))
-            }
+            BackendId::Openssl | BackendId::NativeTls | BackendId::OpensslCli => Some(self.security_level.unwrap_or(2)),
             BackendId::Rustls | BackendId::Jsse | BackendId::Gnutls => None,
         }
     }

@@ -20,8 +20,8 @@ pub mod plan;
 pub mod report;
 pub mod runner;
 pub mod scenario;
-pub mod wire;
 mod vocab;
+pub mod wire;
 mod yaml;
 
 pub mod cli;

@@ -14,6 +14,7 @@ use crate::pki::Pki;
 use crate::plan::{Cell, Decision};
 use crate::scenario::{Expectation, Mode};
 use crate::vocab::{BackendId, Role};
+use crate::wire::KeyLog;
 
 /// The default per-cell deadline.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -155,16 +156,17 @@ impl Context {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let deadline = tokio::time::Instant::now() + self.timeout;
         let ms = self.timeout.as_millis();
+        let keys = KeyLog::new();
         let server_side = async {
             let (sock, _) = listener.accept().await.map_err(|e| ConfigError(format!("accept: {e}")))?;
             // Without TCP_NODELAY every handshake flight waits out Nagle + delayed ACK (~44 ms a cell).
             sock.set_nodelay(true)?;
-            server.run(sock).await
+            server.run(sock, &keys).await
         };
         let client_side = async {
             let sock = TcpStream::connect(addr).await.map_err(|e| ConfigError(format!("connect {addr}: {e}")))?;
             sock.set_nodelay(true)?;
-            client.run(sock).await
+            client.run(sock, &keys).await
         };
         let (s, c) = tokio::join!(
             tokio::time::timeout_at(deadline, server_side),
@@ -275,7 +277,7 @@ mod tests {
 
     #[async_trait]
     impl Endpoint for MisbehavingServer {
-        async fn run(&mut self, mut io: TcpStream) -> Result<SideOutcome, ConfigError> {
+        async fn run(&mut self, mut io: TcpStream, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
             match self.0 {
                 "hang" => {
                     tokio::time::sleep(Duration::from_secs(3600)).await;

@@ -22,6 +22,7 @@ use crate::pki::Pki;
 use crate::scenario::{ClientConfig, Knob, ServerConfig, SideConfig};
 
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
+use crate::wire::KeyLog;
 
 pub use self::native_tls::NativeTlsBackend;
 pub use self::openssl::{OpensslBackend, keep_system_trust_out};
@@ -101,7 +102,10 @@ pub trait Backend: Send + Sync {
 #[async_trait]
 pub trait Endpoint: Send {
     /// One connection: handshake, one message each way, close_notify both ways. `Err` is a harness fault.
-    async fn run(&mut self, io: TcpStream) -> Result<SideOutcome, ConfigError>;
+    ///
+    /// A backend that can export its TLS secrets writes them to `keys` (NSS key log lines), so the relay's capture
+    /// of this connection can be decrypted; one that cannot leaves it alone.
+    async fn run(&mut self, io: TcpStream, keys: &KeyLog) -> Result<SideOutcome, ConfigError>;
 }
 
 /// The backends compiled into this build, in report order.

@@ -18,6 +18,7 @@ use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ClientConfig, Knob, ServerConfig};
 use crate::vocab::{BackendId, ProtocolVersion, Role};
+use crate::wire::KeyLog;
 
 const NO_SUITES: &str = "native-tls has no cipher-suite API (it exposes only what SChannel, Security.framework and \
                          OpenSSL have in common)";
@@ -131,7 +132,7 @@ struct Server(tokio_native_tls::TlsAcceptor);
 
 #[async_trait]
 impl Endpoint for Server {
-    async fn run(&mut self, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: TcpStream, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
         Ok(drive(self.0.accept(io), Role::Server).await)
     }
 }
@@ -143,7 +144,7 @@ struct Client {
 
 #[async_trait]
 impl Endpoint for Client {
-    async fn run(&mut self, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: TcpStream, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
         Ok(drive(self.connector.connect(&self.host, io), Role::Client).await)
     }
 }

@@ -28,6 +28,7 @@ use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ClientAuth, ClientConfig, FixtureName, ServerConfig, SideConfig};
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
+use crate::wire::KeyLog;
 
 /// The openssl crate backend.
 pub struct OpensslBackend {
@@ -258,7 +259,7 @@ struct Server {
 
 #[async_trait]
 impl Endpoint for Server {
-    async fn run(&mut self, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: TcpStream, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
         Ok(drive(Ssl::new(&self.ctx)?, io, Role::Server).await?.0)
     }
 }
@@ -272,7 +273,7 @@ struct Client {
 
 #[async_trait]
 impl Endpoint for Client {
-    async fn run(&mut self, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: TcpStream, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
         let mut ssl = Ssl::new(&self.ctx)?;
         match self.host.parse::<IpAddr>() {
             Ok(ip) => ssl.param_mut().set_ip(ip)?,

@@ -23,6 +23,7 @@ use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ChainShape, ClientAuth, ClientConfig, FixtureName, Knob, ServerConfig, SideConfig};
 use crate::vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
+use crate::wire::KeyLog;
 
 /// The rustls backend.
 pub struct RustlsBackend {
@@ -278,7 +279,7 @@ struct Server(tokio_rustls::TlsAcceptor);
 
 #[async_trait]
 impl Endpoint for Server {
-    async fn run(&mut self, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: TcpStream, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
         Ok(drive(self.0.accept(io), Role::Server, |s: &tokio_rustls::server::TlsStream<TcpStream>| s.get_ref().1).await)
     }
 }
@@ -290,7 +291,7 @@ struct Client {
 
 #[async_trait]
 impl Endpoint for Client {
-    async fn run(&mut self, io: TcpStream) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: TcpStream, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
         let hs = self.connector.connect(self.name.clone(), io);
         Ok(drive(hs, Role::Client, |s: &tokio_rustls::client::TlsStream<TcpStream>| s.get_ref().1).await)
     }
