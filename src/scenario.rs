@@ -127,6 +127,11 @@ pub struct ServerConfig {
     /// Signature schemes the server accepts and may use, by IANA name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature_algorithms: Option<Vec<SignatureScheme>>,
+    /// Java security properties for the `jsse` peer (e.g. `jdk.tls.disabledAlgorithms`), what a Java user would
+    /// put in a `java.security` override file; the jsse adapter runs such cells in a JVM of their own. Other
+    /// backends ignore it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub java_security: BTreeMap<String, String>,
 }
 
 /// The client side of a scenario. A knob left out means the library's own default.
@@ -168,6 +173,11 @@ pub struct ClientConfig {
     /// Signature schemes the client offers (signature_algorithms extension), by IANA name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature_algorithms: Option<Vec<SignatureScheme>>,
+    /// Java security properties for the `jsse` peer (e.g. `jdk.tls.disabledAlgorithms`), what a Java user would
+    /// put in a `java.security` override file; the jsse adapter runs such cells in a JVM of their own. Other
+    /// backends ignore it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub java_security: BTreeMap<String, String>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {

@@ -46,12 +46,17 @@ pub struct Capabilities {
     pub exact_alerts: bool,
     /// Whether it reports the negotiated version, cipher suite and group (native-tls's API does not).
     pub reports_parameters: bool,
+    /// Why it cannot run at all on this machine (an external peer whose runtime is missing), with the hint to fix it.
+    pub unavailable: Option<String>,
 }
 
 impl Capabilities {
     /// `Err(reason)` when the side config uses something this backend cannot express.
     pub fn check<C: SideConfig>(&self, cfg: &C, extra: &[Knob]) -> Result<(), String> {
         let role = C::ROLE;
+        if let Some(why) = &self.unavailable {
+            return Err(why.clone());
+        }
         for knob in cfg.knobs().into_iter().chain(extra.iter().copied()) {
             if let Some((_, why)) = self.lacks.iter().find(|(k, _)| *k == knob) {
                 return Err(format!("{role}.{} cannot be set: {why}", knob.field()));

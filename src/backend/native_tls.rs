@@ -55,6 +55,7 @@ impl NativeTlsBackend {
             groups: Default::default(),
             exact_alerts: false,
             reports_parameters: false,
+            unavailable: None,
         };
         let mut server_lacks = lacks;
         server_lacks.extend([

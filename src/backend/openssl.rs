@@ -52,6 +52,7 @@ impl OpensslBackend {
                 groups,
                 exact_alerts: true,
                 reports_parameters: true,
+                unavailable: None,
             },
         }
     }

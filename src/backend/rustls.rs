@@ -55,6 +55,7 @@ impl RustlsBackend {
                 groups: rustls::crypto::aws_lc_rs::ALL_KX_GROUPS.iter().map(|g| Group(u16::from(g.name()))).collect(),
                 exact_alerts: false,
                 reports_parameters: true,
+                unavailable: None,
             },
         }
     }
