@@ -51,7 +51,8 @@ pub fn run(layout: &Layout, iterations: u32) -> Result<String, Error> {
     let fixtures = pki.names();
     let scenario = Arc::new(Scenario::parse("bench::defaults".into(), Path::new("<bench>"), SCENARIO, &fixtures)?);
     let registry = Arc::new(Registry::all());
-    let ctx = Context { registry: registry.clone(), pki: Arc::new(pki), timeout: crate::runner::DEFAULT_TIMEOUT };
+    let ctx =
+        Context { registry: registry.clone(), pki: Arc::new(pki), timeout: crate::runner::DEFAULT_TIMEOUT, pcap: None };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
     let mut out = String::new();
     let _ = writeln!(out, "tlsmatrix bench: {iterations} connections per measurement, release build recommended\n");
@@ -73,11 +74,11 @@ pub fn run(layout: &Layout, iterations: u32) -> Result<String, Error> {
                         .client(&scenario.client, &ctx.pki)
                         .map_err(|e| e.0)?;
                     // One of each first, so lazy initialisation (providers, tables) is in neither measurement.
-                    ctx.connect_once(&mut *s, &mut *c, &cell).await?;
+                    ctx.connect_once(&mut *s, &mut *c, &cell, &crate::wire::KeyLog::new()).await?;
                     ctx.run_cell(&cell).await;
                     let t = Instant::now();
                     for _ in 0..iterations {
-                        ctx.connect_once(&mut *s, &mut *c, &cell).await?;
+                        ctx.connect_once(&mut *s, &mut *c, &cell, &crate::wire::KeyLog::new()).await?;
                     }
                     let bare = t.elapsed();
                     let t = Instant::now();

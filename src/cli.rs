@@ -153,6 +153,21 @@ pub struct RunArgs {
     /// report shows the last run.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
+    /// Show every cell's wire transcript (what each side sent, decrypted where a key log allows) in the table;
+    /// failing cells always show theirs, and the JSON report always carries them.
+    #[arg(long)]
+    pub transcript: bool,
+    /// Write one pcapng file per cell into DIR, with the cell's TLS secrets embedded (Wireshark decrypts it as is).
+    #[arg(long, value_name = "DIR")]
+    pub pcap: Option<PathBuf>,
+}
+
+/// How a matrix is run.
+#[derive(Clone, Debug, Default)]
+struct RunOptions {
+    jobs: Option<usize>,
+    timeout: Option<Duration>,
+    pcap: Option<Arc<PathBuf>>,
 }
 
 /// Parses `std::env::args` and runs.
@@ -206,7 +221,7 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
         Command::Compare { paths, filter, client, server } => {
             let matcher = glob(filter.as_deref())?;
             let sel = Selection { clients: backends(&client)?, servers: backends(&server)? };
-            let (report, _) = matrix(&layout, &paths, matcher.as_ref(), &sel, None, None)?;
+            let (report, _) = matrix(&layout, &paths, matcher.as_ref(), &sel, &RunOptions::default())?;
             print!("{}", crate::report::compare(&report));
             Ok(if report.exit_code() == 2 { 2 } else { 0 })
         }
@@ -255,7 +270,7 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             Ok(0)
         }
         Command::PkiExport { dir } => {
-            let pki = crate::Pki::load(&layout.pki, &layout.keys)?;
+            let pki = crate::Pki::load(&layout.pki)?;
             let files = pki.export(&dir).map_err(|source| Error::Write { path: dir.clone(), source })?;
             println!("wrote {} files to {}", files.len(), dir.display());
             Ok(0)
@@ -313,9 +328,9 @@ fn matrix(
     paths: &[PathBuf],
     filter: Option<&globset::GlobMatcher>,
     sel: &Selection,
-    jobs: Option<usize>,
-    timeout: Option<Duration>,
+    options: &RunOptions,
 ) -> Result<(Report, Vec<Scenario>), Error> {
+    let RunOptions { jobs, timeout, pcap } = options.clone();
     let (pki, catalog) = layout.load(paths)?;
     let scenarios: Vec<Scenario> =
         catalog.scenarios.into_iter().filter(|s| filter.is_none_or(|g| g.is_match(&s.id))).collect();
@@ -330,6 +345,7 @@ fn matrix(
         registry: registry.clone(),
         pki: Arc::new(pki),
         timeout: timeout.unwrap_or(crate::runner::DEFAULT_TIMEOUT),
+        pcap,
     };
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() * 2));
     let todo = cells(&shared, sel);
@@ -343,7 +359,7 @@ fn matrix(
 
 /// Every scenario on every pair, as the catalog shows them.
 pub fn full_run(layout: &Layout) -> Result<(Report, Vec<Scenario>), Error> {
-    matrix(layout, &[], None, &Selection::default(), None, None)
+    matrix(layout, &[], None, &Selection::default(), &RunOptions::default())
 }
 
 fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
@@ -351,9 +367,17 @@ fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
     let matcher = glob(args.filter.as_deref())?;
     let baseline = args.baseline.as_deref().map(Report::load).transpose()?;
     let timeout = Duration::from_millis(args.timeout);
+    let pcap = match &args.pcap {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Usage(format!("--pcap {}: {e}", dir.display())))?;
+            Some(Arc::new(dir.clone()))
+        }
+        None => None,
+    };
     let mut runs = Vec::new();
     for _ in 0..args.repeat {
-        runs.push(matrix(layout, &args.paths, matcher.as_ref(), &sel, args.jobs, Some(timeout))?.0);
+        let options = RunOptions { jobs: args.jobs, timeout: Some(timeout), pcap: pcap.clone() };
+        runs.push(matrix(layout, &args.paths, matcher.as_ref(), &sel, &options)?.0);
     }
     let unstable = crate::report::unstable(&runs);
     let report = runs.pop().expect("at least one run");
@@ -361,7 +385,7 @@ fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
     let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let colour = args.output.is_none() && std::io::stdout().is_terminal() && !no_colour;
     let text = match args.format {
-        Format::Table => crate::report::table_styled(&report, colour),
+        Format::Table => crate::report::table_with(&report, colour, args.transcript),
         Format::Json => crate::report::json(&report),
         Format::Markdown => crate::report::markdown(&report),
         Format::Junit => crate::report::junit(&report),
@@ -411,7 +435,8 @@ fn explain(layout: &Layout, id: &str, client: &[String], server: &[String]) -> R
     };
     let scenario = Arc::new(scenario);
     let registry = Arc::new(Registry::all());
-    let ctx = Context { registry: registry.clone(), pki: Arc::new(pki), timeout: crate::runner::DEFAULT_TIMEOUT };
+    let ctx =
+        Context { registry: registry.clone(), pki: Arc::new(pki), timeout: crate::runner::DEFAULT_TIMEOUT, pcap: None };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
     let todo: Vec<Cell> = cells(std::slice::from_ref(&scenario), &sel);
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);

@@ -56,7 +56,7 @@ pub struct Judgement {
 }
 
 /// Compares both sides with the expectation, then checks the sides against each other.
-pub fn judge(exp: &Expectation, client: Side<'_>, server: Side<'_>) -> Judgement {
+pub fn judge(exp: &Expectation, client: Side<'_>, server: Side<'_>, faithful_wire: bool) -> Judgement {
     let mut j = Judgement::default();
     for side in [&client, &server] {
         if let SideOutcome::Failed(f) = side.outcome {
@@ -77,8 +77,11 @@ pub fn judge(exp: &Expectation, client: Side<'_>, server: Side<'_>) -> Judgement
             judge_failure(exp.server.as_ref().unwrap_or(&none), &server, &mut j);
         }
     }
-    cross_check(&client, &server, &mut j);
-    cross_check(&server, &client, &mut j);
+    // A relay playing a fault changes what one side receives, so the other side is no witness of it then.
+    if faithful_wire {
+        cross_check(&client, &server, &mut j);
+        cross_check(&server, &client, &mut j);
+    }
     j
 }
 

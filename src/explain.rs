@@ -1572,7 +1572,8 @@ mod tests {
         assert!(catalog.errors.is_empty(), "{:?}", catalog.errors);
         let scenario = Arc::new(catalog.scenarios.into_iter().next().expect("one scenario"));
         let registry = Arc::new(Registry::all());
-        let ctx = Context { registry: registry.clone(), pki: Arc::new(pki), timeout: Duration::from_secs(10) };
+        let ctx =
+            Context { registry: registry.clone(), pki: Arc::new(pki), timeout: Duration::from_secs(10), pcap: None };
         let result = ctx.run_cell(&Cell { scenario: scenario.clone(), client, server }).await;
         assert_eq!(result.status, Status::Pass, "{}: {:?} {:?}", result.name(), result.mismatches, result.reason);
         (diagnose_with(&scenario, &ctx.pki, &registry, &result), ctx.pki)
@@ -2007,6 +2008,7 @@ mod tests {
             reason: Some("bind 127.0.0.1:0: address in use".into()),
             expected: None,
             observed: None,
+            wire: Vec::new(),
             mismatches: Vec::new(),
             notes: Vec::new(),
             duration_ms: 0.0,

@@ -54,7 +54,7 @@ fn trials_and_reasons(layout: &Layout) -> (Vec<Trial>, Vec<(String, String)>) {
         })
         .collect();
     let mut unsupported = Vec::new();
-    let ctx = Context { registry: Arc::new(Registry::all()), pki: Arc::new(pki), timeout: DEFAULT_TIMEOUT };
+    let ctx = Context { registry: Arc::new(Registry::all()), pki: Arc::new(pki), timeout: DEFAULT_TIMEOUT, pcap: None };
     let scenarios: Vec<_> = catalog.scenarios.into_iter().map(Arc::new).collect();
     for cell in cells(&scenarios, &Selection::default()) {
         let ctx = ctx.clone();
@@ -93,6 +93,9 @@ pub fn describe(r: &CellResult) -> String {
     }
     if let Some(o) = &r.observed {
         s.push_str(&format!("  observed client: {}\n  observed server: {}\n", o.client, o.server));
+    }
+    for line in crate::report::transcript(r) {
+        s.push_str(&format!("  | {line}\n"));
     }
     if let Some(e) = &r.expected {
         let json = serde_json::to_string(e).unwrap_or_default();

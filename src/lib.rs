@@ -17,6 +17,7 @@ pub mod harness;
 mod observation;
 pub mod pki;
 pub mod plan;
+pub mod relay;
 pub mod report;
 pub mod runner;
 pub mod scenario;
@@ -40,25 +41,19 @@ pub use vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role, Sig
 pub struct Layout {
     /// The directory scenario ids are relative to (`scenarios/`).
     pub scenarios: PathBuf,
-    /// The PKI description (`fixtures/pki.yaml`).
+    /// The PKI description (`fixtures/pki.yaml`); its keys are generated in memory at every run.
     pub pki: PathBuf,
-    /// Where private keys are cached (`fixtures/keys/`).
-    pub keys: PathBuf,
 }
 
 impl Layout {
     /// The standard layout under a project root.
     pub fn at(root: &Path) -> Layout {
-        Layout {
-            scenarios: root.join("scenarios"),
-            pki: root.join("fixtures").join("pki.yaml"),
-            keys: root.join("fixtures").join("keys"),
-        }
+        Layout { scenarios: root.join("scenarios"), pki: root.join("fixtures").join("pki.yaml") }
     }
 
     /// Generates the PKI, then loads the scenarios under `paths` (all of `scenarios/` when empty).
     pub fn load(&self, paths: &[PathBuf]) -> Result<(Pki, Catalog), Error> {
-        let pki = Pki::load(&self.pki, &self.keys)?;
+        let pki = Pki::load(&self.pki)?;
         let paths = if paths.is_empty() { vec![self.scenarios.clone()] } else { paths.to_vec() };
         let catalog = Catalog::load(&self.scenarios, &paths, &pki.names());
         Ok((pki, catalog))

@@ -12,9 +12,10 @@ use crate::expect::{Side, Status, judge};
 use crate::observation::{ErrorClass, Failure, Observation, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::plan::{Cell, Decision};
+use crate::relay::Relay;
 use crate::scenario::{Expectation, Mode};
 use crate::vocab::{BackendId, Role};
-use crate::wire::KeyLog;
+use crate::wire::{Capture, KeyLog, Wire};
 
 /// The default per-cell deadline.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,6 +29,8 @@ pub struct Context {
     pub pki: Arc<Pki>,
     /// The per-cell deadline.
     pub timeout: Duration,
+    /// Where to write one pcapng file per cell (`--pcap DIR`), if anywhere.
+    pub pcap: Option<Arc<std::path::PathBuf>>,
 }
 
 /// A judged cell: what was expected, what was seen, and the verdict.
@@ -47,6 +50,9 @@ pub struct CellResult {
     pub expected: Option<Expectation>,
     /// Both sides' observations.
     pub observed: Option<Observation>,
+    /// What the relay saw on the wire, one entry per connection (two for `mode: resume`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wire: Vec<Wire>,
     /// What did not match.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mismatches: Vec<String>,
@@ -72,6 +78,7 @@ impl CellResult {
             reason,
             expected: None,
             observed: None,
+            wire: Vec::new(),
             mismatches: Vec::new(),
             notes: Vec::new(),
             duration_ms: 0.0,
@@ -93,7 +100,7 @@ impl Context {
             Err(fault) => {
                 result.reason = Some(fault);
             }
-            Ok(obs) => {
+            Ok(Played { observation: obs, wire }) => {
                 let caps = |id: BackendId, role| self.registry.get(id).expect("decided above").capabilities(role);
                 let j = judge(
                     &expectation,
@@ -109,11 +116,20 @@ impl Context {
                         caps: caps(cell.server, Role::Server),
                         outcome: &obs.server,
                     },
+                    cell.scenario.wire.fault.is_none(),
                 );
-                result.status = if j.mismatches.is_empty() { Status::Pass } else { Status::Fail };
-                result.mismatches = j.mismatches;
-                result.notes = j.notes;
+                let mut mismatches = j.mismatches;
+                let mut notes = j.notes;
+                if let Some(last) = wire.last() {
+                    let check = crate::wire::check(&obs, last, (cell.client, cell.server));
+                    mismatches.extend(check.mismatches);
+                    notes.extend(check.notes);
+                }
+                result.status = if mismatches.is_empty() { Status::Pass } else { Status::Fail };
+                result.mismatches = mismatches;
+                result.notes = notes;
                 result.observed = Some(obs);
+                result.wire = wire;
             }
         }
         result.duration_ms = start.elapsed().as_secs_f64() * 1000.0;
@@ -123,8 +139,10 @@ impl Context {
     /// Plays the cell over loopback. `Err` is a harness fault, described.
     ///
     /// Both sides are configured once; `mode: resume` then runs two connections through them and the second one is
-    /// the observation (unless the first already failed, which is then what the cell reports).
-    pub async fn observe(&self, cell: &Cell) -> Result<Observation, String> {
+    /// the observation (unless the first already failed, which is then what the cell reports). Every connection goes
+    /// through the recording relay; its bytes are analysed with the key log the backends wrote, and written as a
+    /// pcapng file when the context asks for one.
+    pub async fn observe(&self, cell: &Cell) -> Result<Played, String> {
         let get = |id| self.registry.get(id).cloned().ok_or_else(|| format!("{id} is not compiled into this build"));
         let (client, server): (Arc<dyn Backend>, Arc<dyn Backend>) = (get(cell.client)?, get(cell.server)?);
         let fault = |role: Role, id: BackendId| move |ConfigError(m)| format!("{id} as {role}: {m}");
@@ -133,45 +151,82 @@ impl Context {
         let mut client_end =
             client.client(&cell.scenario.client, &self.pki).map_err(fault(Role::Client, cell.client))?;
         let rounds = if cell.scenario.mode == Mode::Resume { 2 } else { 1 };
+        let keys = KeyLog::new();
+        let mut captures = Vec::new();
         let mut last = None;
         for round in 1..=rounds {
-            let obs = self.connect_once(&mut *server_end, &mut *client_end, cell).await?;
+            let (obs, capture) = self.connect_once(&mut *server_end, &mut *client_end, cell, &keys).await?;
+            captures.push(capture);
             let failed = obs.client.failure().is_some() || obs.server.failure().is_some();
-            if failed && round < rounds {
-                return Ok(prefix(obs, "first connection (before resuming): "));
-            }
             last = Some(obs);
+            if failed && round < rounds {
+                last = last.map(|o| prefix(o, "first connection (before resuming): "));
+                break;
+            }
         }
-        Ok(last.expect("at least one round"))
+        let keylog = keys.text();
+        if let Some(dir) = &self.pcap {
+            write_pcap(dir, cell, &captures, &keylog)?;
+        }
+        let wire = captures.iter().map(|c| crate::wire::analyse(c, &keylog)).collect();
+        Ok(Played { observation: last.expect("at least one round"), wire })
     }
 
-    /// One connection between the two endpoints, under the cell's deadline.
+    /// The deadline of one connection of this cell: the scenario's own, or the run's.
+    fn deadline(&self, cell: &Cell) -> Duration {
+        cell.scenario.wire.deadline_ms.map_or(self.timeout, Duration::from_millis)
+    }
+
+    /// One connection between the two endpoints, through the relay, under the cell's deadline.
     pub(crate) async fn connect_once(
         &self,
         server: &mut dyn Endpoint,
         client: &mut dyn Endpoint,
         cell: &Cell,
-    ) -> Result<Observation, String> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("bind 127.0.0.1:0: {e}"))?;
+        keys: &KeyLog,
+    ) -> Result<(Observation, Capture), String> {
+        let bind = || async { TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("bind 127.0.0.1:0: {e}")) };
+        let (listener, relay_listener) = (bind().await?, bind().await?);
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let deadline = tokio::time::Instant::now() + self.timeout;
-        let ms = self.timeout.as_millis();
-        let keys = KeyLog::new();
+        let relay_addr = relay_listener.local_addr().map_err(|e| e.to_string())?;
+        let timeout = self.deadline(cell);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let ms = timeout.as_millis();
         let server_side = async {
             let (sock, _) = listener.accept().await.map_err(|e| ConfigError(format!("accept: {e}")))?;
             // Without TCP_NODELAY every handshake flight waits out Nagle + delayed ACK (~44 ms a cell).
             sock.set_nodelay(true)?;
-            server.run(sock, &keys).await
+            server.run(sock, keys).await
         };
         let client_side = async {
-            let sock = TcpStream::connect(addr).await.map_err(|e| ConfigError(format!("connect {addr}: {e}")))?;
+            let sock = TcpStream::connect(relay_addr).await.map_err(|e| ConfigError(format!("connect: {e}")))?;
             sock.set_nodelay(true)?;
-            client.run(sock, &keys).await
+            client.run(sock, keys).await
         };
-        let (s, c) = tokio::join!(
-            tokio::time::timeout_at(deadline, server_side),
-            tokio::time::timeout_at(deadline, client_side)
-        );
+        let relay = Relay::new();
+        let wire = cell.scenario.wire.clone();
+        let relay_side = async {
+            let Ok((c, _)) = relay_listener.accept().await else { return };
+            let Ok(s) = TcpStream::connect(addr).await else { return };
+            let _ = (c.set_nodelay(true), s.set_nodelay(true));
+            relay.run(c, s, wire.fault, Duration::from_millis(wire.delay_ms.unwrap_or(0))).await;
+        };
+        let endpoints = async {
+            tokio::join!(tokio::time::timeout_at(deadline, server_side), tokio::time::timeout_at(deadline, client_side))
+        };
+        tokio::pin!(relay_side, endpoints);
+        let mut relay_done = false;
+        let (s, c) = loop {
+            tokio::select! {
+                r = &mut endpoints => break r,
+                () = &mut relay_side, if !relay_done => relay_done = true,
+            }
+        };
+        if !relay_done {
+            // Both endpoints have closed their sockets: the relay reads their last bytes (an alert written just
+            // before closing) and ends. A fault that holds the connection open ends here instead.
+            let _ = tokio::time::timeout(RELAY_GRACE, relay_side).await;
+        }
         let settle = |r: Result<Result<SideOutcome, ConfigError>, _>, role: Role, id: BackendId| match r {
             Err(_elapsed) => Ok(SideOutcome::Failed(Failure {
                 phase: Phase::Handshake,
@@ -183,7 +238,11 @@ impl Context {
             Ok(Ok(o)) => Ok(o),
             Ok(Err(ConfigError(m))) => Err(format!("{id} as {role}: {m}")),
         };
-        Ok(Observation { server: settle(s, Role::Server, cell.server)?, client: settle(c, Role::Client, cell.client)? })
+        let obs = Observation {
+            server: settle(s, Role::Server, cell.server)?,
+            client: settle(c, Role::Client, cell.client)?,
+        };
+        Ok((obs, relay.capture()))
     }
 
     /// Runs many cells concurrently, at most `jobs` at a time, and returns the results in the cells' order. A panic
@@ -223,6 +282,28 @@ impl Context {
         }
         out
     }
+}
+
+/// How long the relay may take to drain once both endpoints are done.
+const RELAY_GRACE: Duration = Duration::from_millis(200);
+
+/// A played cell: the observation the verdict is about, and the wire of every connection.
+#[derive(Clone, Debug)]
+pub struct Played {
+    /// Both sides' observations (of the last connection).
+    pub observation: Observation,
+    /// The wire, one per connection.
+    pub wire: Vec<Wire>,
+}
+
+/// Writes `DIR/<scenario id>__<client>--<server>.pcapng` (`/` and `::` in ids become `__`).
+fn write_pcap(dir: &std::path::Path, cell: &Cell, captures: &[Capture], keylog: &str) -> Result<(), String> {
+    let name =
+        format!("{}__{}--{}.pcapng", cell.scenario.id.replace("::", "__").replace('/', "__"), cell.client, cell.server);
+    let path = dir.join(name);
+    let mut out = Vec::new();
+    crate::wire::pcapng::write(captures, keylog, &mut out).map_err(|e| format!("pcapng: {e}"))?;
+    std::fs::write(&path, out).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
 /// Marks the failure messages of an observation as belonging to an earlier connection.
@@ -298,7 +379,7 @@ mod tests {
         let openssl = OpensslBackend::new();
         let caps = openssl.capabilities(Role::Server).clone();
         let registry = Registry::new(vec![Arc::new(openssl), Arc::new(Misbehaving { how, caps })]);
-        let ctx = Context { registry: Arc::new(registry), pki: Arc::new(pki), timeout };
+        let ctx = Context { registry: Arc::new(registry), pki: Arc::new(pki), timeout, pcap: None };
         (ctx, Arc::new(catalog.scenarios.into_iter().next().unwrap()))
     }
 
@@ -310,7 +391,7 @@ mod tests {
     async fn a_hanging_peer_ends_at_the_deadline_as_timeout() {
         let (ctx, s) = context("hang", Duration::from_millis(300));
         let start = Instant::now();
-        let obs = ctx.observe(&cell(&s)).await.unwrap();
+        let obs = ctx.observe(&cell(&s)).await.unwrap().observation;
         assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
         assert_eq!(obs.server.failure().map(|f| f.error), Some(ErrorClass::Timeout), "{}", obs.server);
         // The client waited for a ServerHello that never came: it hung too.
@@ -320,7 +401,7 @@ mod tests {
     #[tokio::test]
     async fn an_http_answer_on_the_tls_port_fails_the_client_fast() {
         let (ctx, s) = context("http", Duration::from_secs(5));
-        let obs = ctx.observe(&cell(&s)).await.unwrap();
+        let obs = ctx.observe(&cell(&s)).await.unwrap().observation;
         let f = obs.client.failure().expect("the client cannot parse HTTP as TLS");
         assert_ne!(f.error, ErrorClass::Timeout, "{}", obs.client);
         assert!(f.message.contains("wrong version number") || f.message.contains("packet length"), "{}", f.message);

@@ -630,6 +630,49 @@ pub struct Scenario {
     /// Per-backend differences, each with its reason.
     #[serde(default)]
     pub overrides: Vec<Override>,
+    /// The network between them: a fault the relay plays, and the cell's deadline.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub wire: WireConfig,
+}
+
+/// What the relay between client and server does to the connection (see `src/relay.rs`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WireConfig {
+    /// A misbehaving network or peer, played by the relay; left out, the relay forwards every byte untouched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<Fault>,
+    /// With `fault: delay`: how long the server's first flight is held, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    /// This scenario's per-connection deadline in milliseconds (default: the run's `--timeout`), so a scenario about
+    /// stalls does not hold the run for the default five seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
+}
+
+/// A misbehaving network or peer, as the client meets it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// The relay takes the ClientHello and closes both connections (FIN): a middlebox that drops the connection.
+    CloseAfterClientHello,
+    /// The relay takes the ClientHello and resets the client's connection (RST); the server sees a bare close.
+    ResetAfterClientHello,
+    /// The server answers, but the client receives 32 bytes that are not TLS instead of the ServerHello.
+    GarbageServerHello,
+    /// The client receives a plain HTTP `400 Bad Request` and a close: a TLS client pointed at an HTTP port.
+    HttpResponse,
+    /// The client receives the first half of the server's first record, then a close.
+    TruncatedRecord,
+    /// The client receives a handshake record whose length (2^14 + 2049) exceeds what any TLS version allows.
+    OversizedRecord,
+    /// Every byte both ways travels in its own TCP segment: the handshake must still succeed.
+    OneByteSegments,
+    /// The server's answer is held forever: both sides must give up at the deadline.
+    Stall,
+    /// The server's first flight is held `delay_ms`, within the deadline: the handshake must still succeed.
+    Delay,
 }
 
 /// What a cell should do, once overrides are resolved.
@@ -740,6 +783,29 @@ impl Scenario {
         self.expect.check().map_err(|m| (Loc::In("expect", "result"), format!("expect: {m}")))?;
         if self.expect.resumed.is_some() && self.mode != Mode::Resume {
             return Err((Loc::In("expect", "resumed"), "expect.resumed needs `mode: resume` (two connections)".into()));
+        }
+        let w = &self.wire;
+        match (w.fault, w.delay_ms) {
+            (Some(Fault::Delay), None) => {
+                return Err((Loc::In("wire", "fault"), "wire: `fault: delay` needs `delay_ms`".into()));
+            }
+            (f, Some(_)) if f != Some(Fault::Delay) => {
+                return Err((Loc::In("wire", "delay_ms"), "wire.delay_ms applies only to `fault: delay`".into()));
+            }
+            _ => {}
+        }
+        if let (Some(d), Some(limit)) = (w.delay_ms, w.deadline_ms) {
+            if d >= limit {
+                return Err((
+                    Loc::In("wire", "delay_ms"),
+                    format!(
+                        "wire.delay_ms ({d}) must be below wire.deadline_ms ({limit}) to model a delay, not a stall"
+                    ),
+                ));
+            }
+        }
+        if w.deadline_ms == Some(0) {
+            return Err((Loc::In("wire", "deadline_ms"), "wire.deadline_ms: expected at least 1".into()));
         }
         for (i, o) in self.overrides.iter().enumerate() {
             let here = Loc::Override(i);

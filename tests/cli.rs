@@ -18,12 +18,8 @@ fn text(o: &Output) -> (String, String) {
 fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = dir.path().join("fixtures");
-    std::fs::create_dir_all(fixtures.join("keys")).unwrap();
+    std::fs::create_dir_all(&fixtures).unwrap();
     std::fs::copy(Path::new(ROOT).join("fixtures/pki.yaml"), fixtures.join("pki.yaml")).unwrap();
-    for key in std::fs::read_dir(Path::new(ROOT).join("fixtures/keys")).unwrap() {
-        let key = key.unwrap().path();
-        std::fs::copy(&key, fixtures.join("keys").join(key.file_name().unwrap())).unwrap();
-    }
     for (name, body) in files {
         let path: PathBuf = dir.path().join("scenarios").join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

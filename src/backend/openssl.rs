@@ -10,6 +10,9 @@ pub use ffi::keep_system_trust_out;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::OnceLock;
+
+use ::openssl::ex_data::Index;
 
 use ::openssl::ssl::{
     AlpnError, NameType, SniError, Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions, SslRef, SslSession,
@@ -80,6 +83,13 @@ pub(crate) fn alpn_wire(list: &[String]) -> Vec<u8> {
 
 /// The knobs both roles share.
 fn configure_common<C: SideConfig>(b: &mut SslContextBuilder, cfg: &C) -> Result<(), ConfigError> {
+    // Every context exports its secrets into the connection's key log (set per `Ssl` in `drive`), so the relay's
+    // capture of the connection can be decrypted.
+    b.set_keylog_callback(|ssl, line| {
+        if let Some(keys) = ssl.ex_data(keylog_index()) {
+            keys.push(line);
+        }
+    });
     if let Some((lo, hi)) = version_range(cfg.versions()) {
         b.set_min_proto_version(Some(ssl_version(lo)))?;
         b.set_max_proto_version(Some(ssl_version(hi)))?;
@@ -203,6 +213,12 @@ fn client_context(cfg: &ClientConfig, pki: &Pki) -> Result<SslContext, ConfigErr
     Ok(b.build())
 }
 
+/// Where each `Ssl` keeps its connection's key log.
+fn keylog_index() -> Index<Ssl, KeyLog> {
+    static INDEX: OnceLock<Index<Ssl, KeyLog>> = OnceLock::new();
+    *INDEX.get_or_init(|| Ssl::new_ex_index().expect("OpenSSL allocates an ex_data index"))
+}
+
 /// What an established connection negotiated.
 fn established(ssl: &SslRef) -> Established {
     let version = ssl.version2().and_then(|v| {
@@ -234,8 +250,14 @@ fn failed(phase: Phase, log: &ffi::SharedLog, d: Diagnosis) -> SideOutcome {
 }
 
 /// Handshake, exchange and close on an `SslStream`, for either role; also returns the session for resumption.
-async fn drive(ssl: Ssl, io: TcpStream, role: Role) -> Result<(SideOutcome, Option<SslSession>), ConfigError> {
+async fn drive(
+    ssl: Ssl,
+    io: TcpStream,
+    role: Role,
+    keys: &KeyLog,
+) -> Result<(SideOutcome, Option<SslSession>), ConfigError> {
     let mut ssl = ssl;
+    ssl.set_ex_data(keylog_index(), keys.clone());
     let log = ffi::record_alerts(&mut ssl);
     let mut stream = SslStream::new(ssl, io)?;
     let hs = match role {
@@ -260,8 +282,8 @@ struct Server {
 
 #[async_trait]
 impl Endpoint for Server {
-    async fn run(&mut self, io: TcpStream, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
-        Ok(drive(Ssl::new(&self.ctx)?, io, Role::Server).await?.0)
+    async fn run(&mut self, io: TcpStream, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+        Ok(drive(Ssl::new(&self.ctx)?, io, Role::Server, keys).await?.0)
     }
 }
 
@@ -274,7 +296,7 @@ struct Client {
 
 #[async_trait]
 impl Endpoint for Client {
-    async fn run(&mut self, io: TcpStream, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: TcpStream, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
         let mut ssl = Ssl::new(&self.ctx)?;
         match self.host.parse::<IpAddr>() {
             Ok(ip) => ssl.param_mut().set_ip(ip)?,
@@ -288,7 +310,7 @@ impl Endpoint for Client {
         if let Some(session) = &self.session {
             ffi::offer_session(&mut ssl, session)?;
         }
-        let (outcome, session) = drive(ssl, io, Role::Client).await?;
+        let (outcome, session) = drive(ssl, io, Role::Client, keys).await?;
         self.session = session;
         Ok(outcome)
     }

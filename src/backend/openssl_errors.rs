@@ -37,6 +37,12 @@ pub(crate) const SENT_ALERTS: &[(&str, Option<Alert>)] = &[
     ("no suitable signature algorithm", Some(Alert::HANDSHAKE_FAILURE)),
     ("no application protocol", Some(Alert::NO_APPLICATION_PROTOCOL)),
     ("unexpected eof while reading", None),
+    // ssl3_get_record on the FIRST record: bytes that are not TLS (an HTTP answer, garbage) end the handshake with
+    // no alert (SSL_AD_NO_ALERT); checked on the wire by `wire::garbage_server_hello` and `wire::http_response`.
+    // (On a later record OpenSSL sends an alert with the same reason; no scenario reaches that path.)
+    ("wrong version number", None),
+    // ssl3_get_record: a record longer than the protocol allows.
+    ("packet length too long", Some(Alert::RECORD_OVERFLOW)),
 ];
 
 /// The alert OpenSSL sends for a failed certificate verification, by X509 verify error text
@@ -108,6 +114,11 @@ pub(crate) fn diagnose(err: &(dyn StdError + 'static), text: &str) -> Diagnosis 
         Some(kind) => {
             let class = if kind == io::ErrorKind::UnexpectedEof { ErrorClass::Eof } else { ErrorClass::Io };
             Diagnosis { received_alert: None, sent_alert: Mapped::Known(None), class, message }
+        }
+        // The openssl crate's text for SSL_ERROR_SYSCALL without an io error: the peer closed mid-handshake
+        // (native-tls hands the error over without its source, so only the text is left).
+        None if text == "unexpected EOF" => {
+            Diagnosis { received_alert: None, sent_alert: Mapped::Known(None), class: ErrorClass::Eof, message }
         }
         // Neither OpenSSL's error stack nor a socket error: a failure we cannot classify (native-tls reports its own
         // setup errors this way). Never guess: the cell fails as unmapped.

@@ -15,7 +15,9 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
-use rustls::{Error as RustlsError, PeerIncompatible, PeerMisbehaved, RootCertStore, SupportedProtocolVersion};
+use rustls::{
+    Error as RustlsError, InvalidMessage, PeerIncompatible, PeerMisbehaved, RootCertStore, SupportedProtocolVersion,
+};
 use tokio::net::TcpStream;
 
 use super::{Backend, Capabilities, ConfigError, Endpoint, client_host, credential, exchange};
@@ -143,6 +145,12 @@ pub fn sent_alert(err: &RustlsError, role: Role) -> Result<Option<Alert>, String
         // server/tls12.rs and server/tls13.rs: a required client certificate was not sent.
         RustlsError::NoCertificatesPresented if role == Role::Server => a(A::CertificateRequired),
         RustlsError::PeerSentOversizedRecord => a(A::RecordOverflow),
+        // msgs/deframer: a record that does not parse (not TLS at all, or longer than any version allows) is a
+        // decode error before any message exists (seen on the wire: `wire::garbage_server_hello`,
+        // `wire::oversized_record`).
+        RustlsError::InvalidMessage(InvalidMessage::InvalidContentType | InvalidMessage::MessageTooLarge) => {
+            a(A::DecodeError)
+        }
         RustlsError::InappropriateMessage { .. } | RustlsError::InappropriateHandshakeMessage { .. } => {
             a(A::UnexpectedMessage)
         }
@@ -276,24 +284,43 @@ fn certified(
     Ok(Arc::new(CertifiedKey::new(chain, prov.key_provider.load_private_key(key)?)))
 }
 
-struct Server(tokio_rustls::TlsAcceptor);
+/// rustls's key log hook, writing into the connection's [`KeyLog`] in the NSS format.
+#[derive(Debug)]
+struct Secrets(KeyLog);
+
+impl rustls::KeyLog for Secrets {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        self.0.push(&format!("{label} {} {}", hex(client_random), hex(secret)));
+    }
+}
+
+struct Server(Arc<rustls::ServerConfig>);
 
 #[async_trait]
 impl Endpoint for Server {
-    async fn run(&mut self, io: TcpStream, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
-        Ok(drive(self.0.accept(io), Role::Server, |s: &tokio_rustls::server::TlsStream<TcpStream>| s.get_ref().1).await)
+    async fn run(&mut self, io: TcpStream, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+        // The key log is per connection; the clone shares everything else (session cache, ticketer) by `Arc`.
+        let mut config = (*self.0).clone();
+        config.key_log = Arc::new(Secrets(keys.clone()));
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        Ok(drive(acceptor.accept(io), Role::Server, |s: &tokio_rustls::server::TlsStream<TcpStream>| s.get_ref().1)
+            .await)
     }
 }
 
 struct Client {
-    connector: tokio_rustls::TlsConnector,
+    config: Arc<rustls::ClientConfig>,
     name: ServerName<'static>,
 }
 
 #[async_trait]
 impl Endpoint for Client {
-    async fn run(&mut self, io: TcpStream, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
-        let hs = self.connector.connect(self.name.clone(), io);
+    async fn run(&mut self, io: TcpStream, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+        // As for the server: the clone shares the session store, so a second connection can resume.
+        let mut config = (*self.config).clone();
+        config.key_log = Arc::new(Secrets(keys.clone()));
+        let hs = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(self.name.clone(), io);
         Ok(drive(hs, Role::Client, |s: &tokio_rustls::client::TlsStream<TcpStream>| s.get_ref().1).await)
     }
 }
@@ -342,7 +369,7 @@ impl Backend for RustlsBackend {
         if cfg.session_tickets == Some(true) {
             config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
         }
-        Ok(Box::new(Server(tokio_rustls::TlsAcceptor::from(Arc::new(config)))))
+        Ok(Box::new(Server(Arc::new(config))))
     }
 
     fn client(&self, cfg: &ClientConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
@@ -366,7 +393,7 @@ impl Backend for RustlsBackend {
         config.enable_sni = cfg.sni != Some(false);
         let name = ServerName::try_from(client_host(cfg).to_string()).map_err(|e| ConfigError(e.to_string()))?;
         // One config (and so one session store) for every connection of the cell: resumption works across them.
-        Ok(Box::new(Client { connector: tokio_rustls::TlsConnector::from(Arc::new(config)), name }))
+        Ok(Box::new(Client { config: Arc::new(config), name }))
     }
 }
 

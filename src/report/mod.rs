@@ -23,7 +23,22 @@ pub use html::render as html;
 pub use json::render as json;
 pub use junit::render as junit;
 pub use markdown::render as markdown;
-pub use table::{render as table, render_styled as table_styled};
+pub use table::{render as table, render_styled as table_styled, render_with as table_with};
+
+/// The cell's wire transcript, one line per message, connections numbered when there are several.
+pub fn transcript(c: &CellResult) -> Vec<String> {
+    let many = c.wire.len() > 1;
+    let mut out = Vec::new();
+    for (i, w) in c.wire.iter().enumerate() {
+        if many {
+            out.push(format!("connection {}:", i + 1));
+        }
+        let indent = if many { "  " } else { "" };
+        out.extend(w.transcript.iter().map(|l| format!("{indent}{l}")));
+        out.extend(w.malformed.iter().map(|m| format!("{indent}malformed: {m}")));
+    }
+    out
+}
 
 /// A cell's outcome in a few words: `tls1.3`, `C→S unknown_ca`, `S→C protocol_version`, `n/a`.
 pub fn outcome(c: &CellResult) -> String {

@@ -49,6 +49,12 @@ fn paint(mark: &str, status: Status, colour: bool) -> String {
 
 /// Like [`render`], with ANSI colours when `colour` is set (the CLI sets it for a terminal without `NO_COLOR`).
 pub fn render_styled(report: &Report, colour: bool) -> String {
+    render_with(report, colour, false)
+}
+
+/// Like [`render_styled`]; with `transcripts`, every cell that ran also shows what went over the wire (failing
+/// cells always do).
+pub fn render_with(report: &Report, colour: bool, transcripts: bool) -> String {
     let mut out = String::new();
     let mut pairs: Vec<(BackendId, BackendId)> = Vec::new();
     let mut rows: BTreeMap<&str, BTreeMap<(BackendId, BackendId), Status>> = BTreeMap::new();
@@ -90,6 +96,18 @@ pub fn render_styled(report: &Report, colour: bool) -> String {
             if let Some(o) = &c.observed {
                 let _ = writeln!(out, "    observed client: {}", o.client);
                 let _ = writeln!(out, "    observed server: {}", o.server);
+            }
+            for line in super::transcript(c) {
+                let _ = writeln!(out, "    | {line}");
+            }
+        }
+    }
+    if transcripts {
+        let _ = writeln!(out, "\nTranscripts (what the relay saw):");
+        for c in report.cells.iter().filter(|c| !c.wire.is_empty()) {
+            let _ = writeln!(out, "\n  {} [{}]", c.name(), c.status);
+            for line in super::transcript(c) {
+                let _ = writeln!(out, "    {line}");
             }
         }
     }
