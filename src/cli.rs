@@ -157,6 +157,10 @@ pub struct RunArgs {
     /// failing cells always show theirs, and the JSON report always carries them.
     #[arg(long)]
     pub transcript: bool,
+    /// Run only shard K of N (`--shard 2/4`): every N-th cell starting at the K-th, in the catalog's stable order,
+    /// so N CI machines together run every cell exactly once.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
     /// Write one pcapng file per cell into DIR, with the cell's TLS secrets embedded (Wireshark decrypts it as is).
     #[arg(long, value_name = "DIR")]
     pub pcap: Option<PathBuf>,
@@ -168,6 +172,26 @@ struct RunOptions {
     jobs: Option<usize>,
     timeout: Option<Duration>,
     pcap: Option<Arc<PathBuf>>,
+    shard: Option<Shard>,
+}
+
+/// One shard of a run: the K-th of N (1-based).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// Which one, from 1.
+    pub index: usize,
+    /// How many.
+    pub count: usize,
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    let bad = || format!("`{s}`: expected K/N with 1 <= K <= N, e.g. 2/4");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (index, count) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if index == 0 || count == 0 || index > count {
+        return Err(bad());
+    }
+    Ok(Shard { index, count })
 }
 
 /// Parses `std::env::args` and runs.
@@ -330,7 +354,7 @@ fn matrix(
     sel: &Selection,
     options: &RunOptions,
 ) -> Result<(Report, Vec<Scenario>), Error> {
-    let RunOptions { jobs, timeout, pcap } = options.clone();
+    let RunOptions { jobs, timeout, pcap, shard } = options.clone();
     let (pki, catalog) = layout.load(paths)?;
     let scenarios: Vec<Scenario> =
         catalog.scenarios.into_iter().filter(|s| filter.is_none_or(|g| g.is_match(&s.id))).collect();
@@ -348,7 +372,10 @@ fn matrix(
         pcap,
     };
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() * 2));
-    let todo = cells(&shared, sel);
+    let mut todo = cells(&shared, sel);
+    if let Some(Shard { index, count }) = shard {
+        todo = todo.into_iter().skip(index - 1).step_by(count).collect();
+    }
     let bar = progress(todo.len());
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
     let results = rt.block_on(ctx.run_all(todo, jobs, Some(bar.clone())));
@@ -376,7 +403,7 @@ fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
     };
     let mut runs = Vec::new();
     for _ in 0..args.repeat {
-        let options = RunOptions { jobs: args.jobs, timeout: Some(timeout), pcap: pcap.clone() };
+        let options = RunOptions { jobs: args.jobs, timeout: Some(timeout), pcap: pcap.clone(), shard: args.shard };
         runs.push(matrix(layout, &args.paths, matcher.as_ref(), &sel, &options)?.0);
     }
     let unstable = crate::report::unstable(&runs);

@@ -169,6 +169,7 @@ impl Credential {
 pub struct Pki {
     creds: BTreeMap<String, Credential>,
     specs: BTreeMap<String, CertSpec>,
+    id: u64,
 }
 
 impl Pki {
@@ -181,6 +182,12 @@ impl Pki {
             .map_err(|e| LoadError::file(spec_path, format!("cannot read the PKI description: {e}")))?;
         let file: PkiFile = yaml::from_str(&text).map_err(|e| LoadError::at(spec_path, e.line, e.column, e.message))?;
         Ok(Self::generate(file.certificates)?)
+    }
+
+    /// Which load of the PKI this is, unique in the process: library configurations built from it may be reused
+    /// only with the same certificates.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The names of every certificate.
@@ -253,7 +260,9 @@ impl Pki {
             }
             pending = still;
         }
-        Ok(Pki { creds, specs })
+        static LOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Pki { creds, specs, id })
     }
 }
 

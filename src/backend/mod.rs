@@ -113,6 +113,45 @@ pub trait Endpoint: Send {
     async fn run(&mut self, io: TcpStream, keys: &KeyLog) -> Result<SideOutcome, ConfigError>;
 }
 
+/// Library configurations already built, by PKI load and side config: cells that configure a side the same way
+/// (the three clients against one server config, every repetition of a scenario) reuse it instead of paying for
+/// `SSL_CTX_new` and certificate parsing again. Only configuration is shared: per-connection state (key logs, the
+/// client's session for resumption) stays in each cell's endpoint, so no cell can resume another cell's session.
+pub(crate) struct ConfigCache<T> {
+    map: std::sync::Mutex<std::collections::HashMap<(u64, String), T>>,
+}
+
+impl<T> Default for ConfigCache<T> {
+    fn default() -> Self {
+        ConfigCache { map: Default::default() }
+    }
+}
+
+impl<T: Clone> ConfigCache<T> {
+    /// Entries kept at most; a run with more distinct configs (a generated grid) starts over, so memory stays flat.
+    const LIMIT: usize = 256;
+
+    /// The config for `cfg`, built by `build` on first use.
+    pub(crate) fn get_or_build<C: serde::Serialize>(
+        &self,
+        pki: &Pki,
+        cfg: &C,
+        build: impl FnOnce() -> Result<T, ConfigError>,
+    ) -> Result<T, ConfigError> {
+        let key = (pki.id(), serde_json::to_string(cfg).map_err(|e| ConfigError(e.to_string()))?);
+        if let Some(hit) = self.map.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(hit.clone());
+        }
+        let built = build()?;
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::LIMIT {
+            map.clear();
+        }
+        map.insert(key, built.clone());
+        Ok(built)
+    }
+}
+
 /// The backends compiled into this build, in report order.
 pub struct Registry {
     backends: Vec<Arc<dyn Backend>>,

@@ -12,7 +12,8 @@ use tokio::net::TcpStream;
 
 use super::openssl_errors::{Mapped, diagnose};
 use super::{
-    Backend, Capabilities, ConfigError, Endpoint, client_host, credential, exchange, pem_chain, version_range,
+    Backend, Capabilities, ConfigCache, ConfigError, Endpoint, client_host, credential, exchange, pem_chain,
+    version_range,
 };
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
@@ -30,6 +31,8 @@ const NO_LEVEL: &str =
 pub struct NativeTlsBackend {
     client: Capabilities,
     server: Capabilities,
+    acceptors: ConfigCache<native_tls::TlsAcceptor>,
+    connectors: ConfigCache<native_tls::TlsConnector>,
 }
 
 impl NativeTlsBackend {
@@ -70,7 +73,7 @@ impl NativeTlsBackend {
             lacks: server_lacks,
             ..client.clone()
         };
-        NativeTlsBackend { client, server }
+        NativeTlsBackend { client, server, acceptors: ConfigCache::default(), connectors: ConfigCache::default() }
     }
 }
 
@@ -167,39 +170,45 @@ impl Backend for NativeTlsBackend {
     }
 
     fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
-        let cred = credential(pki, &cfg.certificate.0)?;
-        let identity = Identity::from_pkcs8(&pem_chain(&cred.chain(cfg.chain)), &cred.key_pkcs8_pem())?;
-        let mut b = native_tls::TlsAcceptor::builder(identity);
-        if let Some((lo, hi)) = version_range(cfg.versions.as_deref()) {
-            b.min_protocol_version(Some(protocol(lo)));
-            b.max_protocol_version(Some(protocol(hi)));
-        }
-        if let Some(alpn) = &cfg.alpn {
-            b.accept_alpn(alpn);
-        }
-        Ok(Box::new(Server(tokio_native_tls::TlsAcceptor::from(b.build()?))))
+        let acceptor = self.acceptors.get_or_build(pki, cfg, || {
+            let cred = credential(pki, &cfg.certificate.0)?;
+            let identity = Identity::from_pkcs8(&pem_chain(&cred.chain(cfg.chain)), &cred.key_pkcs8_pem())?;
+            let mut b = native_tls::TlsAcceptor::builder(identity);
+            if let Some((lo, hi)) = version_range(cfg.versions.as_deref()) {
+                b.min_protocol_version(Some(protocol(lo)));
+                b.max_protocol_version(Some(protocol(hi)));
+            }
+            if let Some(alpn) = &cfg.alpn {
+                b.accept_alpn(alpn);
+            }
+            Ok(b.build()?)
+        })?;
+        Ok(Box::new(Server(tokio_native_tls::TlsAcceptor::from(acceptor))))
     }
 
     fn client(&self, cfg: &ClientConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
-        let mut b = native_tls::TlsConnector::builder();
-        b.disable_built_in_roots(true);
-        for t in &cfg.trust {
-            b.add_root_certificate(Certificate::from_der(&credential(pki, &t.0)?.cert.to_der()?)?);
-        }
-        if let Some((lo, hi)) = version_range(cfg.versions.as_deref()) {
-            b.min_protocol_version(Some(protocol(lo)));
-            b.max_protocol_version(Some(protocol(hi)));
-        }
-        if let Some(name) = &cfg.certificate {
-            let cred = credential(pki, &name.0)?;
-            b.identity(Identity::from_pkcs8(&pem_chain(&cred.chain(Default::default())), &cred.key_pkcs8_pem())?);
-        }
-        if let Some(alpn) = &cfg.alpn {
-            let list: Vec<&str> = alpn.iter().map(String::as_str).collect();
-            b.request_alpns(&list);
-        }
-        b.use_sni(cfg.sni != Some(false));
-        let connector = tokio_native_tls::TlsConnector::from(b.build()?);
+        let connector = self.connectors.get_or_build(pki, cfg, || {
+            let mut b = native_tls::TlsConnector::builder();
+            b.disable_built_in_roots(true);
+            for t in &cfg.trust {
+                b.add_root_certificate(Certificate::from_der(&credential(pki, &t.0)?.cert.to_der()?)?);
+            }
+            if let Some((lo, hi)) = version_range(cfg.versions.as_deref()) {
+                b.min_protocol_version(Some(protocol(lo)));
+                b.max_protocol_version(Some(protocol(hi)));
+            }
+            if let Some(name) = &cfg.certificate {
+                let cred = credential(pki, &name.0)?;
+                b.identity(Identity::from_pkcs8(&pem_chain(&cred.chain(Default::default())), &cred.key_pkcs8_pem())?);
+            }
+            if let Some(alpn) = &cfg.alpn {
+                let list: Vec<&str> = alpn.iter().map(String::as_str).collect();
+                b.request_alpns(&list);
+            }
+            b.use_sni(cfg.sni != Some(false));
+            Ok(b.build()?)
+        })?;
+        let connector = tokio_native_tls::TlsConnector::from(connector);
         Ok(Box::new(Client { connector, host: client_host(cfg).to_string() }))
     }
 }

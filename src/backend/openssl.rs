@@ -26,7 +26,9 @@ use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 
 use super::openssl_errors::{Diagnosis, diagnose};
-use super::{Backend, Capabilities, ConfigError, Endpoint, client_host, credential, exchange, version_range};
+use super::{
+    Backend, Capabilities, ConfigCache, ConfigError, Endpoint, client_host, credential, exchange, version_range,
+};
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ClientAuth, ClientConfig, FixtureName, ServerConfig, SideConfig};
@@ -36,6 +38,8 @@ use crate::wire::KeyLog;
 /// The openssl crate backend.
 pub struct OpensslBackend {
     caps: Capabilities,
+    servers: ConfigCache<SslContext>,
+    clients: ConfigCache<SslContext>,
 }
 
 impl OpensslBackend {
@@ -57,6 +61,8 @@ impl OpensslBackend {
                 reports_parameters: true,
                 unavailable: None,
             },
+            servers: ConfigCache::default(),
+            clients: ConfigCache::default(),
         }
     }
 }
@@ -330,12 +336,12 @@ impl Backend for OpensslBackend {
     }
 
     fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
-        Ok(Box::new(Server { ctx: server(cfg, pki)? }))
+        Ok(Box::new(Server { ctx: self.servers.get_or_build(pki, cfg, || server(cfg, pki))? }))
     }
 
     fn client(&self, cfg: &ClientConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
         Ok(Box::new(Client {
-            ctx: client_context(cfg, pki)?,
+            ctx: self.clients.get_or_build(pki, cfg, || client_context(cfg, pki))?,
             host: client_host(cfg).to_string(),
             sni: cfg.sni != Some(false),
             session: None,

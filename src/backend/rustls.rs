@@ -20,7 +20,7 @@ use rustls::{
 };
 use tokio::net::TcpStream;
 
-use super::{Backend, Capabilities, ConfigError, Endpoint, client_host, credential, exchange};
+use super::{Backend, Capabilities, ConfigCache, ConfigError, Endpoint, client_host, credential, exchange};
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ChainShape, ClientAuth, ClientConfig, FixtureName, Knob, ServerConfig, SideConfig};
@@ -30,6 +30,8 @@ use crate::wire::KeyLog;
 /// The rustls backend.
 pub struct RustlsBackend {
     caps: Capabilities,
+    servers: ConfigCache<Arc<rustls::ServerConfig>>,
+    clients: ConfigCache<Arc<rustls::ClientConfig>>,
 }
 
 impl RustlsBackend {
@@ -59,6 +61,8 @@ impl RustlsBackend {
                 reports_parameters: true,
                 unavailable: None,
             },
+            servers: ConfigCache::default(),
+            clients: ConfigCache::default(),
         }
     }
 }
@@ -339,62 +343,73 @@ impl Backend for RustlsBackend {
     }
 
     fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
-        let prov = provider(cfg);
-        let builder =
-            rustls::ServerConfig::builder_with_provider(prov.clone()).with_protocol_versions(&versions(cfg))?;
-        let builder = match cfg.client_auth {
-            ClientAuth::None => builder.with_no_client_auth(),
-            auth => {
-                let mut v = WebPkiClientVerifier::builder_with_provider(roots(pki, &cfg.trust)?, prov.clone());
-                if auth == ClientAuth::Optional {
-                    v = v.allow_unauthenticated();
-                }
-                builder.with_client_cert_verifier(v.build()?)
-            }
-        };
-        let mut config = if cfg.sni_certificates.is_empty() {
-            let (chain, key) = identity(pki, &cfg.certificate.0, cfg.chain)?;
-            builder.with_single_cert(chain, key)?
-        } else {
-            let mut by_name = HashMap::new();
-            for (host, cert) in &cfg.sni_certificates {
-                by_name.insert(host.clone(), certified(pki, &cert.0, cfg.chain, &prov)?);
-            }
-            let default = certified(pki, &cfg.certificate.0, cfg.chain, &prov)?;
-            builder.with_cert_resolver(Arc::new(BySni { default, by_name }))
-        };
-        config.alpn_protocols = cfg.alpn.iter().flatten().map(|p| p.as_bytes().to_vec()).collect();
-        // rustls's default is a stateful session cache (TLS 1.2 session ids, TLS 1.3 tickets that name a cache
-        // entry); `session_tickets: true` adds a ticketer for stateless tickets, as OpenSSL issues by default.
-        if cfg.session_tickets == Some(true) {
-            config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
-        }
-        Ok(Box::new(Server(Arc::new(config))))
+        Ok(Box::new(Server(self.servers.get_or_build(pki, cfg, || build_server(cfg, pki))?)))
     }
 
     fn client(&self, cfg: &ClientConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
-        let prov = provider(cfg);
-        let verifier = WebPkiServerVerifier::builder_with_provider(roots(pki, &cfg.trust)?, prov.clone()).build();
-        let builder = rustls::ClientConfig::builder_with_provider(prov).with_protocol_versions(&versions(cfg))?;
-        // An empty trust list is legal for a scenario (it trusts nothing); WebPki's builder refuses it, so such a
-        // client gets a verifier over an empty store that fails every chain with UnknownIssuer, as a real one would.
-        let builder = match verifier {
-            Ok(v) => builder.with_webpki_verifier(v),
-            Err(_) => builder.with_root_certificates(RootCertStore::empty()),
-        };
-        let mut config = match &cfg.certificate {
-            Some(name) => {
-                let (chain, key) = identity(pki, &name.0, Default::default())?;
-                builder.with_client_auth_cert(chain, key)?
-            }
-            None => builder.with_no_client_auth(),
-        };
-        config.alpn_protocols = cfg.alpn.iter().flatten().map(|p| p.as_bytes().to_vec()).collect();
-        config.enable_sni = cfg.sni != Some(false);
+        let shared = self.clients.get_or_build(pki, cfg, || build_client(cfg, pki))?;
+        // A session store of the cell's own: one for every connection of the cell (resumption works across them),
+        // none shared with another cell that happens to use the same config.
+        let mut config = (*shared).clone();
+        config.resumption = rustls::client::Resumption::default();
         let name = ServerName::try_from(client_host(cfg).to_string()).map_err(|e| ConfigError(e.to_string()))?;
-        // One config (and so one session store) for every connection of the cell: resumption works across them.
         Ok(Box::new(Client { config: Arc::new(config), name }))
     }
+}
+
+fn build_server(cfg: &ServerConfig, pki: &Pki) -> Result<Arc<rustls::ServerConfig>, ConfigError> {
+    let prov = provider(cfg);
+    let builder = rustls::ServerConfig::builder_with_provider(prov.clone()).with_protocol_versions(&versions(cfg))?;
+    let builder = match cfg.client_auth {
+        ClientAuth::None => builder.with_no_client_auth(),
+        auth => {
+            let mut v = WebPkiClientVerifier::builder_with_provider(roots(pki, &cfg.trust)?, prov.clone());
+            if auth == ClientAuth::Optional {
+                v = v.allow_unauthenticated();
+            }
+            builder.with_client_cert_verifier(v.build()?)
+        }
+    };
+    let mut config = if cfg.sni_certificates.is_empty() {
+        let (chain, key) = identity(pki, &cfg.certificate.0, cfg.chain)?;
+        builder.with_single_cert(chain, key)?
+    } else {
+        let mut by_name = HashMap::new();
+        for (host, cert) in &cfg.sni_certificates {
+            by_name.insert(host.clone(), certified(pki, &cert.0, cfg.chain, &prov)?);
+        }
+        let default = certified(pki, &cfg.certificate.0, cfg.chain, &prov)?;
+        builder.with_cert_resolver(Arc::new(BySni { default, by_name }))
+    };
+    config.alpn_protocols = cfg.alpn.iter().flatten().map(|p| p.as_bytes().to_vec()).collect();
+    // rustls's default is a stateful session cache (TLS 1.2 session ids, TLS 1.3 tickets that name a cache
+    // entry); `session_tickets: true` adds a ticketer for stateless tickets, as OpenSSL issues by default.
+    if cfg.session_tickets == Some(true) {
+        config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
+    }
+    Ok(Arc::new(config))
+}
+
+fn build_client(cfg: &ClientConfig, pki: &Pki) -> Result<Arc<rustls::ClientConfig>, ConfigError> {
+    let prov = provider(cfg);
+    let verifier = WebPkiServerVerifier::builder_with_provider(roots(pki, &cfg.trust)?, prov.clone()).build();
+    let builder = rustls::ClientConfig::builder_with_provider(prov).with_protocol_versions(&versions(cfg))?;
+    // An empty trust list is legal for a scenario (it trusts nothing); WebPki's builder refuses it, so such a
+    // client gets a verifier over an empty store that fails every chain with UnknownIssuer, as a real one would.
+    let builder = match verifier {
+        Ok(v) => builder.with_webpki_verifier(v),
+        Err(_) => builder.with_root_certificates(RootCertStore::empty()),
+    };
+    let mut config = match &cfg.certificate {
+        Some(name) => {
+            let (chain, key) = identity(pki, &name.0, Default::default())?;
+            builder.with_client_auth_cert(chain, key)?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = cfg.alpn.iter().flatten().map(|p| p.as_bytes().to_vec()).collect();
+    config.enable_sni = cfg.sni != Some(false);
+    Ok(Arc::new(config))
 }
 
 #[cfg(test)]

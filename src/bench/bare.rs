@@ -1,0 +1,138 @@
+//! The *bare* side of the benchmark: what a program written directly against each library does to make one
+//! connection, with its configuration built once. No relay, no capture, no key log, no verdict: the floor the
+//! harness is measured against.
+//!
+//! Each connection is the same work a cell's connection does (handshake, one message each way, close_notify both
+//! ways, via [`crate::backend::exchange`], which is only the protocol), over loopback with TCP_NODELAY.
+
+use std::sync::Arc;
+
+use openssl::ssl::{SslConnector, SslContext, SslContextBuilder, SslMethod, SslVerifyMode};
+use openssl::x509::store::X509StoreBuilder;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::backend::exchange;
+use crate::pki::Pki;
+use crate::vocab::{BackendId, Role};
+
+/// A server configured once.
+pub enum BareServer {
+    /// openssl.
+    Openssl(SslContext),
+    /// native-tls.
+    NativeTls(tokio_native_tls::TlsAcceptor),
+    /// rustls.
+    Rustls(tokio_rustls::TlsAcceptor),
+}
+
+/// A client configured once.
+pub enum BareClient {
+    /// openssl.
+    Openssl(SslConnector),
+    /// native-tls.
+    NativeTls(tokio_native_tls::TlsConnector),
+    /// rustls.
+    Rustls(tokio_rustls::TlsConnector),
+}
+
+type Fallible<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// The bench scenario's server (`cert`, its full chain) for `id`.
+pub fn server(id: BackendId, pki: &Pki, cert: &str) -> Fallible<BareServer> {
+    let cred = pki.get(cert).ok_or("no such fixture")?;
+    let chain = cred.chain(Default::default());
+    Ok(match id {
+        BackendId::Openssl => {
+            // OpenSSL's own defaults, as the harness's openssl backend uses them.
+            let mut b = SslContextBuilder::new(SslMethod::tls_server())?;
+            b.set_certificate(&chain[0])?;
+            b.set_private_key(&cred.key)?;
+            for c in &chain[1..] {
+                b.add_extra_chain_cert(c.clone())?;
+            }
+            BareServer::Openssl(b.build())
+        }
+        BackendId::NativeTls => {
+            let pem: Vec<u8> = chain.iter().flat_map(|c| c.to_pem().unwrap_or_default()).collect();
+            let id = native_tls::Identity::from_pkcs8(&pem, &cred.key_pkcs8_pem())?;
+            BareServer::NativeTls(native_tls::TlsAcceptor::new(id)?.into())
+        }
+        BackendId::Rustls => {
+            let certs = chain.iter().map(|c| c.to_der().map(CertificateDer::from)).collect::<Result<Vec<_>, _>>()?;
+            let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cred.key.private_key_to_pkcs8()?));
+            let config = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(certs, key)?;
+            BareServer::Rustls(Arc::new(config).into())
+        }
+        other => return Err(format!("{other} has no bare loop (external peers are measured as cells only)").into()),
+    })
+}
+
+/// The bench scenario's client (trusting `root`) for `id`.
+pub fn client(id: BackendId, pki: &Pki, root: &str) -> Fallible<BareClient> {
+    let root = &pki.get(root).ok_or("no such fixture")?.cert;
+    Ok(match id {
+        BackendId::Openssl => {
+            let mut b = SslConnector::builder(SslMethod::tls_client())?;
+            let mut store = X509StoreBuilder::new()?;
+            store.add_cert(root.clone())?;
+            b.set_cert_store(store.build());
+            b.set_verify(SslVerifyMode::PEER);
+            BareClient::Openssl(b.build())
+        }
+        BackendId::NativeTls => {
+            let c = native_tls::TlsConnector::builder()
+                .disable_built_in_roots(true)
+                .add_root_certificate(native_tls::Certificate::from_der(&root.to_der()?)?)
+                .build()?;
+            BareClient::NativeTls(c.into())
+        }
+        BackendId::Rustls => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(CertificateDer::from(root.to_der()?))?;
+            let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+            BareClient::Rustls(Arc::new(config).into())
+        }
+        other => return Err(format!("{other} has no bare loop (external peers are measured as cells only)").into()),
+    })
+}
+
+/// One connection between a bare client and a bare server, verifying `localhost`.
+pub async fn connect(server: &BareServer, client: &BareClient) -> Fallible<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let serve = async {
+        let (sock, _) = listener.accept().await?;
+        sock.set_nodelay(true)?;
+        match server {
+            BareServer::Openssl(a) => {
+                let mut s = tokio_openssl::SslStream::new(openssl::ssl::Ssl::new(a)?, sock)?;
+                std::pin::Pin::new(&mut s).accept().await?;
+                exchange(&mut s, Role::Server).await?;
+            }
+            BareServer::NativeTls(a) => exchange(&mut a.accept(sock).await?, Role::Server).await?,
+            BareServer::Rustls(a) => exchange(&mut a.accept(sock).await?, Role::Server).await?,
+        }
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    };
+    let call = async {
+        let sock = TcpStream::connect(addr).await?;
+        sock.set_nodelay(true)?;
+        match client {
+            BareClient::Openssl(c) => {
+                let ssl = c.configure()?.into_ssl("localhost")?;
+                let mut s = tokio_openssl::SslStream::new(ssl, sock)?;
+                std::pin::Pin::new(&mut s).connect().await?;
+                exchange(&mut s, Role::Client).await?;
+            }
+            BareClient::NativeTls(c) => exchange(&mut c.connect("localhost", sock).await?, Role::Client).await?,
+            BareClient::Rustls(c) => {
+                exchange(&mut c.connect(ServerName::try_from("localhost")?, sock).await?, Role::Client).await?
+            }
+        }
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    };
+    let (s, c) = tokio::join!(serve, call);
+    s?;
+    c
+}
