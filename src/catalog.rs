@@ -49,8 +49,8 @@ impl Catalog {
                             e.utf8_error().valid_up_to()
                         ),
                     )),
-                    Ok(text) => match Scenario::parse(id, &f, &text, fixtures) {
-                        Ok(s) => scenarios.push(s),
+                    Ok(text) => match Scenario::parse_all(id, &f, &text, fixtures) {
+                        Ok(s) => scenarios.extend(s),
                         Err(e) => errors.push(e),
                     },
                 },

@@ -97,6 +97,10 @@ pub enum Command {
         /// Connections per measurement.
         #[arg(long, default_value_t = 200)]
         iterations: u32,
+        /// Instead: run generated grids of about 100, 1,000 and 10,000 cells, streamed, and report the cost per cell
+        /// and the peak memory after each (flat means nothing grows with the cell count).
+        #[arg(long)]
+        scale: bool,
     },
     /// Write the run's certificates and keys as PEM files, for other tools (openssl s_server, curl, Java).
     PkiExport {
@@ -118,6 +122,9 @@ pub enum Format {
     Junit,
     /// One self-contained HTML page with filters and per-cell details.
     Html,
+    /// One JSON object per cell, written as each cell finishes (completion order) with nothing kept in memory: for
+    /// very large runs. The summary goes to stderr.
+    Jsonl,
 }
 
 /// `tlsmatrix run`.
@@ -173,6 +180,7 @@ struct RunOptions {
     timeout: Option<Duration>,
     pcap: Option<Arc<PathBuf>>,
     shard: Option<Shard>,
+    stream: Option<Arc<Stream>>,
 }
 
 /// One shard of a run: the K-th of N (1-based).
@@ -289,8 +297,12 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             println!("wrote {}", path.display());
             Ok(0)
         }
-        Command::Bench { iterations } => {
-            print!("{}", crate::bench::run(&layout, iterations.max(1))?);
+        Command::Bench { iterations, scale } => {
+            if scale {
+                crate::bench::scale(&layout, &mut std::io::stdout())?;
+            } else {
+                print!("{}", crate::bench::run(&layout, iterations.max(1))?);
+            }
             Ok(0)
         }
         Command::PkiExport { dir } => {
@@ -354,7 +366,7 @@ fn matrix(
     sel: &Selection,
     options: &RunOptions,
 ) -> Result<(Report, Vec<Scenario>), Error> {
-    let RunOptions { jobs, timeout, pcap, shard } = options.clone();
+    let RunOptions { jobs, timeout, pcap, shard, .. } = options.clone();
     let (pki, catalog) = layout.load(paths)?;
     let scenarios: Vec<Scenario> =
         catalog.scenarios.into_iter().filter(|s| filter.is_none_or(|g| g.is_match(&s.id))).collect();
@@ -376,12 +388,41 @@ fn matrix(
     if let Some(Shard { index, count }) = shard {
         todo = todo.into_iter().skip(index - 1).step_by(count).collect();
     }
-    let bar = progress(todo.len());
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
+    let load_errors: Vec<String> = catalog.errors.iter().map(|e| e.to_string()).collect();
+    if let Some(out) = options.stream.as_deref() {
+        // Streamed: each result is written the moment it is done and dropped, so memory does not grow with the
+        // number of cells; only the counts are kept.
+        let mut sink: Box<dyn Write> = match out {
+            Stream::Stdout => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            Stream::File(path) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(path).map_err(|source| Error::Write { path: path.clone(), source })?,
+            )),
+        };
+        let mut counts = crate::report::Summary::default();
+        rt.block_on(ctx.run_each(todo.into_iter().map(|c| ((), c)), jobs, |(), r| {
+            counts.add(r.status);
+            let _ = serde_json::to_writer(&mut sink, &r).map(|()| sink.write_all(b"\n"));
+        }));
+        let _ = sink.flush();
+        eprintln!("{counts}");
+        for e in &load_errors {
+            eprintln!("{e}");
+        }
+        let report = Report::new(Environment::of(&registry), Vec::new(), load_errors).with_summary(counts);
+        return Ok((report, scenarios));
+    }
+    let bar = progress(todo.len());
     let results = rt.block_on(ctx.run_all(todo, jobs, Some(bar.clone())));
     bar.finish_and_clear();
-    let load_errors = catalog.errors.iter().map(|e| e.to_string()).collect();
     Ok((Report::new(Environment::of(&registry), results, load_errors), scenarios))
+}
+
+/// Where streamed results go.
+#[derive(Clone, Debug)]
+enum Stream {
+    Stdout,
+    File(PathBuf),
 }
 
 /// Every scenario on every pair, as the catalog shows them.
@@ -403,7 +444,10 @@ fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
     };
     let mut runs = Vec::new();
     for _ in 0..args.repeat {
-        let options = RunOptions { jobs: args.jobs, timeout: Some(timeout), pcap: pcap.clone(), shard: args.shard };
+        let stream = matches!(args.format, Format::Jsonl)
+            .then(|| Arc::new(args.output.as_ref().map_or(Stream::Stdout, |p| Stream::File(p.clone()))));
+        let options =
+            RunOptions { jobs: args.jobs, timeout: Some(timeout), pcap: pcap.clone(), shard: args.shard, stream };
         runs.push(matrix(layout, &args.paths, matcher.as_ref(), &sel, &options)?.0);
     }
     let unstable = crate::report::unstable(&runs);
@@ -417,8 +461,11 @@ fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
         Format::Markdown => crate::report::markdown(&report),
         Format::Junit => crate::report::junit(&report),
         Format::Html => crate::report::html(&report),
+        Format::Jsonl => String::new(),
     };
-    write_out(args.output.as_deref(), &text)?;
+    if !matches!(args.format, Format::Jsonl) {
+        write_out(args.output.as_deref(), &text)?;
+    }
     if args.output.is_some() || !matches!(args.format, Format::Table) {
         // The table lists them itself; other formats and files would leave a terminal user with a bare exit 2.
         for e in &report.load_errors {

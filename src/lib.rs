@@ -13,6 +13,7 @@ pub mod catalog;
 mod error;
 pub mod expect;
 pub mod explain;
+pub mod grid;
 pub mod harness;
 mod observation;
 pub mod pki;

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 
 use crate::backend::{Backend, ConfigError, Endpoint, Registry};
 use crate::expect::{Side, Status, judge};
@@ -253,34 +252,51 @@ impl Context {
         jobs: usize,
         progress: Option<indicatif::ProgressBar>,
     ) -> Vec<CellResult> {
-        let permits = Arc::new(Semaphore::new(jobs.max(1)));
-        let mut handles = Vec::with_capacity(cells.len());
-        for cell in cells {
-            let ctx = self.clone();
-            let permits = permits.clone();
-            let fallback = CellResult::new(&cell, Status::Error, None);
-            let progress = progress.clone();
-            let handle = tokio::spawn(async move {
-                let _permit = permits.acquire_owned().await.expect("semaphore never closed");
-                let result = ctx.run_cell(&cell).await;
-                if let Some(p) = progress {
-                    p.inc(1);
-                }
-                result
-            });
-            handles.push((handle, fallback));
+        let mut out: Vec<Option<CellResult>> = (0..cells.len()).map(|_| None).collect();
+        self.run_each(cells.into_iter().enumerate(), jobs, |i, r| {
+            if let Some(p) = &progress {
+                p.inc(1);
+            }
+            out[i] = Some(r);
+        })
+        .await;
+        out.into_iter().map(|r| r.expect("every cell reports")).collect()
+    }
+
+    /// Runs cells as they come from `cells`, at most `jobs` at a time, handing each result to `sink` as soon as it
+    /// is done (in completion order, with the key it came with). Nothing is kept here, so a run of any length holds
+    /// only `jobs` cells in memory: what the sink keeps is up to it (`run --format jsonl` writes and forgets).
+    pub async fn run_each<K: Send + 'static>(
+        &self,
+        cells: impl Iterator<Item = (K, Cell)>,
+        jobs: usize,
+        mut sink: impl FnMut(K, CellResult),
+    ) {
+        let mut running = tokio::task::JoinSet::new();
+        let mut cells = cells.peekable();
+        loop {
+            while running.len() < jobs.max(1) {
+                let Some((key, cell)) = cells.next() else { break };
+                let ctx = self.clone();
+                running.spawn(async move {
+                    let mut fallback = CellResult::new(&cell, Status::Error, None);
+                    // Its own task, so a panic in a backend ends that task only and becomes this cell's error.
+                    let result = match tokio::spawn(async move { ctx.run_cell(&cell).await }).await {
+                        Ok(r) => r,
+                        Err(e) => {
+                            fallback.reason = Some(format!("the cell panicked: {e}"));
+                            fallback
+                        }
+                    };
+                    (key, result)
+                });
+            }
+            match running.join_next().await {
+                None => break,
+                Some(Ok((key, result))) => sink(key, result),
+                Some(Err(e)) => unreachable!("the wrapper task only awaits a handle and cannot panic: {e}"),
+            }
         }
-        let mut out = Vec::with_capacity(handles.len());
-        for (h, mut fallback) in handles {
-            out.push(match h.await {
-                Ok(r) => r,
-                Err(e) => {
-                    fallback.reason = Some(format!("the cell panicked: {e}"));
-                    fallback
-                }
-            });
-        }
-        out
     }
 }
 

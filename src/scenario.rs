@@ -633,6 +633,13 @@ pub struct Scenario {
     /// The network between them: a fault the relay plays, and the cell's deadline.
     #[serde(default, skip_serializing_if = "is_default")]
     pub wire: WireConfig,
+    /// A parameter grid: `server.<knob>` / `client.<knob>` to the list of values it takes. The file becomes one
+    /// scenario per combination (`id[client.versions=tls1.2,server.versions=tls1.3]`); see `src/grid.rs`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub matrix: BTreeMap<String, Vec<serde_json::Value>>,
+    /// With `matrix`: the expectation of each combination, first matching rule wins (`expect` where none does).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<crate::grid::Rule>,
 }
 
 /// What the relay between client and server does to the connection (see `src/relay.rs`).
@@ -717,6 +724,32 @@ impl Scenario {
             LoadError::at(path, line, column, msg)
         })?;
         Ok(s)
+    }
+
+    /// Parses a file into its scenarios: one, or one per combination of its `matrix`.
+    pub fn parse_all(
+        id: String,
+        path: &Path,
+        text: &str,
+        fixtures: &BTreeSet<String>,
+    ) -> Result<Vec<Scenario>, LoadError> {
+        let s = Self::parse(id, path, text, fixtures)?;
+        if s.matrix.is_empty() {
+            return Ok(vec![s]);
+        }
+        // Grid values naming fixtures are checked against the PKI like hand-written ones.
+        FIXTURES.with(|f| *f.borrow_mut() = Some(fixtures.clone()));
+        let expanded = crate::grid::expand(&s);
+        FIXTURES.with(|f| *f.borrow_mut() = None);
+        expanded.map_err(|(loc, msg)| {
+            let (line, column) = locate(text, Loc::In(loc.0, loc.1));
+            LoadError::at(path, line, column, msg)
+        })
+    }
+
+    /// Re-runs the cross-field rules on a scenario built in code (a grid combination); `Err` is the message.
+    pub(crate) fn revalidate(&self) -> Result<(), String> {
+        self.validate().map_err(|(_, m)| m)
     }
 
     /// Cross-field rules. Errors carry where to point in the text and the message.

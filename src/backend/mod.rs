@@ -129,7 +129,7 @@ impl<T> Default for ConfigCache<T> {
 
 impl<T: Clone> ConfigCache<T> {
     /// Entries kept at most; a run with more distinct configs (a generated grid) starts over, so memory stays flat.
-    const LIMIT: usize = 256;
+    const LIMIT: usize = 64;
 
     /// The config for `cfg`, built by `build` on first use.
     pub(crate) fn get_or_build<C: serde::Serialize>(

@@ -133,3 +133,70 @@ pub fn run(layout: &Layout, iterations: u32) -> Result<String, Error> {
     }
     Ok(out)
 }
+
+/// The grid `bench --scale` runs: `points` clients, each offering an ALPN protocol the server does not know (so
+/// every combination is a full handshake that succeeds without ALPN), on every in-process pair.
+fn scale_grid(points: usize) -> String {
+    let values: Vec<String> = (0..points).map(|i| format!("[\"p{i}\"]")).collect();
+    format!(
+        "description: generated scale grid\nserver:\n  certificate: server-ec\nclient:\n  trust: [root-a]\n  \
+         server_name: localhost\nmatrix:\n  client.alpn: [{}]\nexpect:\n  result: success\n  alpn: null\n",
+        values.join(", ")
+    )
+}
+
+/// Runs generated grids of growing size through the streaming runner and prints, after each, the cost per cell and
+/// the process's peak memory: if nothing grows with the cell count, the cost stays flat and the peak stays put.
+pub fn scale(layout: &Layout, out: &mut dyn std::io::Write) -> Result<(), Error> {
+    let (pki, _) = layout.load(&[])?;
+    let fixtures = pki.names();
+    let ctx = Context {
+        registry: Arc::new(Registry::all()),
+        pki: Arc::new(pki),
+        timeout: crate::runner::DEFAULT_TIMEOUT,
+        pcap: None,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+    let pairs = BackendId::IN_PROCESS.len() * BackendId::IN_PROCESS.len();
+    let w = |out: &mut dyn std::io::Write, line: String| {
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    w(
+        out,
+        format!(
+            "{:>8} {:>8} {:>10} {:>10} {:>12} {:>10}",
+            "cells", "passed", "wall s", "cells/s", "ms/cell", "peak MiB"
+        ),
+    );
+    for points in [12, 112, 1112] {
+        let text = scale_grid(points);
+        let scenarios = Scenario::parse_all("bench::scale".into(), Path::new("<scale>"), &text, &fixtures)?;
+        let scenarios: Vec<Arc<Scenario>> = scenarios.into_iter().map(Arc::new).collect();
+        // Cells are made as the runner asks for them, not all up front.
+        let cells = scenarios.iter().flat_map(|s| {
+            BackendId::IN_PROCESS.into_iter().flat_map(move |c| {
+                BackendId::IN_PROCESS.into_iter().map(move |v| ((), Cell { scenario: s.clone(), client: c, server: v }))
+            })
+        });
+        let (mut total, mut passed) = (0usize, 0usize);
+        let t = Instant::now();
+        rt.block_on(ctx.run_each(cells, jobs, |(), r| {
+            total += 1;
+            passed += usize::from(r.status == crate::expect::Status::Pass);
+        }));
+        let wall = t.elapsed().as_secs_f64();
+        debug_assert_eq!(total, points * pairs);
+        let peak = peak_rss_kib().map_or(0.0, |k| k as f64 / 1024.0);
+        w(
+            out,
+            format!(
+                "{total:>8} {passed:>8} {wall:>10.2} {:>10.0} {:>12.3} {peak:>10.1}",
+                total as f64 / wall,
+                wall * 1000.0 / total as f64
+            ),
+        );
+    }
+    Ok(())
+}

@@ -226,14 +226,19 @@ impl Summary {
     pub fn of(cells: &[CellResult]) -> Self {
         let mut s = Summary::default();
         for c in cells {
-            match c.status {
-                Status::Pass => s.pass += 1,
-                Status::Fail => s.fail += 1,
-                Status::Unsupported => s.unsupported += 1,
-                Status::Error => s.error += 1,
-            }
+            s.add(c.status);
         }
         s
+    }
+
+    /// Counts one more cell.
+    pub fn add(&mut self, status: Status) {
+        match status {
+            Status::Pass => self.pass += 1,
+            Status::Fail => self.fail += 1,
+            Status::Unsupported => self.unsupported += 1,
+            Status::Error => self.error += 1,
+        }
     }
 }
 
@@ -258,6 +263,12 @@ impl Report {
     pub fn new(environment: Environment, cells: Vec<CellResult>, load_errors: Vec<String>) -> Self {
         let summary = Summary::of(&cells);
         Report { version: REPORT_VERSION, environment, cells, summary, load_errors }
+    }
+
+    /// The same report with counts kept elsewhere (a streamed run keeps no cells).
+    pub fn with_summary(mut self, summary: Summary) -> Self {
+        self.summary = summary;
+        self
     }
 
     /// Reads a JSON report written by `tlsmatrix run --format json`.
