@@ -87,3 +87,9 @@ pub struct WireAlert {
     pub encrypted: bool,
 }
 pub mod pcapng;
+pub mod decrypt;
+pub mod handshake;
+pub mod record;
+
+mod analyse;
+pub use analyse::{Wire, analyse};
