@@ -93,3 +93,6 @@ pub mod record;
 
 mod analyse;
 pub use analyse::{Wire, analyse};
+
+#[cfg(test)]
+mod tests;
