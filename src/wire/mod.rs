@@ -89,25 +89,12 @@ pub struct WireAlert {
 mod check;
 pub mod pcapng;
 pub use check::{Check, check};
+pub mod decrypt;
+pub mod handshake;
+pub mod record;
 
-// INTEGRATION STUB (replaced by the analysis module).
-/// What the bytes of one connection say.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Wire {
-    /// Transcript.
-    pub transcript: Vec<String>,
-    /// Alerts.
-    pub alerts: Vec<WireAlert>,
-    /// Version.
-    pub version: Option<crate::ProtocolVersion>,
-    /// Cipher.
-    pub cipher: Option<crate::CipherSuite>,
-    /// Opaque records.
-    pub opaque_records: usize,
-    /// Problems.
-    pub malformed: Vec<String>,
-}
-/// Stub.
-pub fn analyse(_capture: &Capture, _keylog: &str) -> Wire {
-    Wire::default()
-}
+mod analyse;
+pub use analyse::{Wire, analyse};
+
+#[cfg(test)]
+mod tests;
