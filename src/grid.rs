@@ -54,6 +54,10 @@ pub struct When {
     /// Whether the client's newest version is older than the server's oldest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_older: Option<bool>,
+    /// Whether the client enables TLS 1.3, and so negotiates through the supported_versions extension rather than
+    /// the ClientHello's legacy version (which decides who refuses a version mismatch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_offers_tls13: Option<bool>,
 }
 
 /// A derivable expectation field.
@@ -159,7 +163,7 @@ fn ranges(s: &Scenario) -> Option<(&[ProtocolVersion], &[ProtocolVersion])> {
 impl When {
     fn holds(&self, s: &Scenario) -> bool {
         let Some((c, srv)) = ranges(s) else {
-            return self.versions_overlap.is_none() && self.client_newer.is_none() && self.client_older.is_none();
+            return *self == When::default();
         };
         let (c_lo, c_hi, s_lo, s_hi) = (c.first(), c.last(), srv.first(), srv.last());
         let overlap = c.iter().any(|v| srv.contains(v));
@@ -168,6 +172,7 @@ impl When {
         self.versions_overlap.is_none_or(|w| w == overlap)
             && self.client_newer.is_none_or(|w| w == newer)
             && self.client_older.is_none_or(|w| w == older)
+            && self.client_offers_tls13.is_none_or(|w| w == c.contains(&ProtocolVersion::Tls13))
     }
 }
 
