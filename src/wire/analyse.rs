@@ -25,6 +25,7 @@ pub struct Wire {
     /// A TLS 1.3 middlebox-compatibility ChangeCipherSpec is shown as `ChangeCipherSpec(compat)`.
     pub transcript: Vec<String>,
     /// Every alert seen (plaintext, or decrypted with the key log), close_notify included, in transcript order.
+    /// Both lists stop at 500 entries (the transcript then ends with `(N more lines)`).
     pub alerts: Vec<WireAlert>,
     /// The version the ServerHello chose, if one was seen.
     pub version: Option<ProtocolVersion>,
@@ -95,8 +96,18 @@ pub fn analyse(capture: &Capture, keylog: &str) -> Wire {
         }
     }
     flush(&mut run, &mut wire.transcript);
+    if wire.transcript.len() > MAX_LINES {
+        let more = wire.transcript.len() - MAX_LINES;
+        wire.transcript.truncate(MAX_LINES);
+        wire.transcript.push(format!("({more} more lines)"));
+    }
+    wire.alerts.truncate(MAX_LINES);
     wire
 }
+
+/// A real handshake is a few dozen lines; hostile input made of thousands of tiny records would otherwise turn every
+/// 5 bytes into a line of the report.
+const MAX_LINES: usize = 500;
 
 fn tag(dir: Direction) -> &'static str {
     match dir {
@@ -174,7 +185,7 @@ enum Line {
 struct DirState<'a> {
     dir: Direction,
     hellos: &'a Hellos,
-    secrets: &'a Secrets,
+    secrets: &'a Secrets<'a>,
     cx: Context,
     reasm: Reassembler,
     /// The keys for the next protected record, if the key log has them.
@@ -186,7 +197,7 @@ struct DirState<'a> {
 }
 
 impl<'a> DirState<'a> {
-    fn new(dir: Direction, hellos: &'a Hellos, secrets: &'a Secrets) -> DirState<'a> {
+    fn new(dir: Direction, hellos: &'a Hellos, secrets: &'a Secrets<'a>) -> DirState<'a> {
         let cx = Context { tls13: hellos.tls13(), suite: hellos.server.as_ref().map(|s| s.suite) };
         let mut d = DirState {
             dir,
@@ -210,13 +221,13 @@ impl<'a> DirState<'a> {
 
     fn tls13_keys(&self, label: &str) -> Option<RecordKeys> {
         let (ch, sh) = (self.hellos.client.as_ref()?, self.hellos.server.as_ref()?);
-        RecordKeys::tls13(sh.suite, self.secrets.get(label, &ch.random)?)
+        RecordKeys::tls13(sh.suite, &self.secrets.get(label, &ch.random)?)
     }
 
     fn tls12_keys(&self) -> Option<RecordKeys> {
         let (ch, sh) = (self.hellos.client.as_ref()?, self.hellos.server.as_ref()?);
         let master = self.secrets.get("CLIENT_RANDOM", &ch.random)?;
-        RecordKeys::tls12(sh.suite, master, &ch.random, &sh.random, self.dir == Direction::ClientToServer)
+        RecordKeys::tls12(sh.suite, &master, &ch.random, &sh.random, self.dir == Direction::ClientToServer)
     }
 
     fn push(&mut self, line: Line, alert: Option<WireAlert>) {

@@ -459,14 +459,29 @@ fn splitting_reads_anywhere_changes_nothing_and_analysis_is_fast() {
     for size in [1, 2, 3, 7, 100] {
         assert_eq!(analyse(&rechunk(&cap, size), &keys), whole, "chunks of {size}");
     }
-    // Cost: a whole HRR handshake with data and closes, even in a debug build, stays in the low milliseconds.
-    let t0 = Instant::now();
-    for _ in 0..20 {
+    // Cost, in CPU time of this thread (the machine may be busy with other builds): a whole HRR handshake with data
+    // and closes. Even a debug build stays around a millisecond; the release target is well under one.
+    let (runs, t0) = (200u32, cpu_time());
+    for _ in 0..runs {
         std::hint::black_box(analyse(&cap, &keys));
     }
-    let per = t0.elapsed() / 20;
-    eprintln!("analyse: {per:?} per connection ({} chunks)", cap.chunks.len());
-    assert!(per < Duration::from_millis(50), "{per:?}");
+    let keyed = (cpu_time() - t0) / runs;
+    let t0 = cpu_time();
+    for _ in 0..runs {
+        std::hint::black_box(analyse(&cap, ""));
+    }
+    let blind = (cpu_time() - t0) / runs;
+    eprintln!("analyse: {keyed:?} CPU per connection ({} chunks), {blind:?} without key log", cap.chunks.len());
+    assert!(keyed < Duration::from_millis(20), "{keyed:?}");
+}
+
+/// CPU time this thread has used (Linux schedstat), or wall-clock time where that is not available.
+fn cpu_time() -> Duration {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let ns = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok());
+    ns.map_or_else(|| START.get_or_init(Instant::now).elapsed(), Duration::from_nanos)
 }
 
 fn one_way(dir: Direction, bytes: &[u8]) -> Capture {
@@ -501,6 +516,11 @@ fn hostile_streams_end_in_malformed() {
     let w = analyse(&cap, "");
     assert_eq!(w.malformed, [format!("C->S: record truncated: header says {} bytes, stream ended after 95", len - 5)]);
     assert_eq!(w.transcript, ["S->C Alert(fatal, protocol_version)"]);
+
+    // Thousands of empty alert records: every one is a line, but the transcript stops at 500.
+    let w = analyse(&one_way(Direction::ServerToClient, &[21, 3, 3, 0, 0].repeat(3000)), "");
+    assert_eq!((w.transcript.len(), w.transcript[0].as_str()), (501, "S->C Alert(malformed, 0 bytes)"));
+    assert_eq!(w.transcript[500], "(2500 more lines)");
 
     // A valid record whose handshake message claims 16 MB: reported as incomplete, nothing allocated for it.
     let w = analyse(&one_way(Direction::ClientToServer, &[22, 3, 1, 0, 4, 1, 0xff, 0xff, 0xff]), "");
