@@ -54,3 +54,18 @@ html-check:
 # The whole CI script.
 ci:
     bash .ci/run
+
+# One pcapng file per cell (key log embedded), then show a cell's decrypted alerts with tshark, e.g.
+# `just pcap seed::untrusted_ca` (needs Debian's tshark).
+pcap FILTER="seed::untrusted_ca":
+    cargo run --release -- run --filter '{{FILTER}}' --pcap pcaps
+    for f in pcaps/*.pcapng; do echo "$f"; bash scripts/pcap-check.sh "$f"; done
+
+# Every cell's transcript (what went over the wire, decrypted where a key log allows).
+transcript FILTER="*":
+    cargo run --release -- run --filter '{{FILTER}}' --transcript
+
+# The benchmark against the bare libraries, and the 100 / 1,000 / 10,000-cell scale run.
+bench:
+    cargo run --release -- bench
+    cargo run --release -- bench --scale

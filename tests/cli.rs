@@ -299,3 +299,49 @@ fn bench_reports_every_pair_and_the_catalog_throughput() {
     }
     assert!(stdout.contains("cells/s") && stdout.contains("peak memory"), "{stdout}");
 }
+
+/// `run --pcap DIR` on a TLS 1.3 certificate failure whose alert travels encrypted (rustls's client encrypts its
+/// unknown_ca under the handshake keys): tshark reads the file as written, with the embedded key log and no other
+/// setup, and shows the decrypted alert. Without the key log in the file the same alert would be opaque
+/// (tests/pcapng.rs proves the key log block is what decrypts).
+#[test]
+fn pcap_export_opens_in_tshark_with_the_encrypted_alert_decrypted() {
+    let Some(tshark) = tool("tshark") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["--root", ROOT, "run", "--filter", "seed::untrusted_ca", "--client", "rustls", "--server", "openssl"])
+        .arg("--pcap")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let file = dir.path().join("seed__untrusted_ca__rustls--openssl.pcapng");
+    assert!(file.exists(), "no pcapng written: {:?}", std::fs::read_dir(dir.path()).unwrap().collect::<Vec<_>>());
+    let fields = ["-T", "fields", "-e", "tcp.srcport", "-e", "tls.alert_message.level", "-e", "tls.alert_message.desc"];
+    // `-o tls.keylog_file:` makes sure no key log configured elsewhere is what decrypts.
+    let shown = Command::new(tshark)
+        .arg("-r")
+        .arg(&file)
+        .args(["-o", "tls.keylog_file:", "-Y", "tls.alert_message"])
+        .args(fields)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&shown.stdout);
+    // From the client's port, fatal (2), unknown_ca (48).
+    assert_eq!(stdout.trim(), "49152\t2\t48", "tshark: {stdout} {}", String::from_utf8_lossy(&shown.stderr));
+}
+
+/// A tool the test needs from the machine: `None` (after saying so loudly) when it is missing, unless CI asked for
+/// every tool with `TLSMATRIX_REQUIRE_TOOLS`, where a missing tool fails the test.
+fn tool(name: &str) -> Option<PathBuf> {
+    let found =
+        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|f| f.is_file()));
+    if found.is_none() {
+        assert!(
+            std::env::var_os("TLSMATRIX_REQUIRE_TOOLS").is_none(),
+            "{name} is required (TLSMATRIX_REQUIRE_TOOLS is set) but not on PATH"
+        );
+        eprintln!("NOT CHECKED: {name} is not installed (apt-get install {name}); this test checked nothing");
+    }
+    found
+}
