@@ -60,7 +60,72 @@ public class TlsPeer {
     static final byte[] PONG = "tlsmatrix pong\n".getBytes(StandardCharsets.US_ASCII);
     static final PrintStream OUT = new PrintStream(System.out, false, StandardCharsets.UTF_8);
 
+    /**
+     * A throwaway self-signed P-256 credential (made for this file, trusted by nothing else), used only to warm up.
+     */
+    static final String WARM_CERT =
+            "-----BEGIN CERTIFICATE-----\n" +
+            "MIIBmDCCAT+gAwIBAgIUWRtjlxcN8d5D7mGVUHm9Z0mzdxQwCgYIKoZIzj0EAwIw\n" +
+            "ITEfMB0GA1UEAwwWdGxzbWF0cml4IGpzc2Ugd2FybS11cDAgFw0yNjExMjcwNjI3\n" +
+            "MThaGA8yMTI2MTEwMzA2MjcxOFowITEfMB0GA1UEAwwWdGxzbWF0cml4IGpzc2Ug\n" +
+            "d2FybS11cDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABDTEw+kLmXyzx584bP1z\n" +
+            "oKaOHb9KlLs/1jI0sUzM4xfWrkgRoNMzSuQRg+ED4i4QoPkyDF/3A7IcH7pocLop\n" +
+            "RmujUzBRMB0GA1UdDgQWBBQV/My+dZGRwimQNbI3CSZWzZg96jAfBgNVHSMEGDAW\n" +
+            "gBQV/My+dZGRwimQNbI3CSZWzZg96jAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49\n" +
+            "BAMCA0cAMEQCIEIVZnP4Goe8TGX+LVSUasLC4plLQSJFvz/6QR9drn0dAiAQpKVb\n" +
+            "hS/3awgSVXLQKQuv5A/91u1Q0zvvuAj+X4ktDw==\n" +
+            "-----END CERTIFICATE-----\n";
+    static final String WARM_KEY =
+            "-----BEGIN PRIVATE KEY-----\n" +
+            "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgvRmBseqULMqlQRC1\n" +
+            "ArqlLF/GnwHssAn0Oe4NNeyHzt+hRANCAAQ0xMPpC5l8s8efOGz9c6Cmjh2/SpS7\n" +
+            "P9YyNLFMzOMX1q5IEaDTM0rkEYPhA+IuEKD5Mgxf9wOyHB+6aHC6KUZr\n" +
+            "-----END PRIVATE KEY-----\n";
+
+    /**
+     * One TLS 1.3 and one TLS 1.2 handshake with ourselves before saying ready: a cold JVM takes seconds to load and
+     * compile the JSSE classes on its first handshake, which would otherwise eat the first cells' deadlines.
+     */
+    static void warmUp() {
+        try {
+            Map<String, Object> cred = new LinkedHashMap<>();
+            cred.put("chain_pem", WARM_CERT);
+            cred.put("key_pem", WARM_KEY);
+            SSLContext server = SSLContext.getInstance("TLS");
+            server.init(new KeyManager[] {keyManager(cred)}, null, null);
+            SSLContext client = SSLContext.getInstance("TLS");
+            client.init(null, trust(WARM_CERT).getTrustManagers(), null);
+            for (String version : new String[] {"TLSv1.3", "TLSv1.2"}) {
+                try (SSLServerSocket ss = (SSLServerSocket) server.getServerSocketFactory()
+                        .createServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                    ss.setSoTimeout(SOCKET_TIMEOUT_MS);
+                    Thread t = new Thread(() -> {
+                        try (SSLSocket c = (SSLSocket) client.getSocketFactory()
+                                .createSocket(InetAddress.getLoopbackAddress(), ss.getLocalPort())) {
+                            c.setSoTimeout(SOCKET_TIMEOUT_MS);
+                            c.setEnabledProtocols(new String[] {version});
+                            c.getOutputStream().write(PING);
+                            c.getInputStream().read();
+                        } catch (IOException e) {
+                            System.err.println("warm-up client: " + e);
+                        }
+                    });
+                    t.start();
+                    try (SSLSocket a = (SSLSocket) ss.accept()) {
+                        a.setSoTimeout(SOCKET_TIMEOUT_MS);
+                        a.getInputStream().read(new byte[PING.length]);
+                        a.getOutputStream().write(PONG);
+                    }
+                    t.join();
+                }
+            }
+        } catch (Exception e) {
+            System.err.println("warm-up failed (harmless): " + e);
+        }
+    }
+
     public static void main(String[] args) throws IOException {
+        warmUp();
         send("{\"ready\":true,\"java_version\":" + Json.quote(System.getProperty("java.version")) + "}");
         var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8));
         String line;
@@ -739,6 +804,10 @@ public class TlsPeer {
             if (m.equals("no cipher suites in common") || m.startsWith("No negotiable cipher suite")
                     || m.startsWith("No available authentication scheme")) {
                 return new String[] {"handshake_failure"};
+            }
+            // JSSE raises SSLProtocolException only with unexpected_message (witnessed by an openssl client).
+            if (e instanceof javax.net.ssl.SSLProtocolException && m.equals("No common named group")) {
+                return new String[] {"unexpected_message"};
             }
             if (m.startsWith("Empty client certificate chain") || m.startsWith("Empty server certificate chain")) {
                 return new String[] {"bad_certificate"};

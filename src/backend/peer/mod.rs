@@ -107,12 +107,7 @@ impl PeerEndpoint {
     }
 
     /// Bridges the harness's connection with the adapter's until the adapter reports its outcome.
-    async fn finish(
-        &self,
-        io: TcpStream,
-        conn: TcpStream,
-        ticket: &mut Ticket,
-    ) -> Result<SideOutcome, ConfigError> {
+    async fn finish(&self, io: TcpStream, conn: TcpStream, ticket: &mut Ticket) -> Result<SideOutcome, ConfigError> {
         conn.set_nodelay(true)?;
         let (io_r, io_w) = io.into_split();
         let (conn_r, conn_w) = conn.into_split();
