@@ -7,6 +7,7 @@
 mod native_tls;
 mod openssl;
 mod openssl_errors;
+mod peer;
 mod rustls;
 
 use std::collections::BTreeSet;
@@ -26,6 +27,7 @@ use crate::wire::KeyLog;
 
 pub use self::native_tls::NativeTlsBackend;
 pub use self::openssl::{OpensslBackend, keep_system_trust_out};
+pub use self::peer::JsseBackend;
 pub use self::rustls::{RustlsBackend, sent_alert as rustls_sent_alert};
 
 /// What a backend can express for one role. Everything it lacks carries the reason a user would want to read.
@@ -165,6 +167,7 @@ impl Registry {
                 Arc::new(OpensslBackend::new()),
                 Arc::new(NativeTlsBackend::new()),
                 Arc::new(RustlsBackend::new()),
+                Arc::new(JsseBackend::new()),
             ],
         }
     }

@@ -1,0 +1,357 @@
+//! The `jsse` backend: Java's SunJSSE through `peers/jsse/TlsPeer.java`, run by the `java` launcher on PATH.
+//!
+//! The adapter source is compiled into this binary and written to a private temporary directory when the first JVM
+//! starts, so `tlsmatrix` works from any directory. Nothing starts a JVM before a jsse cell runs: `tlsmatrix list`
+//! reads the version from the JDK's `release` file instead.
+//!
+//! JSSE reads some settings once per JVM: the security properties (`jdk.tls.disabledAlgorithms`, from a scenario's
+//! `java_security`) and the system properties for groups and signature schemes. Each distinct combination therefore
+//! gets a JVM of its own (see [`ProcessKey`]); cells with the same settings share one.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use super::process::{Pool, ProcessKey};
+use super::{PeerEndpoint, client_request, server_request};
+use crate::backend::{Backend, Capabilities, ConfigError, Endpoint};
+use crate::pki::Pki;
+use crate::scenario::{ClientConfig, Knob, ServerConfig};
+use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role, SignatureScheme};
+
+/// The adapter, as shipped in the repository.
+const SOURCE: &str = include_str!("../../../peers/jsse/TlsPeer.java");
+/// What to do when `java` is missing.
+const INSTALL_HINT: &str = "install a JDK 17+ (apt-get install openjdk-17-jre-headless)";
+/// How long a JVM may take to compile the adapter and start (about 1.5 s on an idle machine).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The suites SunJSSE 17 supports with its default `java.security` (SSLContext's supported cipher suites).
+const SUITES: &[&str] = &[
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_DHE_DSS_WITH_AES_256_GCM_SHA384",
+    "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_DHE_DSS_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256",
+    "TLS_DHE_DSS_WITH_AES_256_CBC_SHA256",
+    "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_DHE_DSS_WITH_AES_128_CBC_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_DHE_DSS_WITH_AES_256_CBC_SHA",
+    "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_DHE_DSS_WITH_AES_128_CBC_SHA",
+    "TLS_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_RSA_WITH_AES_256_CBC_SHA256",
+    "TLS_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_RSA_WITH_AES_128_CBC_SHA",
+];
+
+/// The named groups SunJSSE 17 implements (`jdk.tls.namedGroups` accepts these names).
+const GROUPS: &[&str] = &[
+    "x25519",
+    "x448",
+    "secp256r1",
+    "secp384r1",
+    "secp521r1",
+    "ffdhe2048",
+    "ffdhe3072",
+    "ffdhe4096",
+    "ffdhe6144",
+    "ffdhe8192",
+];
+
+/// The jsse backend.
+pub struct JsseBackend {
+    java: Option<PathBuf>,
+    client: Capabilities,
+    server: Capabilities,
+    pool: Pool,
+    dir: OnceLock<Result<TempDir, String>>,
+}
+
+/// A private directory for the adapter source and the security property files, removed on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The first `java` executable on PATH (what a shell would run), without asking a `which` binary.
+fn java_on_path() -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("java"))
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
+/// `JAVA_VERSION` from the JDK's `release` file next to `bin/java`, read without starting a JVM.
+fn release_version(java: &Path) -> Option<String> {
+    let home = std::fs::canonicalize(java).ok()?.parent()?.parent()?.to_path_buf();
+    let text = std::fs::read_to_string(home.join("release")).ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix("JAVA_VERSION="))?;
+    Some(line.trim_matches('"').to_string())
+}
+
+impl JsseBackend {
+    /// The jsse backend with the `java` found on PATH now (none: every cell is unsupported, with the install hint).
+    pub fn new() -> Self {
+        Self::with_java(java_on_path())
+    }
+
+    /// The jsse backend with this `java` launcher (tests pass `None` to see the unavailable backend).
+    pub fn with_java(java: Option<PathBuf>) -> Self {
+        let unavailable = match &java {
+            Some(_) => None,
+            None => Some(format!("java not found on PATH: {INSTALL_HINT}")),
+        };
+        let lacks = vec![
+            (Knob::SecurityLevel, "security levels are an OpenSSL concept; Java uses jdk.tls.disabledAlgorithms"),
+            (
+                Knob::Resumption,
+                "the jsse adapter builds a fresh SSLContext per connection, so no session survives to be resumed",
+            ),
+        ];
+        let client = Capabilities {
+            versions: ProtocolVersion::ALL.into_iter().collect(),
+            versions_reason: "",
+            lacks: lacks.clone(),
+            cipher_suites: SUITES.iter().filter_map(|s| s.parse::<CipherSuite>().ok()).collect(),
+            groups: GROUPS.iter().filter_map(|g| g.parse::<Group>().ok()).collect::<BTreeSet<_>>(),
+            exact_alerts: false,
+            reports_parameters: true,
+            unavailable,
+        };
+        let mut server_lacks = lacks;
+        server_lacks.push((
+            Knob::SessionTickets,
+            "Java 17 switches session tickets JVM-wide (jdk.tls.server.enableSessionTicketExtension), and the \
+             adapter does not resume sessions, so the knob would change nothing observable",
+        ));
+        let server = Capabilities { lacks: server_lacks, ..client.clone() };
+        JsseBackend { java, client, server, pool: Pool::new("jsse adapter"), dir: OnceLock::new() }
+    }
+
+    /// The private directory holding `TlsPeer.java`, created on first use.
+    fn dir(&self) -> Result<&Path, String> {
+        let made = self.dir.get_or_init(|| {
+            use std::os::unix::fs::DirBuilderExt;
+            let base = std::env::temp_dir();
+            let pid = std::process::id();
+            let mut err = String::new();
+            for n in 0..100u32 {
+                let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                let dir = base.join(format!("tlsmatrix-jsse-{pid}-{}-{n}", nanos.subsec_nanos()));
+                match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                    Ok(()) => {
+                        let dir = TempDir(dir);
+                        std::fs::write(dir.0.join("TlsPeer.java"), SOURCE)
+                            .map_err(|e| format!("cannot write {}: {e}", dir.0.display()))?;
+                        return Ok(dir);
+                    }
+                    Err(e) => err = format!("cannot create {}: {e}", dir.display()),
+                }
+            }
+            Err(err)
+        });
+        made.as_ref().map(|d| d.0.as_path()).map_err(Clone::clone)
+    }
+
+    /// The command for a JVM with these settings: system properties as `-D`, security properties in a file of
+    /// their own passed as `-Djava.security.properties` (which adds to, and overrides, the JDK's java.security).
+    fn launch(&self, key: &ProcessKey) -> Result<Command, String> {
+        let java = self.java.as_ref().ok_or_else(|| format!("java not found on PATH: {INSTALL_HINT}"))?;
+        let dir = self.dir()?;
+        let mut args: Vec<OsString> = vec!["-XX:+UseSerialGC".into()];
+        for (k, v) in &key.system {
+            args.push(format!("-D{k}={v}").into());
+        }
+        if !key.security.is_empty() {
+            let mut text = String::from("# written by tlsmatrix for one jsse adapter JVM\n");
+            for (k, v) in &key.security {
+                let _ = writeln!(text, "{}={}", properties_escape(k, true), properties_escape(v, false));
+            }
+            let file = dir.join(format!("security-{:016x}.properties", fingerprint(&text)));
+            std::fs::write(&file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            let mut arg = OsString::from("-Djava.security.properties=");
+            arg.push(file.as_os_str());
+            args.push(arg);
+        }
+        args.push(dir.join("TlsPeer.java").into_os_string());
+        let mut cmd = Command::new(java);
+        cmd.args(args).current_dir(dir);
+        Ok(cmd)
+    }
+
+    fn endpoint(
+        &self,
+        key: ProcessKey,
+        role: Role,
+        request: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Box<dyn Endpoint>, ConfigError> {
+        let process = self.pool.get(&key, || self.launch(&key), START_TIMEOUT).map_err(ConfigError)?;
+        Ok(Box::new(PeerEndpoint { process, role, request, name: "jsse adapter" }))
+    }
+}
+
+impl Default for JsseBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A stable name for a security property file's content (two keys never share a file with different content).
+fn fingerprint(text: &str) -> u64 {
+    // FNV-1a: stable across runs and Rust versions, unlike std's hasher.
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Escapes a key or value for a `java.util.Properties` file.
+fn properties_escape(s: &str, key: bool) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '=' | ':' | ' ' if key => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' ' if i == 0 => out.push_str("\\ "),
+            '#' | '!' if i == 0 => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for u in c.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{u:04x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The JVM-wide settings of one side: its security properties, and the groups and signature schemes, which Java 17
+/// only takes as system properties.
+fn process_key(
+    java_security: &std::collections::BTreeMap<String, String>,
+    groups: Option<&[Group]>,
+    schemes: Option<&[SignatureScheme]>,
+    schemes_property: &str,
+) -> ProcessKey {
+    let mut key = ProcessKey { security: java_security.clone(), ..ProcessKey::default() };
+    let join = |v: Vec<String>| v.join(",");
+    if let Some(g) = groups {
+        key.system.insert("jdk.tls.namedGroups".into(), join(g.iter().map(ToString::to_string).collect()));
+    }
+    if let Some(s) = schemes {
+        key.system.insert(schemes_property.into(), join(s.iter().map(ToString::to_string).collect()));
+    }
+    key
+}
+
+impl Backend for JsseBackend {
+    fn id(&self) -> BackendId {
+        BackendId::Jsse
+    }
+
+    fn capabilities(&self, role: Role) -> &Capabilities {
+        match role {
+            Role::Client => &self.client,
+            Role::Server => &self.server,
+        }
+    }
+
+    fn version(&self) -> String {
+        let v = self.pool.version().or_else(|| self.java.as_deref().and_then(release_version));
+        match (v, &self.java) {
+            (Some(v), _) => format!("Java {v} SunJSSE"),
+            (None, Some(_)) => "java (version read at first use) SunJSSE".into(),
+            (None, None) => format!("java not found on PATH: {INSTALL_HINT}"),
+        }
+    }
+
+    fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
+        let key = process_key(
+            &cfg.java_security,
+            cfg.groups.as_deref(),
+            cfg.signature_algorithms.as_deref(),
+            "jdk.tls.server.SignatureSchemes",
+        );
+        self.endpoint(key, Role::Server, server_request(cfg, pki)?)
+    }
+
+    fn client(&self, cfg: &ClientConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
+        let key = process_key(
+            &cfg.java_security,
+            cfg.groups.as_deref(),
+            cfg.signature_algorithms.as_deref(),
+            "jdk.tls.client.SignatureSchemes",
+        );
+        self.endpoint(key, Role::Client, client_request(cfg, pki)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_are_escaped_so_java_reads_them_back() {
+        assert_eq!(properties_escape("jdk.tls.disabledAlgorithms", true), "jdk.tls.disabledAlgorithms");
+        assert_eq!(properties_escape("SSLv3, RC4", false), "SSLv3, RC4");
+        assert_eq!(properties_escape("a=b c", true), "a\\=b\\ c");
+        assert_eq!(properties_escape("#x\\y\n", false), "\\#x\\\\y\\n");
+        assert_eq!(properties_escape("é", false), "\\u00e9");
+    }
+
+    #[test]
+    fn without_java_every_cell_is_unsupported_and_nothing_starts() {
+        let b = JsseBackend::with_java(None);
+        for role in [Role::Client, Role::Server] {
+            let why = b.capabilities(role).unavailable.clone().unwrap_or_default();
+            assert!(why.starts_with("java not found on PATH"), "{why}");
+            assert!(why.contains("openjdk-17"), "{why}");
+        }
+        assert!(b.version().contains("not found"));
+        assert!(b.dir.get().is_none(), "no directory or JVM before first use");
+    }
+
+    #[test]
+    fn capabilities_name_java_suites_and_groups() {
+        let b = JsseBackend::with_java(None);
+        assert_eq!(b.client.cipher_suites.len(), SUITES.len(), "every SunJSSE suite has an IANA name");
+        assert_eq!(b.client.groups.len(), GROUPS.len(), "every SunJSSE group is in the vocabulary");
+    }
+}

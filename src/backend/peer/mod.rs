@@ -1,0 +1,169 @@
+//! Peer-process backends: a TLS stack outside this process joins the matrix through a small adapter program.
+//!
+//! The contract (docs/peers.md): one long-lived adapter process reads JSON requests, one per line, on stdin and
+//! answers with JSON lines carrying the request's `id` on stdout. A request names the role, the scenario's side config
+//! as serde writes it, and the *material*: certificates and keys already resolved to PEM, so an adapter never reads
+//! the PKI. A server answers `listening` with a loopback port, then plays one connection; a client connects to the
+//! port it was given. Both finish with `outcome`, a [`SideOutcome`] in its JSON form.
+//!
+//! The harness keeps owning the connection: its endpoint bridges the relay's `TcpStream` to the adapter's loopback
+//! socket byte for byte, so the relay still sees (and records) every byte, and the cell's deadline still applies: when
+//! it cancels [`Endpoint::run`] the bridge is dropped, the adapter's socket closes, and its late answer is discarded.
+
+mod jsse;
+mod process;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use std::sync::Arc;
+
+use self::process::{Process, Reply, Ticket};
+use super::{ConfigError, Endpoint, credential, pem_chain};
+use crate::observation::SideOutcome;
+use crate::pki::Pki;
+use crate::scenario::{ChainShape, ClientConfig, FixtureName, ServerConfig};
+use crate::vocab::Role;
+use crate::wire::KeyLog;
+
+pub use self::jsse::JsseBackend;
+
+/// A certificate and its key, as the contract carries them.
+fn credential_json(pki: &Pki, name: &FixtureName, shape: ChainShape) -> Result<Value, ConfigError> {
+    let cred = credential(pki, &name.0)?;
+    let pem = |b: Vec<u8>| String::from_utf8(b).map_err(|e| ConfigError(format!("PEM is not UTF-8: {e}")));
+    Ok(json!({ "chain_pem": pem(pem_chain(&cred.chain(shape)))?, "key_pem": pem(cred.key_pkcs8_pem())? }))
+}
+
+/// The PEM of every trusted CA.
+fn trust_pem(pki: &Pki, trust: &[FixtureName]) -> Result<String, ConfigError> {
+    let mut out = String::new();
+    for t in trust {
+        let cert = &credential(pki, &t.0)?.cert;
+        out.push_str(&String::from_utf8_lossy(&cert.to_pem()?));
+    }
+    Ok(out)
+}
+
+/// A server request without its id: the config as serde writes it, and the material it names, resolved.
+pub(crate) fn server_request(cfg: &ServerConfig, pki: &Pki) -> Result<Map<String, Value>, ConfigError> {
+    let mut sni = Map::new();
+    for (host, name) in &cfg.sni_certificates {
+        sni.insert(host.clone(), credential_json(pki, name, ChainShape::Full)?);
+    }
+    let material = json!({
+        "certificate": credential_json(pki, &cfg.certificate, cfg.chain)?,
+        "trust_pem": trust_pem(pki, &cfg.trust)?,
+        "sni_certificates": sni,
+    });
+    request("server", serde_json::to_value(cfg)?, material)
+}
+
+/// A client request without its id and port.
+pub(crate) fn client_request(cfg: &ClientConfig, pki: &Pki) -> Result<Map<String, Value>, ConfigError> {
+    let certificate = match &cfg.certificate {
+        Some(name) => credential_json(pki, name, ChainShape::Full)?,
+        None => Value::Null,
+    };
+    let material =
+        json!({ "certificate": certificate, "trust_pem": trust_pem(pki, &cfg.trust)?, "sni_certificates": {} });
+    request("client", serde_json::to_value(cfg)?, material)
+}
+
+fn request(role: &str, config: Value, material: Value) -> Result<Map<String, Value>, ConfigError> {
+    let mut m = Map::new();
+    m.insert("role".into(), role.into());
+    m.insert("config".into(), config);
+    m.insert("material".into(), material);
+    Ok(m)
+}
+
+/// One side of a cell played by an adapter process.
+pub(crate) struct PeerEndpoint {
+    /// The adapter, already running and ready.
+    pub process: Arc<Process>,
+    /// Which side it plays.
+    pub role: Role,
+    /// The request, without id (and, for a client, without port).
+    pub request: Map<String, Value>,
+    /// What the adapter is called in errors (`jsse adapter`).
+    pub name: &'static str,
+}
+
+impl PeerEndpoint {
+    /// A reply that ends the request before a connection was made, as the endpoint's result.
+    fn early_end(&self, reply: Option<Reply>) -> Result<SideOutcome, ConfigError> {
+        let name = self.name;
+        match reply {
+            Some(Reply::Outcome(o)) => Ok(o),
+            Some(Reply::Unsupported(why)) => Err(ConfigError(format!("the {name} cannot express this: {why}"))),
+            Some(Reply::Error(e)) => Err(ConfigError(format!("the {name} failed: {e}"))),
+            Some(Reply::Died(why)) => Err(ConfigError(why)),
+            Some(Reply::Listening(_)) => Err(ConfigError(format!("the {name} announced a port twice"))),
+            None => Err(ConfigError(format!("the {name} forgot the request"))),
+        }
+    }
+
+    /// Bridges the harness's connection with the adapter's until the adapter reports its outcome.
+    async fn finish(&self, io: TcpStream, conn: TcpStream, ticket: &mut Ticket) -> Result<SideOutcome, ConfigError> {
+        conn.set_nodelay(true)?;
+        let (io_r, io_w) = io.into_split();
+        let (conn_r, conn_w) = conn.into_split();
+        // Adapter to harness must be forwarded completely: it carries the adapter's last alert or close_notify.
+        // Harness to adapter only matters while the adapter still reads; it is dropped once the outcome is in.
+        let down = pump(conn_r, io_w);
+        let up = pump(io_r, conn_w);
+        let outcome = async { ticket.replies.recv().await };
+        let main = async { tokio::join!(down, outcome).1 };
+        tokio::pin!(main, up);
+        let mut up_done = false;
+        let reply = loop {
+            tokio::select! {
+                r = &mut main => break r,
+                () = &mut up, if !up_done => up_done = true,
+            }
+        };
+        self.early_end(reply)
+    }
+}
+
+/// Copies until end of stream or an error, then closes the writing side: a one-way half of the bridge.
+async fn pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(mut r: R, mut w: W) {
+    let _ = tokio::io::copy(&mut r, &mut w).await;
+    let _ = w.shutdown().await;
+}
+
+#[async_trait]
+impl Endpoint for PeerEndpoint {
+    async fn run(&mut self, io: TcpStream, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+        let name = self.name;
+        match self.role {
+            Role::Server => {
+                let mut ticket = self.process.request(self.request.clone()).map_err(ConfigError)?;
+                let port = match ticket.replies.recv().await {
+                    Some(Reply::Listening(p)) => p,
+                    other => return self.early_end(other),
+                };
+                let conn = TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .map_err(|e| ConfigError(format!("connect to the {name} on 127.0.0.1:{port}: {e}")))?;
+                self.finish(io, conn, &mut ticket).await
+            }
+            Role::Client => {
+                let listener = TcpListener::bind("127.0.0.1:0").await?;
+                let port = listener.local_addr()?.port();
+                let mut req = self.request.clone();
+                req.insert("connect".into(), port.into());
+                let mut ticket = self.process.request(req).map_err(ConfigError)?;
+                let conn = tokio::select! {
+                    accepted = listener.accept() => accepted?.0,
+                    reply = ticket.replies.recv() => return self.early_end(reply),
+                };
+                drop(listener);
+                self.finish(io, conn, &mut ticket).await
+            }
+        }
+    }
+}

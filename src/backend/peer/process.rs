@@ -1,0 +1,313 @@
+//! Adapter processes: started on first use, shared by every cell that needs the same launch settings, answered
+//! concurrently, restarted after they die.
+//!
+//! Nothing here belongs to a tokio runtime: `cargo test` gives every trial a runtime of its own, and a process must
+//! outlive them all. Responses are read by a plain thread and handed to each request's unbounded channel, whose sender
+//! needs no runtime; stdin is written under a mutex, one whole line at a time.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use crate::observation::SideOutcome;
+
+/// How many stderr lines of an adapter are kept for the error message when it dies.
+const STDERR_TAIL: usize = 20;
+/// At most this many adapter processes run at once; starting another one stops the least recently used idle one.
+/// Every distinct launch setting (a `java_security` map, a JVM-wide group list) needs a process of its own, and each
+/// JVM holds tens of MiB.
+const MAX_PROCESSES: usize = 4;
+
+/// Request ids, unique in this process (across adapters, so a log line names one request).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (every critical section here is one step).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What distinguishes one adapter process from another: settings that a runtime reads once per process.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct ProcessKey {
+    /// System properties (`-Dname=value` for a JVM).
+    pub system: BTreeMap<String, String>,
+    /// Security properties (a `java.security` override file for a JVM).
+    pub security: BTreeMap<String, String>,
+}
+
+/// One message from the adapter about one request.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// The server is listening on this loopback port.
+    Listening(u16),
+    /// The connection is over; what the adapter's side saw.
+    Outcome(SideOutcome),
+    /// The adapter cannot express this configuration.
+    Unsupported(String),
+    /// The adapter failed to handle the request (a fault, not a TLS outcome).
+    Error(String),
+    /// The process ended before answering.
+    Died(String),
+}
+
+impl Reply {
+    /// Whether no further message follows for the request.
+    fn is_final(&self) -> bool {
+        !matches!(self, Reply::Listening(_))
+    }
+}
+
+enum State {
+    Starting,
+    Ready(String),
+    Dead(String),
+}
+
+type Pending = Arc<Mutex<HashMap<u64, UnboundedSender<Reply>>>>;
+
+/// A running adapter.
+pub(crate) struct Process {
+    name: String,
+    child: Mutex<Child>,
+    stdin: Mutex<ChildStdin>,
+    pending: Pending,
+    state: Arc<(Mutex<State>, Condvar)>,
+    stderr: Arc<Mutex<VecDeque<String>>>,
+    last_used: Mutex<Instant>,
+}
+
+/// A request in flight: its replies arrive on `replies`; dropping it (the cell's deadline passed) forgets the request,
+/// so a late answer is discarded.
+pub(crate) struct Ticket {
+    pub id: u64,
+    pub replies: UnboundedReceiver<Reply>,
+    pending: Pending,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        lock(&self.pending).remove(&self.id);
+    }
+}
+
+impl Process {
+    /// Starts `cmd` with piped stdio and the threads that read its output.
+    fn spawn(name: String, mut cmd: Command) -> Result<Arc<Process>, String> {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start the {name} ({cmd:?}): {e}"))?;
+        let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            let _ = child.kill();
+            return Err(format!("the {name} started without piped stdio"));
+        };
+        let p = Arc::new(Process {
+            name,
+            child: Mutex::new(child),
+            stdin: Mutex::new(stdin),
+            pending: Arc::default(),
+            state: Arc::new((Mutex::new(State::Starting), Condvar::new())),
+            stderr: Arc::default(),
+            last_used: Mutex::new(Instant::now()),
+        });
+        let tail = p.stderr.clone();
+        std::thread::Builder::new()
+            .name("peer-stderr".into())
+            .spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut t = lock(&tail);
+                    if t.len() == STDERR_TAIL {
+                        t.pop_front();
+                    }
+                    t.push_back(line);
+                }
+            })
+            .map_err(|e| format!("cannot start a thread: {e}"))?;
+        // The reader holds no strong reference to the process, so dropping the last `Arc` kills the child.
+        let (pending, state, tail, name) = (p.pending.clone(), p.state.clone(), p.stderr.clone(), p.name.clone());
+        std::thread::Builder::new()
+            .name("peer-stdout".into())
+            .spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    dispatch(&line, &pending, &state);
+                }
+                // End of output: the process is gone (or closed stdout, which the contract forbids).
+                std::thread::sleep(Duration::from_millis(50)); // let the stderr thread catch the last words
+                let why = format!(
+                    "the {name} exited; its last stderr lines:\n{}",
+                    lock(&tail).iter().cloned().collect::<Vec<_>>().join("\n")
+                );
+                *lock(&state.0) = State::Dead(why.clone());
+                state.1.notify_all();
+                for (_, tx) in lock(&pending).drain() {
+                    let _ = tx.send(Reply::Died(why.clone()));
+                }
+            })
+            .map_err(|e| format!("cannot start a thread: {e}"))?;
+        Ok(p)
+    }
+
+    /// Blocks until the adapter said it is ready (its runtime is up), and returns the version it reported.
+    pub fn wait_ready(&self, timeout: Duration) -> Result<String, String> {
+        let (m, cv) = &*self.state;
+        let (guard, _) = cv
+            .wait_timeout_while(lock(m), timeout, |s| matches!(s, State::Starting))
+            .unwrap_or_else(PoisonError::into_inner);
+        match &*guard {
+            State::Ready(v) => Ok(v.clone()),
+            State::Dead(why) => Err(why.clone()),
+            State::Starting => Err(format!("the {} did not become ready within {} s", self.name, timeout.as_secs())),
+        }
+    }
+
+    fn is_dead(&self) -> bool {
+        matches!(*lock(&self.state.0), State::Dead(_))
+    }
+
+    fn is_idle(&self) -> bool {
+        lock(&self.pending).is_empty()
+    }
+
+    /// Sends `request` (a JSON object; its `id` is set here) and returns the ticket its replies arrive on.
+    pub fn request(&self, mut request: serde_json::Map<String, Value>) -> Result<Ticket, String> {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        request.insert("id".into(), id.into());
+        let (tx, rx) = unbounded_channel();
+        lock(&self.pending).insert(id, tx);
+        *lock(&self.last_used) = Instant::now();
+        let ticket = Ticket { id, replies: rx, pending: self.pending.clone() };
+        if let State::Dead(why) = &*lock(&self.state.0) {
+            return Err(why.clone());
+        }
+        let mut line = Value::Object(request).to_string();
+        line.push('\n');
+        let mut stdin = lock(&self.stdin);
+        stdin.write_all(line.as_bytes()).and_then(|()| stdin.flush()).map_err(|e| {
+            let tail = lock(&self.stderr).iter().cloned().collect::<Vec<_>>().join("\n");
+            format!("cannot write to the {}: {e}; its last stderr lines:\n{tail}", self.name)
+        })?;
+        Ok(ticket)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let mut child = lock(&self.child);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Routes one line of adapter output to the request it answers.
+fn dispatch(line: &str, pending: &Pending, state: &(Mutex<State>, Condvar)) {
+    let Ok(Value::Object(msg)) = serde_json::from_str::<Value>(line) else {
+        return; // not a contract line: ignored, as stray output of a runtime would be
+    };
+    if msg.get("ready").and_then(Value::as_bool) == Some(true) {
+        let version = msg.get("java_version").or(msg.get("version")).and_then(Value::as_str).unwrap_or("");
+        *lock(&state.0) = State::Ready(version.to_string());
+        state.1.notify_all();
+        return;
+    }
+    let Some(id) = msg.get("id").and_then(Value::as_u64) else { return };
+    let reply = if let Some(port) = msg.get("listening") {
+        match port.as_u64().and_then(|p| u16::try_from(p).ok()) {
+            Some(p) => Reply::Listening(p),
+            None => Reply::Error(format!("`listening` must be a port number, got {port}")),
+        }
+    } else if let Some(o) = msg.get("outcome") {
+        match serde_json::from_value::<SideOutcome>(o.clone()) {
+            Ok(o) => Reply::Outcome(o),
+            Err(e) => Reply::Error(format!("the outcome does not follow the contract ({e}): {o}")),
+        }
+    } else if let Some(why) = msg.get("unsupported") {
+        Reply::Unsupported(why.as_str().map_or_else(|| why.to_string(), String::from))
+    } else if let Some(e) = msg.get("error") {
+        Reply::Error(e.as_str().map_or_else(|| e.to_string(), String::from))
+    } else {
+        Reply::Error(format!("a reply with none of listening, outcome, unsupported, error: {line}"))
+    };
+    let mut map = lock(pending);
+    let done = reply.is_final();
+    if let Some(tx) = map.get(&id) {
+        let _ = tx.send(reply); // a closed receiver is a cell that already gave up
+    }
+    if done {
+        map.remove(&id);
+    }
+}
+
+/// Runs a blocking wait without stalling other cells: on a multi-threaded tokio runtime (`tlsmatrix run`) the worker
+/// hands its other tasks to the rest of the pool first; a current-thread runtime (one `cargo test` trial) runs only
+/// this cell anyway, and outside a runtime there is nothing to stall.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// The adapter processes of one backend, by launch settings.
+pub(crate) struct Pool {
+    name: &'static str,
+    procs: Mutex<HashMap<ProcessKey, Arc<Process>>>,
+    version: Mutex<Option<String>>,
+}
+
+impl Pool {
+    /// An empty pool; `name` says what the processes are in error messages (`jsse adapter`).
+    pub fn new(name: &'static str) -> Pool {
+        Pool { name, procs: Mutex::default(), version: Mutex::default() }
+    }
+
+    /// The runtime version a ready process reported, if one has started.
+    pub fn version(&self) -> Option<String> {
+        lock(&self.version).clone()
+    }
+
+    /// The live process for `key`, started with `launch` if there is none (or the last one died), and ready.
+    ///
+    /// This blocks while a runtime starts (about 1.5 s for a JVM): that happens while a cell builds its endpoints,
+    /// before its deadline starts, so the start-up is never mistaken for a slow handshake. A multi-threaded tokio
+    /// runtime moves its other cells off this thread first, so their deadlines are not eaten either.
+    pub fn get(
+        &self,
+        key: &ProcessKey,
+        launch: impl FnOnce() -> Result<Command, String>,
+        ready_within: Duration,
+    ) -> Result<Arc<Process>, String> {
+        let p = {
+            let mut procs = lock(&self.procs);
+            match procs.get(key) {
+                Some(p) if !p.is_dead() => p.clone(),
+                _ => {
+                    if procs.len() >= MAX_PROCESSES {
+                        let lru = procs
+                            .iter()
+                            .filter(|(k, p)| *k != key && p.is_idle())
+                            .min_by_key(|(_, p)| *lock(&p.last_used))
+                            .map(|(k, _)| k.clone());
+                        if let Some(k) = lru {
+                            procs.remove(&k);
+                        }
+                    }
+                    let p = Process::spawn(self.name.to_string(), launch()?)?;
+                    procs.insert(key.clone(), p.clone());
+                    p
+                }
+            }
+        };
+        let v = blocking(|| p.wait_ready(ready_within))?;
+        lock(&self.version).get_or_insert(v);
+        Ok(p)
+    }
+}

@@ -1,0 +1,172 @@
+//! The jsse peer-process backend against real stacks: Java's own exception texts, an openssl witness for the alerts
+//! Java is inferred to send, the unavailable backend when `java` is missing, and its speed.
+//!
+//! The tests that need a JVM say so and return early on a machine without `java` on PATH (the unavailable path is
+//! tested on every machine, by hiding `java`).
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tlsmatrix::backend::Registry;
+use tlsmatrix::expect::Status;
+use tlsmatrix::plan::Cell;
+use tlsmatrix::runner::{Context, DEFAULT_TIMEOUT};
+use tlsmatrix::{Alert, BackendId, ErrorClass, Layout, Observation, ProtocolVersion, Scenario, SideOutcome};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tlsmatrix");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn java_on_path() -> bool {
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("java").is_file()))
+}
+
+/// The seed scenarios, and a context over every backend (one jsse adapter shared by the calls).
+fn setup() -> (Context, Vec<Arc<Scenario>>) {
+    tlsmatrix::backend::keep_system_trust_out();
+    let (pki, catalog) = Layout::at(Path::new(ROOT)).load(&[]).expect("the project loads");
+    let ctx = Context { registry: Arc::new(Registry::all()), pki: Arc::new(pki), timeout: DEFAULT_TIMEOUT };
+    (ctx, catalog.scenarios.into_iter().map(Arc::new).collect())
+}
+
+fn cell(scenarios: &[Arc<Scenario>], id: &str, client: BackendId, server: BackendId) -> Cell {
+    let scenario = scenarios.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("{id} is in scenarios/")).clone();
+    Cell { scenario, client, server }
+}
+
+fn observe(ctx: &Context, cell: &Cell) -> Observation {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(ctx.observe(cell)).unwrap_or_else(|e| panic!("{}: harness fault {e}", cell.name()))
+}
+
+fn failure(o: &SideOutcome) -> &tlsmatrix::Failure {
+    o.failure().unwrap_or_else(|| panic!("expected a failure, observed {o}"))
+}
+
+#[test]
+fn jsse_against_openssl_on_the_seed_scenarios() {
+    if !java_on_path() {
+        eprintln!("skipped: no java on PATH");
+        return;
+    }
+    let (ctx, scenarios) = setup();
+    use BackendId::{Jsse, Openssl};
+
+    // Success both ways, with the parameters Java reports.
+    for (client, server) in [(Jsse, Openssl), (Openssl, Jsse)] {
+        let c = cell(&scenarios, "seed::tls13_success", client, server);
+        let r = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(ctx.run_cell(&c));
+        assert_eq!(r.status, Status::Pass, "{}: {:?} {:?}", c.name(), r.mismatches, r.reason);
+        let o = r.observed.expect("observed");
+        for side in [&o.client, &o.server] {
+            let SideOutcome::Established(e) = side else { panic!("{side}") };
+            assert_eq!(e.version, Some(ProtocolVersion::Tls13));
+            assert_eq!(e.cipher.map(|c| c.to_string()).as_deref(), Some("TLS_AES_256_GCM_SHA384"));
+        }
+    }
+    let c = cell(&scenarios, "seed::no_common_cipher_tls12_fixed", Openssl, Jsse);
+    let o = observe(&ctx, &c);
+    let SideOutcome::Established(e) = &o.server else { panic!("{}", o.server) };
+    assert_eq!(e.cipher.map(|c| c.to_string()).as_deref(), Some("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"));
+
+    // A Java client meets a TLS 1.0-only server: the server's alert, in Java's words.
+    let o = observe(&ctx, &cell(&scenarios, "seed::legacy_tls10_server", Jsse, Openssl));
+    let f = failure(&o.client);
+    assert_eq!(f.message, "javax.net.ssl.SSLHandshakeException: Received fatal alert: protocol_version");
+    assert_eq!((f.received_alert, f.error), (Some(Alert::PROTOCOL_VERSION), ErrorClass::PeerAlert));
+
+    // No suite in common: Java as server says so, and the openssl client saw the handshake_failure it inferred.
+    let o = observe(&ctx, &cell(&scenarios, "seed::no_common_cipher_tls12", Openssl, Jsse));
+    let f = failure(&o.server);
+    assert_eq!(f.message, "javax.net.ssl.SSLHandshakeException: no cipher suites in common");
+    assert_eq!(f.sent_alert, Some(Alert::HANDSHAKE_FAILURE));
+    assert_eq!(o.client.received_alert(), Some(Alert::HANDSHAKE_FAILURE));
+
+    // Untrusted CA: the famous PKIX message; Java sends certificate_unknown (not unknown_ca), as openssl witnesses.
+    let o = observe(&ctx, &cell(&scenarios, "seed::untrusted_ca", Jsse, Openssl));
+    let f = failure(&o.client);
+    assert_eq!(
+        f.message,
+        "javax.net.ssl.SSLHandshakeException: PKIX path building failed: \
+         sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to \
+         requested target"
+    );
+    assert_eq!(f.sent_alert, Some(Alert::CERTIFICATE_UNKNOWN));
+    assert_eq!(o.server.received_alert(), Some(Alert::CERTIFICATE_UNKNOWN));
+
+    // A TLS 1.2-only Java client against a TLS 1.3-only Java server: both messages as Java prints them.
+    let o = observe(&ctx, &cell(&scenarios, "seed::tls12_client_tls13_server", Jsse, Jsse));
+    assert_eq!(
+        failure(&o.server).message,
+        "javax.net.ssl.SSLHandshakeException: The client supported protocol versions [TLSv1.2] are not accepted by \
+         server preferences [TLSv1.3]"
+    );
+    assert_eq!(failure(&o.client).received_alert, Some(Alert::PROTOCOL_VERSION));
+}
+
+#[test]
+fn without_java_every_jsse_cell_is_unsupported_and_the_rest_still_runs() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .env("PATH", empty.path())
+        .args(["--root", ROOT, "run", "--format", "json", "--filter", "seed::*"])
+        .args(["--client", "openssl,rustls,jsse", "--server", "openssl,rustls,jsse"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    let cells = report["cells"].as_array().expect("cells");
+    let (mut jsse, mut for_java) = (0, 0);
+    for c in cells {
+        let (client, server, status) = (c["client"].as_str(), c["server"].as_str(), c["status"].as_str());
+        if client == Some("jsse") || server == Some("jsse") {
+            jsse += 1;
+            assert_eq!(status, Some("unsupported"), "{c}");
+            // The client is checked first: a rustls client that cannot set a knob says so before jsse is asked.
+            let reason = c["reason"].as_str().unwrap_or_default();
+            if reason.starts_with("jsse as") {
+                assert!(reason.contains("java not found on PATH") && reason.contains("apt-get install"), "{reason}");
+                for_java += 1;
+            } else {
+                assert!(!reason.contains("java"), "{reason}");
+            }
+        } else {
+            assert!(matches!(status, Some("pass" | "unsupported")), "{c}");
+        }
+    }
+    assert_eq!(jsse, 9 * 5, "every seed scenario has 5 cells with jsse on a side");
+    assert!(for_java >= 40, "only {for_java} jsse cells name the missing java");
+    let backends = report["environment"]["backends"].as_array().expect("environment.backends");
+    let lib = backends.iter().find(|b| b["name"] == "jsse").map(|b| b["library"].to_string()).unwrap_or_default();
+    assert!(lib.contains("not found"), "{lib}");
+}
+
+/// JVM start (compile the adapter, warm up, ready) and cells per second once it is up, printed for the record.
+#[test]
+fn jsse_speed() {
+    if !java_on_path() {
+        eprintln!("skipped: no java on PATH");
+        return;
+    }
+    let (ctx, scenarios) = setup();
+    let c = cell(&scenarios, "seed::tls13_success", BackendId::Jsse, BackendId::Openssl);
+    let jsse = ctx.registry.get(BackendId::Jsse).expect("registered").clone();
+    let t = Instant::now();
+    drop(jsse.client(&c.scenario.client, &ctx.pki).expect("the JVM starts"));
+    let start = t.elapsed();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    const N: usize = 100;
+    let t = Instant::now();
+    let results = rt.block_on(ctx.run_all(vec![c.clone(); N], 4, None));
+    let wall = t.elapsed();
+    let passed = results.iter().filter(|r| r.status == Status::Pass).count();
+    assert_eq!(passed, N, "{:?}", results.iter().find(|r| r.status != Status::Pass));
+    println!(
+        "jsse: JVM start {:.0} ms; {N} cells jsse->openssl in {:.2} s = {:.0} cells/s ({})",
+        start.as_secs_f64() * 1000.0,
+        wall.as_secs_f64(),
+        N as f64 / wall.as_secs_f64(),
+        jsse.version()
+    );
+}
