@@ -26,7 +26,7 @@ fn java_on_path() -> bool {
 fn setup() -> (Context, Vec<Arc<Scenario>>) {
     tlsmatrix::backend::keep_system_trust_out();
     let (pki, catalog) = Layout::at(Path::new(ROOT)).load(&[]).expect("the project loads");
-    let ctx = Context { registry: Arc::new(Registry::all()), pki: Arc::new(pki), timeout: DEFAULT_TIMEOUT };
+    let ctx = Context { registry: Arc::new(Registry::all()), pki: Arc::new(pki), timeout: DEFAULT_TIMEOUT, pcap: None };
     (ctx, catalog.scenarios.into_iter().map(Arc::new).collect())
 }
 
@@ -37,7 +37,7 @@ fn cell(scenarios: &[Arc<Scenario>], id: &str, client: BackendId, server: Backen
 
 fn observe(ctx: &Context, cell: &Cell) -> Observation {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(ctx.observe(cell)).unwrap_or_else(|e| panic!("{}: harness fault {e}", cell.name()))
+    rt.block_on(ctx.observe(cell)).unwrap_or_else(|e| panic!("{}: harness fault {e}", cell.name())).observation
 }
 
 fn failure(o: &SideOutcome) -> &tlsmatrix::Failure {
