@@ -50,6 +50,40 @@ pub(crate) fn parse(bytes: &[u8]) -> Hello {
     out
 }
 
+/// The ALPN protocol the server selected, from its handshake messages (header included, back to back): the
+/// ServerHello's extension in TLS 1.2, the EncryptedExtensions' in TLS 1.3 (which only a decrypting log shows).
+pub(crate) fn alpn(mut msgs: &[u8]) -> Option<String> {
+    while msgs.len() >= 4 {
+        let len = (usize::from(msgs[1]) << 16) | (usize::from(msgs[2]) << 8) | usize::from(msgs[3]);
+        let body = msgs.get(4..4 + len)?;
+        let exts = match msgs[0] {
+            2 => body.get(35..).and_then(|b| b.get(usize::from(*b.first()?) + 6..)),
+            8 => body.get(2..),
+            _ => None,
+        };
+        if let Some(found) = exts.and_then(alpn_extension) {
+            return Some(found);
+        }
+        msgs = &msgs[4 + len..];
+    }
+    None
+}
+
+/// Extension 0x0010 in an extension block: a list holding the one selected protocol.
+fn alpn_extension(mut ext: &[u8]) -> Option<String> {
+    while ext.len() >= 4 {
+        let kind = u16::from_be_bytes([ext[0], ext[1]]);
+        let len = usize::from(u16::from_be_bytes([ext[2], ext[3]]));
+        let data = ext.get(4..4 + len)?;
+        if kind == 0x0010 {
+            let name = data.get(3..3 + usize::from(*data.get(2)?))?;
+            return Some(String::from_utf8_lossy(name).into_owned());
+        }
+        ext = &ext[4 + len..];
+    }
+    None
+}
+
 fn server_hello(b: &[u8], out: &mut Hello) {
     let hrr = b.get(2..10) == Some(&HRR_RANDOM_PREFIX[..]);
     let Some(&sid_len) = b.get(34) else { return };
@@ -86,8 +120,8 @@ mod tests {
         body.extend([7u8; 32]);
         body.push(0);
         body.extend([0x13, 0x02, 0x00]);
-        let exts: Vec<u8> = [vec![0x00, 0x2b, 0x00, 0x02, 0x03, 0x04], vec![0x00, 0x33, 0x00, 0x04, 0x00, 0x1d, 0, 0]]
-            .concat();
+        let exts: Vec<u8> =
+            [vec![0x00, 0x2b, 0x00, 0x02, 0x03, 0x04], vec![0x00, 0x33, 0x00, 0x04, 0x00, 0x1d, 0, 0]].concat();
         body.extend((exts.len() as u16).to_be_bytes());
         body.extend(exts);
         let mut msg = vec![2, 0, 0, body.len() as u8];
@@ -104,6 +138,13 @@ mod tests {
         assert_eq!(h.version, Some(ProtocolVersion::Tls13));
         assert_eq!(h.cipher, Some(CipherSuite(0x1302)));
         assert_eq!(h.group, Some(Group(0x001d)));
+    }
+
+    #[test]
+    fn alpn_from_encrypted_extensions() {
+        let ee = [8, 0, 0, 11, 0, 9, 0, 0x10, 0, 5, 0, 3, 2, b'h', b'2'];
+        assert_eq!(alpn(&ee), Some("h2".to_string()));
+        assert_eq!(alpn(&ee[..10]), None);
     }
 
     #[test]

@@ -198,7 +198,8 @@ impl Endpoint for Server {
         let (mut args, msg, keyfile) = log_args(&self.dir);
         args.splice(0..0, self.args.iter().cloned());
         let inv = Invocation { program: self.program.clone(), args, env: Vec::new() };
-        let mut tool = Tool::spawn(&inv, self.dir.path()).map_err(|e| ConfigError(format!("{}: {e}", inv.display())))?;
+        let mut tool =
+            Tool::spawn(&inv, self.dir.path()).map_err(|e| ConfigError(format!("{}: {e}", inv.display())))?;
         // The ACCEPT line also ends a run whose arguments s_server refused (it exits: end of stdout).
         let port = match tool.stdout.read_until(|b| accept_port(b).is_some()).await {
             true => accept_port(&tool.stdout.buf),
@@ -232,7 +233,8 @@ impl Endpoint for Client {
         args.extend(self.args.iter().cloned());
         args.extend(logs);
         let inv = Invocation { program: self.program.clone(), args, env: Vec::new() };
-        let mut tool = Tool::spawn(&inv, self.dir.path()).map_err(|e| ConfigError(format!("{}: {e}", inv.display())))?;
+        let mut tool =
+            Tool::spawn(&inv, self.dir.path()).map_err(|e| ConfigError(format!("{}: {e}", inv.display())))?;
         let accepted = tokio::select! {
             a = listener.accept() => a.ok(),
             () = tool.stdout.read_to_end() => None,
@@ -308,7 +310,7 @@ fn outcome(role: Role, s: &Session, msg: &str) -> SideOutcome {
             version: h.version,
             cipher: h.cipher,
             group: h.group,
-            alpn: alpn(&s.stdout),
+            alpn: hello::alpn(&server_messages(role, msg)).or_else(|| alpn(&s.stdout)),
             resumed: None,
         });
     }
@@ -343,6 +345,24 @@ pub(crate) fn server_bytes(role: Role, s: &Session) -> &[u8] {
         Role::Server => &s.tapped.from_tool,
         Role::Client => &s.tapped.to_tool,
     }
+}
+
+/// The server's handshake messages as the `-msg` log shows them (decrypted), back to back: each `Handshake` line is
+/// followed by the message's bytes in hex, header included.
+fn server_messages(role: Role, log: &str) -> Vec<u8> {
+    let from_server = if role == Role::Server { ">>> " } else { "<<< " };
+    let mut out = Vec::new();
+    let mut taking = false;
+    for line in log.lines() {
+        if let Some(hex) = line.strip_prefix("    ") {
+            if taking {
+                out.extend(hex.split_whitespace().filter_map(|h| u8::from_str_radix(h, 16).ok()));
+            }
+        } else {
+            taking = line.starts_with(from_server) && line.contains(", Handshake [");
+        }
+    }
+    out
 }
 
 /// The agreed protocol, as both apps print it (`ALPN protocol: h2`).
