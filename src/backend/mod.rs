@@ -4,6 +4,7 @@
 //! backend cannot express is declared up front in its [`Capabilities`], so the planner marks such a cell
 //! `unsupported` with the reason before it runs, instead of guessing from an error afterwards.
 
+mod cli;
 mod native_tls;
 mod openssl;
 mod openssl_errors;
@@ -25,6 +26,7 @@ use crate::scenario::{ClientConfig, Knob, ServerConfig, SideConfig};
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
 
+pub use self::cli::{GnutlsBackend, OpensslCliBackend};
 pub use self::native_tls::NativeTlsBackend;
 pub use self::openssl::{OpensslBackend, keep_system_trust_out};
 pub use self::peer::JsseBackend;
@@ -168,6 +170,8 @@ impl Registry {
                 Arc::new(NativeTlsBackend::new()),
                 Arc::new(RustlsBackend::new()),
                 Arc::new(JsseBackend::new()),
+                Arc::new(OpensslCliBackend::new()),
+                Arc::new(GnutlsBackend::new()),
             ],
         }
     }

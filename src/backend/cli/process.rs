@@ -1,0 +1,317 @@
+//! One tool process per connection, and the byte bridge between the harness's socket and the tool's own connection.
+//!
+//! The process is a `std::process::Child` whose pipes are turned into tokio pipes (the crate is built without tokio's
+//! `process` feature). [`Tool`] kills and reaps the child when it drops, so a cell whose future the harness drops at
+//! its deadline leaves neither a running process nor a zombie behind.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::unix::pipe;
+
+/// How long a tool may stay silent on its pipes before we give up on it (the harness's deadline is usually shorter).
+pub(crate) const PIPE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub(crate) struct Invocation {
+    /// The executable, resolved on PATH.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Extra environment.
+    pub env: Vec<(String, OsString)>,
+}
+
+impl Invocation {
+    /// The command line, for error messages.
+    pub fn display(&self) -> String {
+        let mut s = self.program.display().to_string();
+        for a in &self.args {
+            s.push(' ');
+            s.push_str(&a.to_string_lossy());
+        }
+        s
+    }
+}
+
+/// A running tool: its stdin, its stdout and stderr as collected so far.
+pub(crate) struct Tool {
+    child: Child,
+    /// Its stdin; dropping it closes the pipe (the tools read that as "done": s_client sends close_notify).
+    pub stdin: Option<pipe::Sender>,
+    /// Its stdout.
+    pub stdout: Output,
+    /// Its stderr.
+    pub stderr: Output,
+}
+
+impl Tool {
+    /// Starts the tool in `dir` with piped stdio. The trust-store environment points nowhere, so no tool can fall
+    /// back to the system's CAs.
+    pub fn spawn(inv: &Invocation, dir: &Path) -> io::Result<Tool> {
+        let mut cmd = Command::new(&inv.program);
+        cmd.args(&inv.args)
+            .current_dir(dir)
+            .env("SSL_CERT_FILE", "/dev/null")
+            .env("SSL_CERT_DIR", "/dev/null")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &inv.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn()?;
+        let pipes = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+        let (Some(i), Some(o), Some(e)) = pipes else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::other("the child has no piped stdio"));
+        };
+        let tool = Tool {
+            stdin: Some(pipe::Sender::from_owned_fd(OwnedFd::from(i))?),
+            stdout: Output::new(pipe::Receiver::from_owned_fd(OwnedFd::from(o))?),
+            stderr: Output::new(pipe::Receiver::from_owned_fd(OwnedFd::from(e))?),
+            child,
+        };
+        Ok(tool)
+    }
+
+    /// Writes to the tool's stdin (ignoring a tool that already went away: its output says why).
+    pub async fn write(&mut self, bytes: &[u8]) {
+        if let Some(stdin) = &mut self.stdin {
+            if stdin.write_all(bytes).await.is_err() {
+                self.stdin = None;
+            }
+        }
+    }
+
+    /// Reads both output pipes to their end and reaps the process; stdin is closed first.
+    pub async fn finish(&mut self) -> Option<ExitStatus> {
+        self.stdin = None;
+        let _ = tokio::join!(self.stdout.read_to_end(), self.stderr.read_to_end());
+        self.wait().await
+    }
+
+    /// Waits for the process to exit (polling: the pipes are already closed, so this is short).
+    pub async fn wait(&mut self) -> Option<ExitStatus> {
+        for _ in 0..2000 {
+            match self.child.try_wait() {
+                Ok(Some(s)) => return Some(s),
+                Ok(None) => tokio::time::sleep(Duration::from_millis(2)).await,
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    /// Ends the process now.
+    pub fn kill(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+    }
+}
+
+impl Drop for Tool {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One output pipe and everything read from it so far.
+pub(crate) struct Output {
+    pipe: pipe::Receiver,
+    /// The bytes so far.
+    pub buf: Vec<u8>,
+    /// Whether the pipe reached its end.
+    pub eof: bool,
+}
+
+impl Output {
+    fn new(pipe: pipe::Receiver) -> Output {
+        Output { pipe, buf: Vec::new(), eof: false }
+    }
+
+    /// Reads more; false at the end of the pipe (or after [`PIPE_TIMEOUT`] of silence, or an error).
+    async fn more(&mut self) -> bool {
+        if self.eof {
+            return false;
+        }
+        let mut chunk = [0u8; 8192];
+        match tokio::time::timeout(PIPE_TIMEOUT, self.pipe.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            _ => {
+                self.eof = true;
+                false
+            }
+        }
+    }
+
+    /// Reads until `found` holds for the bytes so far (true) or the pipe ends (false).
+    pub async fn read_until(&mut self, found: impl Fn(&[u8]) -> bool) -> bool {
+        loop {
+            if found(&self.buf) {
+                return true;
+            }
+            if !self.more().await {
+                return false;
+            }
+        }
+    }
+
+    /// Reads until the pipe ends.
+    pub async fn read_to_end(&mut self) {
+        while self.more().await {}
+    }
+
+    /// The output as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buf).into_owned()
+    }
+}
+
+/// Whether `needle` occurs in `hay`.
+pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// How much of each direction the bridge keeps for [`super::hello::parse`]: the server's plaintext first flight.
+const TAP_LIMIT: usize = 64 * 1024;
+
+/// What crossed the bridge, each direction's first [`TAP_LIMIT`] bytes.
+#[derive(Default)]
+pub(crate) struct Tapped {
+    /// From the harness's peer to the tool.
+    pub to_tool: Vec<u8>,
+    /// From the tool to the harness's peer.
+    pub from_tool: Vec<u8>,
+}
+
+/// Copies bytes both ways between the harness's socket and the tool's connection until both directions ended,
+/// passing each half-close on (so close_notify followed by FIN reaches the peer as it left the tool). A read or write
+/// error ends its direction: the other side already went away, and its own output says why.
+/// The taps are filled as bytes pass, so what was seen survives the future being dropped.
+pub(crate) async fn bridge(io: TcpStream, tool: TcpStream, tapped: &mut Tapped) {
+    let (mut ir, mut iw) = io.into_split();
+    let (mut tr, mut tw) = tool.into_split();
+    tokio::join!(pump(&mut ir, &mut tw, &mut tapped.to_tool), pump(&mut tr, &mut iw, &mut tapped.from_tool));
+}
+
+async fn pump(from: &mut (impl AsyncReadExt + Unpin), to: &mut (impl AsyncWriteExt + Unpin), seen: &mut Vec<u8>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if seen.len() < TAP_LIMIT {
+            seen.extend_from_slice(&buf[..n.min(TAP_LIMIT - seen.len())]);
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+/// How a run talks to the tool through its stdin once connected.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Script {
+    /// Written as soon as the tool is connected.
+    pub first: Option<&'static [u8]>,
+    /// When the tool's stdout shows this...
+    pub trigger: &'static [u8],
+    /// ...write this to its stdin; `None` closes stdin instead.
+    pub reply: Option<&'static [u8]>,
+    /// The tool serves forever (gnutls-serv): end it as soon as its connection ended.
+    pub persistent: bool,
+}
+
+/// One connection's worth of a tool's life.
+pub(crate) struct Session {
+    /// Its stdout.
+    pub stdout: String,
+    /// Its stderr.
+    pub stderr: String,
+    /// How it exited (None: killed after its connection ended, or did not exit in time).
+    pub status: Option<ExitStatus>,
+    /// Whether the bridge got a connection at all.
+    pub connected: bool,
+    /// Whether the script's trigger showed up.
+    pub triggered: bool,
+    /// What crossed the bridge.
+    pub tapped: Tapped,
+}
+
+/// After the connection (or the tool) ended, how long the other may take before it is ended for it.
+const GRACE: Duration = Duration::from_millis(300);
+
+/// Plays the script over an established bridge and collects everything.
+pub(crate) async fn drive(mut tool: Tool, io: TcpStream, conn: TcpStream, script: Script) -> Session {
+    let mut tapped = Tapped::default();
+    let mut triggered = false;
+    {
+        let bridge = bridge(io, conn, &mut tapped);
+        tokio::pin!(bridge);
+        let conversation = async {
+            if let Some(first) = script.first {
+                tool.write(first).await;
+            }
+            if tool.stdout.read_until(|b| contains(b, script.trigger)).await {
+                triggered = true;
+                match script.reply {
+                    Some(r) => tool.write(r).await,
+                    None => tool.stdin = None,
+                }
+            }
+            tool.stdout.read_to_end().await;
+        };
+        tokio::pin!(conversation);
+        tokio::select! {
+            () = &mut bridge => {
+                if !script.persistent {
+                    let _ = tokio::time::timeout(GRACE, &mut conversation).await;
+                }
+            }
+            () = &mut conversation => {
+                let _ = tokio::time::timeout(GRACE, &mut bridge).await;
+            }
+        }
+    }
+    if script.persistent {
+        tool.kill();
+    }
+    let status = match tokio::time::timeout(GRACE, tool.finish()).await {
+        Ok(s) => s,
+        Err(_) => {
+            tool.kill();
+            tool.finish().await
+        }
+    };
+    Session { stdout: tool.stdout.text(), stderr: tool.stderr.text(), status, connected: true, triggered, tapped }
+}
+
+/// A tool that never got as far as a connection (bad arguments, unreadable files, a failed bind).
+pub(crate) async fn never_connected(mut tool: Tool) -> Session {
+    tool.kill();
+    let status = tool.finish().await;
+    Session {
+        stdout: tool.stdout.text(),
+        stderr: tool.stderr.text(),
+        status,
+        connected: false,
+        triggered: false,
+        tapped: Tapped::default(),
+    }
+}
