@@ -141,6 +141,11 @@ fn judge_failure(exp: &SideExpect, side: &Side<'_>, j: &mut Judgement) {
             j.mismatches.push(format!("{role}.error: expected {want}, observed {}", f.error));
         }
     }
+    if let Some(want) = exp.message.get(&side.backend) {
+        if *want != f.message {
+            j.mismatches.push(format!("{role}.message: expected {want:?}, observed {:?}", f.message));
+        }
+    }
 }
 
 /// A backend that infers its sent alert is checked against an exact peer's received alert: if they differ, the

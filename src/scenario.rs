@@ -428,6 +428,10 @@ pub struct SideExpect {
     /// The error class, checked when given (`eof`, `timeout`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<crate::observation::ErrorClass>,
+    /// The exact error text a user of that stack sees, by backend (`jsse: "javax.net.ssl.SSLHandshakeException:
+    /// ..."`), checked on the cells of the backends named: the message a bug report will quote.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub message: BTreeMap<BackendId, String>,
 }
 
 /// The expected outcome of a cell.

@@ -170,3 +170,33 @@ fn jsse_speed() {
         jsse.version()
     );
 }
+
+/// The seed scenarios as a Java user meets them: every cell with jsse on either side passes, including the exact
+/// Java exception texts the scenarios expect (`message: { jsse: ... }`) and the Java fix for the TLS 1.0 server.
+#[test]
+fn the_seed_scenarios_pass_with_java_on_either_side() {
+    if !java_on_path() {
+        assert!(std::env::var_os("TLSMATRIX_REQUIRE_TOOLS").is_none(), "java is required but not on PATH");
+        eprintln!("NOT CHECKED: no java on PATH");
+        return;
+    }
+    let all = "jsse,openssl,native-tls,rustls";
+    for (side, other) in [("--client", "--server"), ("--server", "--client")] {
+        let out = Command::new(BIN)
+            .args(["--root", ROOT, "run", "--filter", "seed::*", side, "jsse", other, all, "--format", "json"])
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+        let cells = report["cells"].as_array().unwrap();
+        let bad: Vec<_> = cells.iter().filter(|c| c["status"] != "pass" && c["status"] != "unsupported").collect();
+        assert!(bad.is_empty(), "{side} jsse: {bad:#?}");
+        let ran = cells.iter().filter(|c| c["status"] == "pass").count();
+        assert!(ran >= 15, "{side} jsse: only {ran} cells ran");
+        assert_eq!(out.status.code(), Some(0));
+        // The Java texts are in the report as Java printed them.
+        let java = cells.iter().filter(|c| c[&side[2..]] == "jsse").flat_map(|c| {
+            ["client", "server"].map(|s| c["observed"][s]["message"].as_str().unwrap_or_default().to_string())
+        });
+        assert!(java.into_iter().any(|m| m.starts_with("javax.net.ssl.SSLHandshakeException: ")), "{side}");
+    }
+}

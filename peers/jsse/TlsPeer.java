@@ -812,6 +812,12 @@ public class TlsPeer {
             if (m.startsWith("Empty client certificate chain") || m.startsWith("Empty server certificate chain")) {
                 return new String[] {"bad_certificate"};
             }
+            // A plaintext record where JSSE expects an encrypted one: an OpenSSL 3.0 TLS 1.3 client that rejects the
+            // server certificate sends its alert before switching keys, and JSSE fails decrypting it. The relay's
+            // bytes show JSSE sends nothing afterwards (seed::untrusted_ca, openssl -> jsse).
+            if (m.startsWith("Insufficient buffer remaining for AEAD cipher fragment")) {
+                return new String[] {null};
+            }
             if (m.startsWith("No matching application layer protocol values")
                     || m.startsWith("Invalid application_layer_protocol_negotiation")) {
                 return new String[] {"no_application_protocol"};

@@ -80,7 +80,11 @@ pub fn render_with(report: &Report, colour: bool, transcripts: bool) -> String {
         }
         out.push('\n');
     }
-    let _ = writeln!(out, "\nO=openssl N=native-tls R=rustls; ok=pass FAIL=mismatch -=unsupported ERR=harness error");
+    let mut present: Vec<BackendId> = pairs.iter().flat_map(|(c, s)| [*c, *s]).collect();
+    present.sort();
+    present.dedup();
+    let legend: Vec<String> = present.iter().map(|b| format!("{}={b}", short(*b))).collect();
+    let _ = writeln!(out, "\n{}; ok=pass FAIL=mismatch -=unsupported ERR=harness error", legend.join(" "));
 
     let failing: Vec<_> = report.cells.iter().filter(|c| matches!(c.status, Status::Fail | Status::Error)).collect();
     if !failing.is_empty() {
