@@ -84,14 +84,16 @@ fn valid_scenario() -> impl Strategy<Value = String> {
     )
         .prop_map(|((lo, hi), t13, t12, one_of, alert, success)| {
             let names = |v: &[String]| format!("[{}]", v.join(", "));
+            let list = |v: &[CipherSuite]| names(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
             let versions: Vec<String> = ProtocolVersion::ALL[lo..hi].iter().map(|v| v.to_string()).collect();
             let mut text = format!(
-                "description: generated\nserver:\n  certificate: server-ec\n  versions: {}\n  tls13_cipher_suites: {}\n",
+                "description: generated\nserver:\n  certificate: server-ec\n  versions: {}\n  \
+                 tls13_cipher_suites: {}\n",
                 names(&versions),
-                names(&t13.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+                list(&t13),
             );
             if !t12.is_empty() {
-                text += &format!("  cipher_suites: {}\n", names(&t12.iter().map(|s| s.to_string()).collect::<Vec<_>>()));
+                text += &format!("  cipher_suites: {}\n", list(&t12));
             }
             text += "client:\n  trust: [root-a]\n  server_name: localhost\nexpect:\n";
             if success {
@@ -99,7 +101,8 @@ fn valid_scenario() -> impl Strategy<Value = String> {
             } else {
                 let one_of = names(&one_of.iter().map(|a| a.to_string()).collect::<Vec<_>>());
                 text += &format!(
-                    "  result: failure\n  client: {{ sent_alert: {alert} }}\n  server: {{ received_alert: {{ one_of: {one_of} }} }}\n"
+                    "  result: failure\n  client: {{ sent_alert: {alert} }}\n  \
+                     server: {{ received_alert: {{ one_of: {one_of} }} }}\n"
                 );
             }
             text
