@@ -131,7 +131,15 @@ fn default_not_after() -> String {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PkiFile {
+    #[serde(deserialize_with = "yaml::unique_keys")]
     certificates: BTreeMap<String, CertSpec>,
+}
+
+/// Parses the text of a PKI description into its certificates by name, without generating anything: the fuzz target
+/// and property tests reach the parser through this, since [`Pki::load`] also makes keys.
+pub fn parse_spec(path: &Path, text: &str) -> Result<BTreeMap<String, CertSpec>, LoadError> {
+    let file: PkiFile = yaml::from_str(text).map_err(|e| LoadError::at(path, e.line, e.column, e.message))?;
+    Ok(file.certificates)
 }
 
 /// A certificate with its key and the chain a server or client sends with it.
@@ -180,8 +188,7 @@ impl Pki {
     pub fn load(spec_path: &Path) -> Result<Pki, crate::Error> {
         let text = std::fs::read_to_string(spec_path)
             .map_err(|e| LoadError::file(spec_path, format!("cannot read the PKI description: {e}")))?;
-        let file: PkiFile = yaml::from_str(&text).map_err(|e| LoadError::at(spec_path, e.line, e.column, e.message))?;
-        Ok(Self::generate(file.certificates)?)
+        Ok(Self::generate(parse_spec(spec_path, &text)?)?)
     }
 
     /// Which load of the PKI this is, unique in the process: library configurations built from it may be reused

@@ -3,7 +3,12 @@
 //! serde_yaml 0.9 is marked unmaintained upstream; keeping every call here means a maintained fork is a one-file swap.
 //! Errors come back with the 1-based line and column the parser reports, so a bad scenario names its exact spot.
 
-use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{DeserializeOwned, Error as _, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 /// A parse or schema error with the location the parser reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +26,11 @@ pub const MAX_BYTES: usize = 1024 * 1024;
 /// The deepest `[`/`{` nesting we parse. libyaml needs time quadratic in flow nesting (100,000 levels took 80 s),
 /// and no scenario nests more than three levels.
 pub const MAX_FLOW_DEPTH: usize = 64;
+/// The parser's cost grows with flow depth times document size, and flow depth is at most the number of `[`/`{` in
+/// the text whatever quotes and comments hide, so bounding that product bounds the parse time without trusting the
+/// line-by-line count above (which quotes it misreads and nesting spread over lines escape). A few-KiB scenario may
+/// still hold thousands of brackets.
+pub const MAX_OPENERS_TIMES_BYTES: usize = 16 * MAX_BYTES;
 
 /// Rejects what the parser handles badly, before it sees it: oversized documents and deep flow nesting.
 fn pre_check(text: &str) -> Result<(), YamlError> {
@@ -54,6 +64,20 @@ fn pre_check(text: &str) -> Result<(), YamlError> {
             }
         }
     }
+    let allowed = MAX_OPENERS_TIMES_BYTES / text.len().max(1);
+    if let Some((at, _)) = text.match_indices(['[', '{']).nth(allowed) {
+        let line = text[..at].matches('\n').count() + 1;
+        let column = text[..at].rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        return Err(YamlError {
+            line: Some(line),
+            column: Some(column),
+            message: format!(
+                "more than {allowed} `[`/`{{` in a document of {} bytes: expected a file of a few KiB with a few flow \
+                 collections",
+                text.len()
+            ),
+        });
+    }
     Ok(())
 }
 
@@ -69,6 +93,34 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
         }
         YamlError { line: loc.as_ref().map(|l| l.line()), column: loc.as_ref().map(|l| l.column()), message }
     })
+}
+
+/// `deserialize_with` for a map whose keys must be unique: serde's `BTreeMap` keeps the last of two equal keys, so
+/// a repeated certificate name in fixtures/pki.yaml would silently replace the first one.
+pub(crate) fn unique_keys<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    K: Deserialize<'de> + Ord + fmt::Display,
+    V: Deserialize<'de>,
+{
+    struct Unique<K, V>(PhantomData<(K, V)>);
+    impl<'de, K: Deserialize<'de> + Ord + fmt::Display, V: Deserialize<'de>> Visitor<'de> for Unique<K, V> {
+        type Value = BTreeMap<K, V>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map with unique keys")
+        }
+        fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Self::Value, M::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((k, v)) = m.next_entry::<K, V>()? {
+                if out.contains_key(&k) {
+                    return Err(M::Error::custom(format!("duplicate key `{k}`: expected each name once")));
+                }
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Unique(PhantomData))
 }
 
 #[cfg(test)]
@@ -92,6 +144,11 @@ mod tests {
         assert!(from_str::<Doc>(&huge).unwrap_err().message.contains("at most"));
         // Brackets inside quotes and comments do not count.
         assert!(pre_check(&format!("a: '{}' # {}\n", "[".repeat(100), "{".repeat(100))).is_ok());
+        // Nesting spread over lines, or behind an apostrophe the line count takes for a quote, meets the size budget.
+        let lines = format!("a: {}x{}\n", "[\n".repeat(100_000), "]\n".repeat(100_000));
+        assert!(from_str::<Doc>(&lines).unwrap_err().message.contains("`[`/`{` in a document of"));
+        let quoted = format!("a: [b 'c, {}{}]\n", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(from_str::<Doc>(&quoted).unwrap_err().line, Some(1));
     }
 
     #[test]
