@@ -264,7 +264,7 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             Ok(diff.exit_code())
         }
         Command::Validate { paths } => {
-            let (_, catalog) = layout.load(&paths)?;
+            let catalog = layout.check(&paths)?;
             for e in &catalog.errors {
                 eprintln!("{e}");
             }

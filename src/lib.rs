@@ -52,6 +52,13 @@ impl Layout {
         Layout { scenarios: root.join("scenarios"), pki: root.join("fixtures").join("pki.yaml") }
     }
 
+    /// Checks the PKI description and loads the scenarios under `paths`, without generating real keys (`validate`).
+    pub fn check(&self, paths: &[PathBuf]) -> Result<Catalog, Error> {
+        let pki = Pki::check(&self.pki)?;
+        let paths = if paths.is_empty() { vec![self.scenarios.clone()] } else { paths.to_vec() };
+        Ok(Catalog::load(&self.scenarios, &paths, &pki.names()))
+    }
+
     /// Generates the PKI, then loads the scenarios under `paths` (all of `scenarios/` when empty).
     pub fn load(&self, paths: &[PathBuf]) -> Result<(Pki, Catalog), Error> {
         let pki = Pki::load(&self.pki)?;

@@ -252,7 +252,7 @@ fn repeat_reports_no_variation_on_a_stable_selection() {
     let out = tlsmatrix(Path::new(ROOT), &["run", "--filter", "seed::*", "--repeat", "3", "--jobs", "16"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
-    assert!(stderr.contains("3 runs of 81 cells: 0 cells varied"), "{stderr}");
+    assert!(stderr.contains("3 runs of 90 cells: 0 cells varied"), "{stderr}");
     assert_eq!(tlsmatrix(Path::new(ROOT), &["run", "--repeat", "0"]).status.code(), Some(2));
 }
 

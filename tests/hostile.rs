@@ -136,17 +136,14 @@ fn generated() -> Vec<(&'static str, Vec<u8>, Want)> {
     ]
 }
 
-/// A project root with the real fixtures (keys included, so nothing is generated) and an empty scenarios/.
+/// A project root with the real PKI description (its keys are generated in memory by each run) and an empty
+/// scenarios/.
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = dir.path().join("fixtures");
-    std::fs::create_dir_all(fixtures.join("keys")).unwrap();
+    std::fs::create_dir_all(&fixtures).unwrap();
     std::fs::create_dir_all(dir.path().join("scenarios")).unwrap();
     std::fs::copy(Path::new(ROOT).join("fixtures/pki.yaml"), fixtures.join("pki.yaml")).unwrap();
-    for key in std::fs::read_dir(Path::new(ROOT).join("fixtures/keys")).unwrap() {
-        let key = key.unwrap().path();
-        std::fs::copy(&key, fixtures.join("keys").join(key.file_name().unwrap())).unwrap();
-    }
     dir
 }
 

@@ -135,7 +135,7 @@ fn without_java_every_jsse_cell_is_unsupported_and_the_rest_still_runs() {
             assert!(matches!(status, Some("pass" | "unsupported")), "{c}");
         }
     }
-    assert_eq!(jsse, 9 * 5, "every seed scenario has 5 cells with jsse on a side");
+    assert_eq!(jsse, 10 * 5, "every seed scenario has 5 cells with jsse on a side");
     assert!(for_java >= 40, "only {for_java} jsse cells name the missing java");
     let backends = report["environment"]["backends"].as_array().expect("environment.backends");
     let lib = backends.iter().find(|b| b["name"] == "jsse").map(|b| b["library"].to_string()).unwrap_or_default();
