@@ -320,9 +320,14 @@ fn list(layout: &Layout, paths: &[PathBuf]) -> Result<u8, Error> {
     let registry = Registry::all();
     let mut out = String::from("backends:\n");
     for b in registry.iter() {
-        out.push_str(&format!("  {} ({})\n", b.id(), b.version()));
+        let default = if BackendId::IN_PROCESS.contains(&b.id()) { "in the default matrix" } else { "opt-in" };
+        out.push_str(&format!("  {} ({}) [{default}]\n", b.id(), b.version()));
         for role in [Role::Client, Role::Server] {
             let caps = b.capabilities(role);
+            if let Some(why) = &caps.unavailable {
+                out.push_str(&format!("    as {role}: UNAVAILABLE: {why}\n"));
+                continue;
+            }
             let versions: Vec<String> = caps.versions.iter().map(|v| v.to_string()).collect();
             out.push_str(&format!("    as {role}: versions {}", versions.join(" ")));
             out.push_str(&format!(", {} suites, {} groups", caps.cipher_suites.len(), caps.groups.len()));
