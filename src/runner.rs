@@ -197,14 +197,19 @@ impl Context {
             sock.set_nodelay(true)?;
             server.run(sock, keys).await
         };
+        let relayed = RELAY.load(std::sync::atomic::Ordering::Relaxed);
         let client_side = async {
-            let sock = TcpStream::connect(relay_addr).await.map_err(|e| ConfigError(format!("connect: {e}")))?;
+            let to = if relayed { relay_addr } else { addr };
+            let sock = TcpStream::connect(to).await.map_err(|e| ConfigError(format!("connect: {e}")))?;
             sock.set_nodelay(true)?;
             client.run(sock, keys).await
         };
         let relay = Relay::new();
         let wire = cell.scenario.wire.clone();
         let relay_side = async {
+            if !relayed {
+                return;
+            }
             let Ok((c, _)) = relay_listener.accept().await else { return };
             let Ok(s) = TcpStream::connect(addr).await else { return };
             let _ = (c.set_nodelay(true), s.set_nodelay(true));
@@ -298,6 +303,15 @@ impl Context {
             }
         }
     }
+}
+
+/// Whether cells go through the relay (always, except in `tlsmatrix bench`, which turns it off to measure what it
+/// costs: without it there is no capture, no wire check and no pcap).
+static RELAY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turns the relay off or on for this process (a measurement knob for `tlsmatrix bench`).
+pub fn set_relay(on: bool) {
+    RELAY.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// How long the relay may take to drain once both endpoints are done.

@@ -104,20 +104,25 @@ pub fn run(layout: &Layout, iterations: u32) -> Result<String, Error> {
     }
     let _ = writeln!(out, "\nworst cell/bare ratio: {worst:.2}x (target: 1.25x)");
     let scenarios: Vec<_> = catalog.scenarios.into_iter().map(Arc::new).collect();
-    for jobs in [1, std::thread::available_parallelism().map_or(2, |n| n.get() * 2)] {
-        let todo = cells(&scenarios, &Selection::default());
-        let n = todo.len();
-        let t = Instant::now();
-        let results = rt.block_on(ctx.run_all(todo, jobs, None));
-        let wall = t.elapsed();
-        let ran = results.iter().filter(|r| r.status != crate::expect::Status::Unsupported).count();
-        let _ = writeln!(
-            out,
-            "catalog, --jobs {jobs:>2}: {n} cells ({ran} run) in {:.2} s = {:.0} cells/s",
-            wall.as_secs_f64(),
-            n as f64 / wall.as_secs_f64()
-        );
+    for relay in [true, false] {
+        crate::runner::set_relay(relay);
+        for jobs in [1, std::thread::available_parallelism().map_or(2, |n| n.get() * 2)] {
+            let todo = cells(&scenarios, &Selection::default());
+            let n = todo.len();
+            let t = Instant::now();
+            let results = rt.block_on(ctx.run_all(todo, jobs, None));
+            let wall = t.elapsed();
+            let ran = results.iter().filter(|r| r.status != crate::expect::Status::Unsupported).count();
+            let _ = writeln!(
+                out,
+                "catalog, --jobs {jobs:>2}{}: {n} cells ({ran} run) in {:.2} s = {:.0} cells/s",
+                if relay { "" } else { ", relay off" },
+                wall.as_secs_f64(),
+                n as f64 / wall.as_secs_f64()
+            );
+        }
     }
+    crate::runner::set_relay(true);
     let _ = writeln!(
         out,
         "cold start (keys generated, PKI signed, catalog loaded): {:.0} ms",
