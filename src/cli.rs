@@ -41,10 +41,10 @@ pub enum Command {
         /// Only scenarios whose id matches this glob.
         #[arg(long)]
         filter: Option<String>,
-        /// Client backends, comma-separated (default: all).
+        /// Client backends, comma-separated; `in-process` = openssl,native-tls,rustls (default: all)
         #[arg(long, value_delimiter = ',')]
         client: Vec<String>,
-        /// Server backends, comma-separated (default: all).
+        /// Server backends, comma-separated; `in-process` = openssl,native-tls,rustls (default: all)
         #[arg(long, value_delimiter = ',')]
         server: Vec<String>,
     },
@@ -132,10 +132,10 @@ pub enum Format {
 pub struct RunArgs {
     /// Scenario files or directories (default: scenarios/).
     pub paths: Vec<PathBuf>,
-    /// Client backends, comma-separated (default: all).
+    /// Client backends, comma-separated; `in-process` = openssl,native-tls,rustls (default: all)
     #[arg(long, value_delimiter = ',')]
     pub client: Vec<String>,
-    /// Server backends, comma-separated (default: all).
+    /// Server backends, comma-separated; `in-process` = openssl,native-tls,rustls (default: all)
     #[arg(long, value_delimiter = ',')]
     pub server: Vec<String>,
     /// Only scenarios whose id matches this glob (e.g. `seed::*`).
@@ -217,13 +217,19 @@ pub fn main() -> ExitCode {
 
 fn backends(names: &[String]) -> Result<Vec<BackendId>, Error> {
     if names.is_empty() {
-        return Ok(BackendId::IN_PROCESS.to_vec());
+        return Ok(BackendId::ALL.to_vec());
     }
     let mut ids: Vec<BackendId> = Vec::new();
     for n in names {
-        let id = n.trim().parse::<BackendId>().map_err(Error::Usage)?;
-        if !ids.contains(&id) {
-            ids.push(id);
+        let group: Vec<BackendId> = match n.trim() {
+            "all" => BackendId::ALL.to_vec(),
+            "in-process" => BackendId::IN_PROCESS.to_vec(),
+            one => vec![one.parse::<BackendId>().map_err(|e| Error::Usage(format!("{e} (or `all`, `in-process`)")))?],
+        };
+        for id in group {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
         }
     }
     Ok(ids)
@@ -320,7 +326,7 @@ fn list(layout: &Layout, paths: &[PathBuf]) -> Result<u8, Error> {
     let registry = Registry::all();
     let mut out = String::from("backends:\n");
     for b in registry.iter() {
-        let default = if BackendId::IN_PROCESS.contains(&b.id()) { "in the default matrix" } else { "opt-in" };
+        let default = if BackendId::IN_PROCESS.contains(&b.id()) { "linked in" } else { "external peer" };
         out.push_str(&format!("  {} ({}) [{default}]\n", b.id(), b.version()));
         for role in [Role::Client, Role::Server] {
             let caps = b.capabilities(role);

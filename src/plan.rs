@@ -71,8 +71,17 @@ pub struct Selection {
     pub servers: Vec<BackendId>,
 }
 
+/// Every backend on both sides: an external peer whose runtime is missing turns its cells `unsupported` with the
+/// install hint, so the default run is the whole matrix this machine can play and says what it cannot.
 impl Default for Selection {
     fn default() -> Self {
+        Selection { clients: BackendId::ALL.to_vec(), servers: BackendId::ALL.to_vec() }
+    }
+}
+
+impl Selection {
+    /// The backends linked into this binary, on both sides (the benchmark's catalog, which must not measure JVMs).
+    pub fn in_process() -> Self {
         Selection { clients: BackendId::IN_PROCESS.to_vec(), servers: BackendId::IN_PROCESS.to_vec() }
     }
 }

@@ -115,6 +115,7 @@ impl Context {
                         caps: caps(cell.server, Role::Server),
                         outcome: &obs.server,
                     },
+                    wire.last(),
                     cell.scenario.wire.fault.is_none(),
                 );
                 let mut mismatches = j.mismatches;

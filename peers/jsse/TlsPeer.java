@@ -59,6 +59,8 @@ public class TlsPeer {
     static final byte[] PING = "tlsmatrix ping\n".getBytes(StandardCharsets.US_ASCII);
     static final byte[] PONG = "tlsmatrix pong\n".getBytes(StandardCharsets.US_ASCII);
     static final PrintStream OUT = new PrintStream(System.out, false, StandardCharsets.UTF_8);
+    /** Warm-up handshakes per version (see warmUp). */
+    static final int WARM_ROUNDS = 4;
 
     /**
      * A throwaway self-signed P-256 credential (made for this file, trusted by nothing else), used only to warm up.
@@ -83,8 +85,10 @@ public class TlsPeer {
             "-----END PRIVATE KEY-----\n";
 
     /**
-     * One TLS 1.3 and one TLS 1.2 handshake with ourselves before saying ready: a cold JVM takes seconds to load and
-     * compile the JSSE classes on its first handshake, which would otherwise eat the first cells' deadlines.
+     * Handshakes with ourselves (TLS 1.3 and TLS 1.2, WARM_ROUNDS each) before saying ready: a cold JVM takes seconds
+     * to load and compile the JSSE classes on its first handshakes, which would otherwise eat the first cells'
+     * deadlines. One round each was not enough on a loaded machine (load 10 on 2 cores: the first three jsse-server
+     * cells of a run still timed out after the JVM said ready); the JIT compiles a method after it ran often enough.
      */
     static void warmUp() {
         try {
@@ -95,7 +99,8 @@ public class TlsPeer {
             server.init(new KeyManager[] {keyManager(cred)}, null, null);
             SSLContext client = SSLContext.getInstance("TLS");
             client.init(null, trust(WARM_CERT).getTrustManagers(), null);
-            for (String version : new String[] {"TLSv1.3", "TLSv1.2"}) {
+            for (int round = 0; round < 2 * WARM_ROUNDS; round++) {
+                String version = round % 2 == 0 ? "TLSv1.3" : "TLSv1.2";
                 try (SSLServerSocket ss = (SSLServerSocket) server.getServerSocketFactory()
                         .createServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
                     ss.setSoTimeout(SOCKET_TIMEOUT_MS);

@@ -111,7 +111,7 @@ pub fn run(layout: &Layout, iterations: u32) -> Result<String, Error> {
     for relay in [true, false] {
         crate::runner::set_relay(relay);
         for jobs in [1, std::thread::available_parallelism().map_or(2, |n| n.get() * 2)] {
-            let todo = cells(&plain, &Selection::default());
+            let todo = cells(&plain, &Selection::in_process());
             let n = todo.len();
             let t = Instant::now();
             let results = rt.block_on(ctx.run_all(todo, jobs, None));

@@ -13,7 +13,7 @@ use super::decrypt::{Plain, RecordKeys, Secrets};
 use super::handshake::{self, ClientHello, Context, Reassembler, ServerHello, msg};
 use super::record::{self, Record, Stream};
 use super::{Capture, Direction, WireAlert};
-use crate::vocab::{Alert, CipherSuite, ProtocolVersion};
+use crate::vocab::{Alert, CipherSuite, Group, ProtocolVersion};
 
 /// What the bytes of one connection say.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -31,6 +31,10 @@ pub struct Wire {
     pub version: Option<ProtocolVersion>,
     /// The suite the ServerHello chose, if one was seen.
     pub cipher: Option<CipherSuite>,
+    /// The key-exchange group: the ServerHello's key_share (TLS 1.3) or the ECDHE ServerKeyExchange's curve (TLS
+    /// 1.2 and older), if seen. It lets the verdict check the group for libraries with no API to report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Group>,
     /// Encrypted records that could not be decrypted (no key log line for them, or unsupported cipher).
     pub opaque_records: usize,
     /// Problems parsing a stream as TLS, one per direction at most (`S->C: not TLS: first bytes "HTTP/1.1 4"`).
@@ -51,6 +55,7 @@ pub fn analyse(capture: &Capture, keylog: &str) -> Wire {
         wire.version = ProtocolVersion::from_wire(sh.chosen_version());
         wire.cipher = Some(CipherSuite(sh.suite));
     }
+    wire.group = hellos.server.as_ref().and_then(|sh| sh.key_share).map(Group);
     let mut events = Vec::new();
     for (dir, (records, err)) in dirs.into_iter().zip(&parsed) {
         let mut d = DirState::new(dir, &hellos, &secrets);
@@ -58,6 +63,9 @@ pub fn analyse(capture: &Capture, keylog: &str) -> Wire {
             d.record(r);
         }
         d.finish();
+        if hellos.server.is_some() && !hellos.tls13() {
+            wire.group = wire.group.or(d.ske_group.map(Group));
+        }
         events.append(&mut d.events);
         if let Some(e) = err {
             wire.malformed.push(format!("{}: {e}", tag(dir)));
@@ -194,6 +202,8 @@ struct DirState<'a> {
     encrypting: bool,
     at: usize,
     events: Vec<Event>,
+    /// The curve of an ECDHE ServerKeyExchange this direction carried.
+    ske_group: Option<u16>,
 }
 
 impl<'a> DirState<'a> {
@@ -209,6 +219,7 @@ impl<'a> DirState<'a> {
             encrypting: false,
             at: 0,
             events: Vec::new(),
+            ske_group: None,
         };
         if cx.tls13 {
             d.keys = d.tls13_keys(match dir {
@@ -261,6 +272,9 @@ impl<'a> DirState<'a> {
         match typ {
             record::HANDSHAKE => {
                 for m in self.reasm.push(data) {
+                    if m.typ == msg::SERVER_KEY_EXCHANGE {
+                        self.ske_group = self.ske_group.or(handshake::ske_named_group(&m.body, self.cx.suite));
+                    }
                     let line = handshake::summarise(&m, self.cx);
                     self.text(enc, line);
                     if self.cx.tls13 && enc {

@@ -438,16 +438,23 @@ fn encrypted_extensions(b: &[u8]) -> Option<String> {
     })
 }
 
+/// The named curve of an ECDHE ServerKeyExchange (TLS 1.2 and older say the group only here).
+pub fn ske_named_group(b: &[u8], suite: Option<u16>) -> Option<u16> {
+    let name = suite.and_then(|s| CipherSuite(s).name()).unwrap_or("");
+    let mut r = Reader::new(b);
+    match (name.contains("_ECDHE_"), r.u8(), r.u16()) {
+        (true, Some(3), Some(g)) => Some(g),
+        _ => None,
+    }
+}
+
 /// ECDHE: the named curve; DHE: the prime size. The layout depends on the suite's key exchange.
 fn server_key_exchange(b: &[u8], suite: Option<u16>) -> String {
     let name = suite.and_then(|s| CipherSuite(s).name()).unwrap_or("");
-    let mut r = Reader::new(b);
-    if name.contains("_ECDHE_") {
-        if let (Some(3), Some(g)) = (r.u8(), r.u16()) {
-            return format!("ServerKeyExchange({})", group_name(g));
-        }
+    if let Some(g) = ske_named_group(b, suite) {
+        return format!("ServerKeyExchange({})", group_name(g));
     } else if name.contains("_DHE_") {
-        if let Some(p) = r.vec16() {
+        if let Some(p) = Reader::new(b).vec16() {
             let bits = (p.len() * 8).saturating_sub(p.first().map_or(8, |b| b.leading_zeros() as usize));
             return format!("ServerKeyExchange(dhe {bits} bits)");
         }
