@@ -118,12 +118,14 @@ impl Relay {
         };
         match fault {
             Fault::CloseAfterClientHello | Fault::ResetAfterClientHello | Fault::HttpResponse => {
-                // Nothing reaches the server: it sees a connection that closes before a single byte.
+                // Nothing reaches the server: it sees a connection that closes before a single byte. What it says
+                // about that (an alert) is recorded, but reaches no one.
+                let _ = s_write.shutdown().await;
                 if fault == Fault::ResetAfterClientHello {
                     let client = c_read.reunite(c_write).expect("halves of one stream");
                     let _ = client.set_zero_linger();
                     drop(client);
-                    let _ = s_write.shutdown().await;
+                    drain(&mut s_read, Direction::ServerToClient, rec).await;
                     return;
                 }
                 if fault == Fault::HttpResponse {
@@ -131,9 +133,11 @@ impl Relay {
                     let _ = c_write.write_all(HTTP_ANSWER).await;
                 }
                 let _ = c_write.shutdown().await;
-                let _ = s_write.shutdown().await;
-                // Keep recording what the client says last (an alert), until it closes.
-                drain(&mut c_read, Direction::ClientToServer, rec).await;
+                // Keep recording what each side says last (an alert), until both have closed.
+                tokio::join!(
+                    drain(&mut c_read, Direction::ClientToServer, rec),
+                    drain(&mut s_read, Direction::ServerToClient, rec)
+                );
             }
             Fault::GarbageServerHello | Fault::TruncatedRecord | Fault::OversizedRecord | Fault::Stall => {
                 // The server gets the ClientHello and answers; the client gets something else instead.
