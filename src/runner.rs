@@ -121,7 +121,7 @@ impl Context {
                 let mut mismatches = j.mismatches;
                 let mut notes = j.notes;
                 if let Some(last) = wire.last() {
-                    let check = crate::wire::check(&obs, last, (cell.client, cell.server));
+                    let check = crate::wire::check(&obs, last, (cell.client, cell.server), cell.scenario.wire.fault);
                     mismatches.extend(check.mismatches);
                     notes.extend(check.notes);
                 }

@@ -4,9 +4,11 @@
 //! external peers infer what they sent from an error value. The relay's bytes settle it: each side's fatal alert on
 //! the wire must be the one its backend reported, and an alert a backend reports receiving must be on the wire from
 //! the other side. Where the wire cannot tell (records encrypted and no side exported its secrets), the cell says
-//! so in a note instead of pretending it checked.
+//! so in a note instead of pretending it checked. The same holds where a fault scenario's relay cut one side off
+//! (see [`cut`]): what that side says afterwards never reaches the wire.
 
 use crate::observation::{Observation, SideOutcome};
+use crate::scenario::Fault;
 use crate::vocab::{Alert, BackendId, Role};
 
 use super::Wire;
@@ -20,8 +22,25 @@ pub struct Check {
     pub notes: Vec<String>,
 }
 
-/// Compares both sides' reported alerts with the alerts on the wire of the same connection.
-pub fn check(obs: &Observation, wire: &Wire, (client, server): (BackendId, BackendId)) -> Check {
+/// Where a fault leaves the relay unable to record what one side sends, how. Both cuts come before that side can
+/// have sent an alert, so an alert it reports sending and the wire lacks was sent after the cut. Every other fault
+/// keeps reading both sides to their end (bytes that no longer reach the peer are still recorded).
+fn cut(fault: Option<Fault>, role: Role) -> Option<&'static str> {
+    match (fault?, role) {
+        (Fault::ResetAfterClientHello, Role::Client) => Some(
+            "the relay reset the client's connection after its ClientHello, so nothing the client sent later could be read",
+        ),
+        (Fault::HttpResponse, Role::Server) => Some(
+            "the relay closed the server's connection without forwarding a byte and answered the client with HTTP in \
+             its place, so the server's own answer is not on the wire",
+        ),
+        _ => None,
+    }
+}
+
+/// Compares both sides' reported alerts with the alerts on the wire of the same connection, knowing the scenario's
+/// fault (if any).
+pub fn check(obs: &Observation, wire: &Wire, (client, server): (BackendId, BackendId), fault: Option<Fault>) -> Check {
     let mut out = Check::default();
     let on_wire = |from: Role| wire.alerts.iter().find(|a| a.fatal && a.from == from).map(|a| a.alert);
     let blind = wire.opaque_records > 0;
@@ -32,6 +51,10 @@ pub fn check(obs: &Observation, wire: &Wire, (client, server): (BackendId, Backe
         // What this side sent.
         match (side.sent_alert(), on_wire(role)) {
             (a, b) if a == b => {}
+            (Some(reported), None) if cut(fault, role).is_some() => out.notes.push(format!(
+                "wire: {role} ({id}) reports sending {reported}; not on the wire: {}",
+                cut(fault, role).unwrap_or_default()
+            )),
             (Some(reported), None) if blind => out.notes.push(format!(
                 "wire: {role} ({id}) reports sending {reported}; not confirmed: {} encrypted record(s) could not be \
                  decrypted (no key log from either side)",
@@ -58,4 +81,49 @@ pub fn check(obs: &Observation, wire: &Wire, (client, server): (BackendId, Backe
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observation::{ErrorClass, Failure, Phase};
+    use crate::wire::WireAlert;
+
+    fn failed(sent: Option<Alert>) -> SideOutcome {
+        SideOutcome::Failed(Failure {
+            phase: Phase::Handshake,
+            sent_alert: sent,
+            received_alert: None,
+            error: ErrorClass::Eof,
+            message: String::new(),
+        })
+    }
+
+    const PAIR: (BackendId, BackendId) = (BackendId::Rustls, BackendId::OpensslCli);
+
+    #[test]
+    fn an_alert_sent_after_the_relay_cut_that_side_off_is_a_note() {
+        let obs = Observation { client: failed(Some(Alert::DECODE_ERROR)), server: failed(Some(Alert::DECODE_ERROR)) };
+        let client_alert = WireAlert { from: Role::Client, fatal: true, alert: Alert::DECODE_ERROR, encrypted: false };
+        let wire = Wire { alerts: vec![client_alert], ..Wire::default() };
+        let c = check(&obs, &wire, PAIR, Some(Fault::HttpResponse));
+        assert!(c.mismatches.is_empty(), "{:?}", c.mismatches);
+        assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
+        assert!(c.notes[0].contains("server (openssl-cli) reports sending decode_error; not on the wire"), "{c:?}");
+        // Without the fault, or where the relay kept reading that side, the same report is a mismatch.
+        for fault in [None, Some(Fault::CloseAfterClientHello)] {
+            let c = check(&obs, &wire, PAIR, fault);
+            assert_eq!(c.mismatches.len(), 1, "{fault:?}: {c:?}");
+        }
+    }
+
+    #[test]
+    fn a_cut_side_whose_alert_is_on_the_wire_is_still_compared() {
+        let obs = Observation { client: failed(Some(Alert::HANDSHAKE_FAILURE)), server: failed(None) };
+        let seen = WireAlert { from: Role::Client, fatal: true, alert: Alert::DECODE_ERROR, encrypted: false };
+        let wire = Wire { alerts: vec![seen], ..Wire::default() };
+        let c = check(&obs, &wire, PAIR, Some(Fault::ResetAfterClientHello));
+        assert_eq!(c.mismatches.len(), 1, "{c:?}");
+        assert!(c.notes.is_empty(), "{c:?}");
+    }
 }
