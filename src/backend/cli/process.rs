@@ -200,18 +200,52 @@ pub(crate) struct Tapped {
 
 /// Copies bytes both ways between the harness's socket and the tool's connection until both directions ended,
 /// passing each half-close on (so close_notify followed by FIN reaches the peer as it left the tool). A read or write
-/// error ends its direction: the other side already went away, and its own output says why.
+/// error ends its direction: the other side already went away, and its own output says why. A reset of the harness's
+/// socket (a fault scenario's RST) is passed on as a reset, so the tool meets what the network did, not a FIN.
 /// The taps are filled as bytes pass, so what was seen survives the future being dropped.
 pub(crate) async fn bridge(io: TcpStream, tool: TcpStream, tapped: &mut Tapped) {
     let (mut ir, mut iw) = io.into_split();
     let (mut tr, mut tw) = tool.into_split();
-    tokio::join!(pump(&mut ir, &mut tw, &mut tapped.to_tool), pump(&mut tr, &mut iw, &mut tapped.from_tool));
+    let reset = {
+        let up = pump(&mut ir, &mut tw, &mut tapped.to_tool);
+        let down = pump(&mut tr, &mut iw, &mut tapped.from_tool);
+        tokio::pin!(up, down);
+        tokio::select! {
+            end = &mut up => match end {
+                Ended::Reset => true,
+                Ended::Closed => {
+                    (&mut down).await;
+                    false
+                }
+            },
+            _ = &mut down => matches!((&mut up).await, Ended::Reset),
+        }
+    };
+    if reset {
+        // Closing with a zero linger sends RST; forget() keeps the write half from sending a FIN first.
+        let _ = tw.as_ref().set_zero_linger();
+        tw.forget();
+        drop(tr);
+    }
 }
 
-async fn pump(from: &mut (impl AsyncReadExt + Unpin), to: &mut (impl AsyncWriteExt + Unpin), seen: &mut Vec<u8>) {
+/// How one direction of the bridge ended.
+enum Ended {
+    /// End of stream or an error: the writing side was half-closed.
+    Closed,
+    /// The reading side was reset by its peer; the writing side was left as it was.
+    Reset,
+}
+
+async fn pump(
+    from: &mut (impl AsyncReadExt + Unpin),
+    to: &mut (impl AsyncWriteExt + Unpin),
+    seen: &mut Vec<u8>,
+) -> Ended {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buf).await {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ended::Reset,
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
@@ -223,6 +257,7 @@ async fn pump(from: &mut (impl AsyncReadExt + Unpin), to: &mut (impl AsyncWriteE
         }
     }
     let _ = to.shutdown().await;
+    Ended::Closed
 }
 
 /// How a run talks to the tool through its stdin once connected.

@@ -16,6 +16,7 @@ mod process;
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
 use std::sync::Arc;
@@ -112,9 +113,17 @@ impl PeerEndpoint {
         let (io_r, io_w) = io.into_split();
         let (conn_r, conn_w) = conn.into_split();
         // Adapter to harness must be forwarded completely: it carries the adapter's last alert or close_notify.
-        // Harness to adapter only matters while the adapter still reads; it is dropped once the outcome is in.
-        let down = pump(conn_r, io_w);
-        let up = pump(io_r, conn_w);
+        // Harness to adapter only matters while the adapter still reads; it is dropped once the outcome is in. A reset
+        // of the harness's socket (a fault scenario's RST) is passed on as a reset: `up` leaves the adapter's socket
+        // at zero linger without a FIN, and `down` lets go of it, which closes it.
+        let reset = tokio::sync::Notify::new();
+        let down = async {
+            tokio::select! {
+                () = pump(conn_r, io_w) => {}
+                () = reset.notified() => {}
+            }
+        };
+        let up = pump_up(io_r, conn_w, &reset);
         let outcome = async { ticket.replies.recv().await };
         let main = async { tokio::join!(down, outcome).1 };
         tokio::pin!(main, up);
@@ -133,6 +142,21 @@ impl PeerEndpoint {
 async fn pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(mut r: R, mut w: W) {
     let _ = tokio::io::copy(&mut r, &mut w).await;
     let _ = w.shutdown().await;
+}
+
+/// The harness-to-adapter half of the bridge: like [`pump`], but when the harness's socket was reset the adapter's
+/// socket is set to close with a reset too (zero linger, no FIN), and `reset` tells the other half to let go of it.
+async fn pump_up(mut r: OwnedReadHalf, mut w: OwnedWriteHalf, reset: &tokio::sync::Notify) {
+    match tokio::io::copy(&mut r, &mut w).await {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+            let _ = w.as_ref().set_zero_linger();
+            w.forget();
+            reset.notify_one();
+        }
+        _ => {
+            let _ = w.shutdown().await;
+        }
+    }
 }
 
 #[async_trait]
