@@ -726,7 +726,10 @@ public class TlsPeer {
                 received = own.substring(RECEIVED.length()).trim();
                 error = "peer_alert";
             } else if (isEof(e)) {
+                // The peer (or the network) ended the stream; JSSE may still answer it with an alert (table below).
                 error = "eof";
+                String[] row = sent(e, own, client, version);
+                sent = row == null ? null : row[0];
             } else if (e instanceof SocketTimeoutException) {
                 error = "timeout";
             } else if (e instanceof SocketException || hasCause(e, SocketException.class)) {
@@ -822,6 +825,27 @@ public class TlsPeer {
             // bytes show JSSE sends nothing afterwards (seed::untrusted_ca, openssl -> jsse).
             if (m.startsWith("Insufficient buffer remaining for AEAD cipher fragment")) {
                 return new String[] {null};
+            }
+            // The stream ended during the handshake: SSLSocketImpl.handleEOF raises "Remote host terminated the
+            // handshake" and startHandshake answers it with TransportContext.fatal(HANDSHAKE_FAILURE, ...), which sends
+            // the alert while the handshake context exists (the relay's bytes show handshake_failure from a Java
+            // client in wire::close_after_client_hello and wire::truncated_record, and from a Java server whose client
+            // gave up before its ClientHello in versions::tls10_client_default_security_level).
+            if (m.equals("Remote host terminated the handshake")) {
+                return new String[] {"handshake_failure"};
+            }
+            // Bytes that are not a TLS record header (SSLSocketInputRecord: "HTTP/", garbage): a plain SSLException
+            // that SSLTransport.decode turns into fatal(UNEXPECTED_MESSAGE) (the relay's bytes show unexpected_message
+            // from a Java client in wire::http_response and wire::garbage_server_hello).
+            if (m.equals("Unsupported or unrecognized SSL message")) {
+                return new String[] {"unexpected_message"};
+            }
+            // A handshake message JSSE has no consumer for in this state: HandshakeContext.dispatch raises it with
+            // unexpected_message. JSSE reads records up to SSLRecord.maxLargeRecordSize (2^14 over the TLS limit), so an
+            // over-long record of zeros is read as hello_request messages (the relay's bytes show unexpected_message
+            // from a Java client in wire::oversized_record).
+            if (e instanceof javax.net.ssl.SSLProtocolException && m.startsWith("Unsupported handshake message: ")) {
+                return new String[] {"unexpected_message"};
             }
             if (m.startsWith("No matching application layer protocol values")
                     || m.startsWith("Invalid application_layer_protocol_negotiation")) {
