@@ -284,7 +284,14 @@ fn error_lines(s: &Session) -> String {
         .lines()
         .chain(s.stderr.lines())
         .map(str::trim)
-        .filter(|l| l.contains(":error:") || l.starts_with("verify error:") || l.starts_with("connect:errno"))
+        .filter(|l| {
+            // `write:errno=104` / `read:errno=104`: s_client's report of a failed socket call (a reset).
+            l.contains(":error:")
+                || l.starts_with("verify error:")
+                || l.starts_with("connect:errno")
+                || l.starts_with("write:errno")
+                || l.starts_with("read:errno")
+        })
         .collect();
     lines.join("; ")
 }
@@ -315,8 +322,16 @@ fn outcome(role: Role, s: &Session, msg: &str) -> SideOutcome {
         });
     }
     let text = error_lines(s);
+    // The stream ended mid-handshake: ssl3_read_n sees the end of the socket (BIO_eof) and fails with
+    // SSLfatal(SSL_AD_DECODE_ERROR, SSL_R_UNEXPECTED_EOF_WHILE_READING), so the tools send decode_error (the -msg log
+    // and the relay's bytes agree: wire::close_after_client_hello, wire::truncated_record). That is still the peer's
+    // end of stream, not a local failure. (The in-process backends read through a BIO without an end-of-file state,
+    // so OpenSSL sends nothing there.)
+    let eof = text.contains("unexpected eof");
     let error = if received.is_some() {
         ErrorClass::PeerAlert
+    } else if eof {
+        ErrorClass::Eof
     } else if sent.is_some() {
         ErrorClass::Local
     } else if text.contains("unexpected eof") || !s.connected || text.is_empty() {
