@@ -31,6 +31,30 @@ pub(crate) const SENT_ALERTS: &[(&str, Option<Alert>)] = &[
     ("Error in the certificate.", Some(Alert::BAD_CERTIFICATE)),
     // The peer's alert ended the handshake; gnutls sends nothing back (witnessed in seed::legacy_tls10_server).
     ("A TLS fatal alert has been received.", None),
+    // On a failed handshake gnutls-cli's do_handshake calls gnutls_alert_send_appropriate, whose
+    // gnutls_error_to_alert (lib/alert.c) picks the alert from the error code. The rows below were witnessed on the
+    // relay's bytes (the wire scenarios), whatever the server.
+    // GNUTLS_E_PREMATURE_TERMINATION, the stream ended mid-handshake: unexpected_message (wire::close_after_client_hello).
+    ("The TLS connection was non-properly terminated.", Some(Alert::UNEXPECTED_MESSAGE)),
+    // GNUTLS_E_UNEXPECTED_PACKET, a record of a content type it cannot take there (the first bytes of an HTTP answer,
+    // garbage): unexpected_message (wire::http_response, wire::garbage_server_hello).
+    ("An unexpected TLS packet was received.", Some(Alert::UNEXPECTED_MESSAGE)),
+    // GNUTLS_E_RECORD_OVERFLOW, a record header longer than TLS allows: record_overflow (wire::oversized_record).
+    ("A TLS record packet with invalid length was received.", Some(Alert::RECORD_OVERFLOW)),
+    // GNUTLS_E_UNEXPECTED_PACKET_LENGTH: _gnutls_recv_in_buffers (lib/record.c) returns it when the stream ends
+    // inside a record's body: decode_error (wire::truncated_record).
+    ("Error decoding the received TLS packet.", Some(Alert::DECODE_ERROR)),
+    // GNUTLS_E_PULL_ERROR, recv() failed (the connection was reset): gnutls_alert_send_appropriate tries
+    // internal_error, but the write fails with EPIPE on the reset socket (strace), so nothing is sent
+    // (wire::reset_after_client_hello).
+    ("Error in the pull function.", None),
+];
+
+/// The errors of [`SENT_ALERTS`] that are the peer's or the network's doing, by class (others are `local`, or `eof`
+/// when gnutls sends nothing).
+const STREAM_ERRORS: &[(&str, ErrorClass)] = &[
+    ("The TLS connection was non-properly terminated.", ErrorClass::Eof),
+    ("Error in the pull function.", ErrorClass::Io),
 ];
 
 /// GnuTLS's group names in priority strings, by IANA group.
@@ -258,7 +282,10 @@ fn outcome(role: Role, s: &Session) -> SideOutcome {
     let mapped = fatal.map(|t| SENT_ALERTS.iter().find(|(k, _)| *k == t).map(|(_, a)| *a));
     let (sent, error) = match (received, mapped) {
         (Some(_), _) => (None, ErrorClass::PeerAlert),
-        (None, Some(Some(a))) => (a, if a.is_some() { ErrorClass::Local } else { ErrorClass::Eof }),
+        (None, Some(Some(a))) => match STREAM_ERRORS.iter().find(|(t, _)| Some(*t) == fatal) {
+            Some((_, class)) => (a, *class),
+            None => (a, if a.is_some() { ErrorClass::Local } else { ErrorClass::Eof }),
+        },
         (None, Some(None)) => (None, ErrorClass::Unmapped),
         (None, None) => (None, ErrorClass::Eof),
     };
