@@ -196,16 +196,22 @@ enum Pace {
     DelayFirst(Duration),
 }
 
-/// Forwards one direction until EOF or an error, then half-closes the other side's write end.
+/// Forwards one direction until EOF or an error, then half-closes the other side's write end. Once the other side
+/// is gone (a write fails), what this side still says is recorded to its end: an alert written to a peer that has
+/// already closed is part of the story (JSSE answers a peer's last plaintext alert with its own, after the peer left).
 async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, dir: Direction, rec: &Recorder, pace: Pace) {
     let mut buf = vec![0u8; 32 * 1024];
     let mut first = true;
+    let mut forwarding = true;
     loop {
         let n = match from.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
         rec.record(dir, &buf[..n]);
+        if !forwarding {
+            continue;
+        }
         let written = match pace {
             Pace::Whole => to.write_all(&buf[..n]).await,
             Pace::DelayFirst(d) => {
@@ -226,9 +232,7 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, dir: Direction, r
             }
         };
         first = false;
-        if written.is_err() {
-            break;
-        }
+        forwarding = written.is_ok();
     }
     let _ = to.shutdown().await;
 }
