@@ -185,7 +185,9 @@ fn cross_check(inferring: &Side<'_>, witness: &Side<'_>, wire: Option<&Wire>, j:
     if settled_by_wire {
         return;
     }
-    if witness.outcome.failure().is_some_and(|f| f.error == ErrorClass::Timeout)
+    // A witness that sent its own fatal alert had given up on the connection and read nothing after it (OpenSSL's
+    // TLS 1.3 client rejecting a certificate never reads the encrypted handshake_failure JSSE answers with).
+    if witness.outcome.failure().is_some_and(|f| f.error == ErrorClass::Timeout || f.sent_alert.is_some())
         || inferring.outcome.failure().is_some_and(|f| f.error == ErrorClass::Unmapped)
     {
         return;
@@ -204,5 +206,55 @@ fn cross_check(inferring: &Side<'_>, witness: &Side<'_>, wire: Option<&Wire>, j:
             show(seen),
             inferring.backend
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observation::{Failure, Phase};
+    use crate::vocab::Alert;
+
+    fn caps(exact_alerts: bool) -> Capabilities {
+        Capabilities {
+            versions: Default::default(),
+            versions_reason: "",
+            lacks: Vec::new(),
+            cipher_suites: Default::default(),
+            groups: Default::default(),
+            exact_alerts,
+            reports_parameters: true,
+            unavailable: None,
+        }
+    }
+
+    fn failed(sent: Option<Alert>) -> SideOutcome {
+        SideOutcome::Failed(Failure {
+            phase: Phase::Handshake,
+            sent_alert: sent,
+            received_alert: None,
+            error: ErrorClass::Local,
+            message: String::new(),
+        })
+    }
+
+    #[test]
+    fn a_witness_that_gave_up_first_does_not_judge_the_other_sides_alert() {
+        let (exact, inferred) = (caps(true), caps(false));
+        // The wire is blind (the server's alert is encrypted and nobody logged its key).
+        let blind = Wire { opaque_records: 1, ..Wire::default() };
+        let server_said = failed(Some(Alert::HANDSHAKE_FAILURE));
+        let inferring = Side { role: Role::Server, backend: BackendId::Jsse, caps: &inferred, outcome: &server_said };
+        // An OpenSSL client that had sent its own fatal alert read nothing after it.
+        let gave_up = failed(Some(Alert::UNKNOWN_CA));
+        let witness = Side { role: Role::Client, backend: BackendId::Openssl, caps: &exact, outcome: &gave_up };
+        let mut j = Judgement::default();
+        cross_check(&inferring, &witness, Some(&blind), &mut j);
+        assert!(j.mismatches.is_empty(), "{:?}", j.mismatches);
+        // A witness still reading is held to what it received.
+        let reading = failed(None);
+        let witness = Side { role: Role::Client, backend: BackendId::Openssl, caps: &exact, outcome: &reading };
+        cross_check(&inferring, &witness, Some(&blind), &mut j);
+        assert_eq!(j.mismatches.len(), 1, "{:?}", j.mismatches);
     }
 }
