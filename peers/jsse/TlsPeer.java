@@ -820,11 +820,15 @@ public class TlsPeer {
             if (m.startsWith("Empty client certificate chain") || m.startsWith("Empty server certificate chain")) {
                 return new String[] {"bad_certificate"};
             }
-            // A plaintext record where JSSE expects an encrypted one: an OpenSSL 3.0 TLS 1.3 client that rejects the
-            // server certificate sends its alert before switching keys, and JSSE fails decrypting it. The relay's
-            // bytes show JSSE sends nothing afterwards (seed::untrusted_ca, openssl -> jsse).
-            if (m.startsWith("Insufficient buffer remaining for AEAD cipher fragment")) {
-                return new String[] {null};
+            // A plaintext record where JSSE expects an encrypted one (an OpenSSL 3.0 TLS 1.3 client that rejects the
+            // server certificate sends its alert before switching keys; a client answering garbage with a plaintext
+            // alert): JSSE fails decrypting it, and SSLTransport.decode answers the BadPaddingException with
+            // fatal(HANDSHAKE_FAILURE) while handshaking (an SSLHandshakeException), bad_record_mac otherwise. The
+            // alert goes out encrypted: a 35-byte record after the server's flight in wire::garbage_server_hello
+            // (rustls -> jsse), and javax.net.debug shows "WRITE: TLSv1.3 alert(handshake_failure)" for it.
+            if (e instanceof SSLHandshakeException
+                    && m.startsWith("Insufficient buffer remaining for AEAD cipher fragment")) {
+                return new String[] {"handshake_failure"};
             }
             // The stream ended during the handshake: SSLSocketImpl.handleEOF raises "Remote host terminated the
             // handshake" and startHandshake answers it with TransportContext.fatal(HANDSHAKE_FAILURE, ...), which sends
