@@ -33,7 +33,7 @@ const TRUSTED: &str = tlsmatrix::bench::SCENARIO;
 
 #[test]
 fn json_lists_every_cell_with_both_observations() {
-    let out = tlsmatrix(Path::new(ROOT), &["run", "--filter", "seed::untrusted_ca", "--format", "json"]);
+    let out = tlsmatrix(Path::new(ROOT), &["run", "--filter", "seed::untrusted_ca", "--format", "json", "--client", "in-process", "--server", "in-process"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -58,7 +58,7 @@ fn a_new_yaml_file_adds_its_cells_without_code() {
     assert_eq!(out.status.code(), Some(0), "{stderr}{stdout}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let cells = report["cells"].as_array().unwrap();
-    assert_eq!(cells.len(), 9);
+    assert_eq!(cells.len(), 36, "every backend on both sides by default");
     assert!(cells.iter().all(|c| c["scenario"] == "mine::trusted"));
 }
 
@@ -132,7 +132,7 @@ fn a_missing_pki_or_unknown_backend_is_a_usage_error() {
 
 #[test]
 fn unsupported_cells_are_reported_with_their_reason() {
-    let out = tlsmatrix(Path::new(ROOT), &["run", "--filter", "seed::tls13_success", "--server", "native-tls"]);
+    let out = tlsmatrix(Path::new(ROOT), &["run", "--filter", "seed::tls13_success", "--client", "in-process", "--server", "native-tls"]);
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("never negotiates TLS 1.3"), "{stdout}");
@@ -154,26 +154,27 @@ fn a_broken_file_is_one_failing_trial_and_the_rest_still_run() {
     let trials = tlsmatrix::harness::trials(&tlsmatrix::Layout::at(p.path()));
     let names: Vec<&str> = trials.iter().map(|t| t.name()).collect();
     assert!(names.iter().any(|n| n.starts_with("load::") && n.ends_with("alert.yaml")), "{names:?}");
-    assert_eq!(names.iter().filter(|n| n.starts_with("good::trusted::")).count(), 9, "{names:?}");
+    assert_eq!(names.iter().filter(|n| n.starts_with("good::trusted::")).count(), 36, "{names:?}");
 }
 
 #[test]
 fn baseline_and_diff_report_a_changed_expectation_as_a_regression() {
     let p = project(&[("mine/trusted.yaml", TRUSTED)]);
     let old = p.path().join("old.json");
-    let out = tlsmatrix(p.path(), &["run", "--format", "json", "--output", old.to_str().unwrap()]);
+    let pairs = ["--client", "in-process", "--server", "in-process"];
+    let out = tlsmatrix(p.path(), &[&["run", "--format", "json", "--output", old.to_str().unwrap()][..], &pairs].concat());
     assert_eq!(out.status.code(), Some(0));
     // Same behaviour, stricter expectation: every cell now fails against the same observation.
     let stricter = TRUSTED.replace("  result: success\n", "  result: success\n  alpn: h2\n");
     std::fs::write(p.path().join("scenarios/mine/trusted.yaml"), stricter).unwrap();
-    let out = tlsmatrix(p.path(), &["run", "--baseline", old.to_str().unwrap()]);
+    let out = tlsmatrix(p.path(), &[&["run", "--baseline", old.to_str().unwrap()][..], &pairs].concat());
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("9 regressions"), "{stderr}");
     assert!(stderr.contains("was: pass") && stderr.contains("now: fail") && stderr.contains("expected h2"), "{stderr}");
 
     let new = p.path().join("new.json");
-    tlsmatrix(p.path(), &["run", "--format", "json", "--output", new.to_str().unwrap()]);
+    tlsmatrix(p.path(), &[&["run", "--format", "json", "--output", new.to_str().unwrap()][..], &pairs].concat());
     let out = tlsmatrix(p.path(), &["diff", old.to_str().unwrap(), new.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let out = tlsmatrix(p.path(), &["diff", old.to_str().unwrap(), old.to_str().unwrap()]);
@@ -249,7 +250,7 @@ fn explain_gives_cause_evidence_and_fix() {
 
 #[test]
 fn repeat_reports_no_variation_on_a_stable_selection() {
-    let out = tlsmatrix(Path::new(ROOT), &["run", "--filter", "seed::*", "--repeat", "3", "--jobs", "16"]);
+    let out = tlsmatrix(Path::new(ROOT), &["run", "--filter", "seed::*", "--repeat", "3", "--jobs", "16", "--client", "in-process", "--server", "in-process"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stderr.contains("3 runs of 90 cells: 0 cells varied"), "{stderr}");
