@@ -18,6 +18,9 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use crate::scenario::Fault;
 use crate::wire::{Capture, Chunk, Direction};
 
+/// How long the HTTP-answer fault waits for the server to react to the end of stream before answering the client.
+const SERVER_LAST_WORDS: Duration = Duration::from_millis(500);
+
 /// Bytes an HTTP server answers a TLS ClientHello with (what a plain-HTTP port behind a TLS URL does).
 const HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\
                               Connection: close\r\n\r\nBad Request";
@@ -119,21 +122,32 @@ impl Relay {
         match fault {
             Fault::CloseAfterClientHello | Fault::ResetAfterClientHello | Fault::HttpResponse => {
                 // Nothing reaches the server: it sees a connection that closes before a single byte.
+                // What the server says to that end of stream (GnuTLS answers it with an alert) is recorded too,
+                // though it reaches nobody.
                 if fault == Fault::ResetAfterClientHello {
                     let client = c_read.reunite(c_write).expect("halves of one stream");
                     let _ = client.set_zero_linger();
                     drop(client);
                     let _ = s_write.shutdown().await;
+                    drain(&mut s_read, Direction::ServerToClient, rec).await;
                     return;
                 }
+                let _ = s_write.shutdown().await;
                 if fault == Fault::HttpResponse {
+                    // The server's last words first (it closes at once on that end of stream), so they do not land
+                    // in the middle of the HTTP answer on the same direction of the record; the client gets only
+                    // the answer.
+                    let _ = tokio::time::timeout(SERVER_LAST_WORDS, drain(&mut s_read, Direction::ServerToClient, rec))
+                        .await;
                     rec.record(Direction::ServerToClient, HTTP_ANSWER);
                     let _ = c_write.write_all(HTTP_ANSWER).await;
                 }
                 let _ = c_write.shutdown().await;
-                let _ = s_write.shutdown().await;
                 // Keep recording what the client says last (an alert), until it closes.
-                drain(&mut c_read, Direction::ClientToServer, rec).await;
+                tokio::join!(
+                    drain(&mut c_read, Direction::ClientToServer, rec),
+                    drain(&mut s_read, Direction::ServerToClient, rec)
+                );
             }
             Fault::GarbageServerHello | Fault::TruncatedRecord | Fault::OversizedRecord | Fault::Stall => {
                 // The server gets the ClientHello and answers; the client gets something else instead.
@@ -192,7 +206,9 @@ enum Pace {
     DelayFirst(Duration),
 }
 
-/// Forwards one direction until EOF or an error, then half-closes the other side's write end.
+/// Forwards one direction until EOF or a read error, then half-closes the other side's write end. Once the other side
+/// is gone (a write fails), what still comes is recorded without being forwarded: an alert a side writes after its
+/// peer closed is on its leg of the wire even though nobody reads it.
 async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, dir: Direction, rec: &Recorder, pace: Pace) {
     let mut buf = vec![0u8; 32 * 1024];
     let mut first = true;
@@ -223,6 +239,7 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, dir: Direction, r
         };
         first = false;
         if written.is_err() {
+            drain(&mut from, dir, rec).await;
             break;
         }
     }
