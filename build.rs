@@ -1,7 +1,11 @@
 //! Records the exact versions of the TLS crates from Cargo.lock, so reports name the library release that produced
-//! them (a baseline diff after `cargo update -p rustls` should say which rustls changed its mind).
+//! them (a baseline diff after `cargo update -p rustls` should say which rustls changed its mind), and builds the
+//! small preload library that keeps gnutls-serv on loopback (src/backend/cli/loopback.c).
+
+use std::path::{Path, PathBuf};
 
 fn main() {
+    loopback_shim();
     println!("cargo:rerun-if-changed=Cargo.lock");
     let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
     for (krate, var) in
@@ -16,4 +20,39 @@ fn main() {
             .unwrap_or_else(|| "unknown".into());
         println!("cargo:rustc-env={var}={version}");
     }
+}
+
+/// Builds `loopback.c` into `$OUT_DIR/loopback.so`, which src/backend/cli/gnutls.rs embeds. Without it (no C
+/// compiler, not Linux) the file is left empty and the gnutls backend's server role is unavailable, with this reason.
+fn loopback_shim() {
+    let src = "src/backend/cli/loopback.c";
+    println!("cargo:rerun-if-changed={src}");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("loopback.so");
+    let error = match build_shim(Path::new(src), &out) {
+        Ok(()) => String::new(),
+        Err(e) => {
+            let e = e.replace(['\n', '\r'], " ");
+            println!(
+                "cargo:warning=the gnutls-serv loopback shim was not built, the gnutls server will be unavailable: {e}"
+            );
+            let _ = std::fs::write(&out, b"");
+            e
+        }
+    };
+    println!("cargo:rustc-env=TLSMATRIX_LOOPBACK_SHIM_ERROR={error}");
+}
+
+fn build_shim(src: &Path, out: &Path) -> Result<(), String> {
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
+        return Err("LD_PRELOAD of the loopback shim is only implemented for Linux".into());
+    }
+    let compiler = cc::Build::new().opt_level(2).pic(true).cargo_metadata(false).try_get_compiler();
+    let compiler = compiler.map_err(|e| format!("no C compiler: {e}"))?;
+    let mut cmd = compiler.to_command();
+    cmd.args(["-shared", "-Wall", "-o"]).arg(out).arg(src).arg("-ldl");
+    let run = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if !run.status.success() {
+        return Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&run.stderr).trim()));
+    }
+    Ok(())
 }

@@ -57,7 +57,7 @@ public class TlsPeer {
     /** Sockets give up after this long, so a cell the harness abandoned (its deadline passed) ends by itself. */
     static final int SOCKET_TIMEOUT_MS = 20_000;
     static final byte[] PING = "tlsmatrix ping\n".getBytes(StandardCharsets.US_ASCII);
-    static final byte[] PONG = "tlsmatrix pong\n".getBytes(StandardCharsets.US_ASCII);
+    static final byte[] PONG = PING; // the server echoes the ping (docs/peers.md, "Playing")
     static final PrintStream OUT = new PrintStream(System.out, false, StandardCharsets.UTF_8);
     /** Warm-up handshakes per version (see warmUp). */
     static final int WARM_ROUNDS = 4;

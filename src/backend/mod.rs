@@ -192,31 +192,27 @@ impl Registry {
     }
 }
 
-/// What the client sends once the handshake is done.
+/// What the client sends once the handshake is done; the server echoes it back byte for byte. An echo is the one
+/// answer every peer can give: gnutls-serv has no stdin and can only echo (`--echo`).
 pub(crate) const PING: &[u8] = b"tlsmatrix ping\n";
-/// What the server answers.
-pub(crate) const PONG: &[u8] = b"tlsmatrix pong\n";
 
-/// After the handshake: one message each way, then close_notify both ways and an orderly end of stream.
+/// After the handshake: one message each way (the client's ping and the server's echo of it), then close_notify both
+/// ways and an orderly end of stream.
 ///
 /// This is what makes failures that surface only after the handshake visible: a TLS 1.3 client whose certificate the
 /// server rejects completes its handshake and learns of the alert on its first read.
 pub(crate) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, role: Role) -> io::Result<()> {
-    let (send, expect) = match role {
-        Role::Client => (PING, PONG),
-        Role::Server => (PONG, PING),
-    };
-    let mut buf = vec![0u8; expect.len()];
+    let mut buf = vec![0u8; PING.len()];
     if role == Role::Client {
-        s.write_all(send).await?;
+        s.write_all(PING).await?;
         s.flush().await?;
         s.read_exact(&mut buf).await?;
     } else {
         s.read_exact(&mut buf).await?;
-        s.write_all(send).await?;
+        s.write_all(&buf).await?;
         s.flush().await?;
     }
-    if buf != expect {
+    if buf != PING {
         return Err(io::Error::new(io::ErrorKind::InvalidData, format!("unexpected application data {buf:?}")));
     }
     // The client closes first; the server answers the client's close_notify with its own.

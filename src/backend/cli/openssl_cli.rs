@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use super::hello;
 use super::process::{Invocation, Script, Session, Tool, contains, drive, never_connected};
 use super::{TempDir, collect_keys, first_line, os, which, write_identity, write_trust};
-use crate::backend::{Backend, Capabilities, ConfigError, Endpoint, PING, PONG, client_host, credential};
+use crate::backend::{Backend, Capabilities, ConfigError, Endpoint, PING, client_host, credential};
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ClientAuth, ClientConfig, Knob, ServerConfig, SideConfig};
@@ -210,9 +210,9 @@ impl Endpoint for Server {
             Some(port) => match TcpStream::connect(("127.0.0.1", port)).await {
                 Ok(conn) => {
                     let _ = conn.set_nodelay(true);
-                    // s_server echoes what it reads to stdout; it quits at the end of its stdin, so stdin stays
-                    // open until the connection is over.
-                    let script = Script { first: None, trigger: PING, reply: Some(PONG), persistent: false };
+                    // s_server prints what it reads to stdout; the ping goes back through its stdin (the exchange
+                    // is an echo). It quits at the end of its stdin, so stdin stays open until the connection is over.
+                    let script = Script { first: None, trigger: PING, reply: Some(PING), persistent: false };
                     drive(tool, io, conn, script).await
                 }
                 Err(e) => return Err(ConfigError(format!("connecting to s_server on port {port}: {e}"))),
@@ -243,9 +243,9 @@ impl Endpoint for Client {
             None => never_connected(tool).await,
             Some((conn, _)) => {
                 let _ = conn.set_nodelay(true);
-                // The ping goes in at once (s_client sends it after its handshake); closing stdin once the pong is
-                // out makes s_client send close_notify and exit.
-                let script = Script { first: Some(PING), trigger: PONG, reply: None, persistent: false };
+                // The ping goes in at once (s_client sends it after its handshake); closing stdin once its echo is
+                // back makes s_client send close_notify and exit. s_client prints what it reads, never what it sends.
+                let script = Script { first: Some(PING), trigger: PING, reply: None, persistent: false };
                 drive(tool, io, conn, script).await
             }
         };
@@ -285,12 +285,10 @@ fn error_lines(s: &Session) -> String {
         .chain(s.stderr.lines())
         .map(str::trim)
         .filter(|l| {
-            // `write:errno=104` / `read:errno=104`: s_client's report of a failed socket call (a reset).
             l.contains(":error:")
                 || l.starts_with("verify error:")
                 || l.starts_with("connect:errno")
-                || l.starts_with("write:errno")
-                || l.starts_with("read:errno")
+                || l.contains(":errno=")
         })
         .collect();
     lines.join("; ")
@@ -305,7 +303,7 @@ fn outcome(role: Role, s: &Session, msg: &str) -> SideOutcome {
     // Both apps print the negotiated cipher once the handshake is done ("New, TLSv1.3, Cipher is ..." / "CIPHER is").
     let handshake_done = s.stdout.to_ascii_lowercase().contains("cipher is ");
     let exchanged = match role {
-        Role::Client => contains(s.stdout.as_bytes(), PONG),
+        Role::Client => contains(s.stdout.as_bytes(), PING),
         Role::Server => s.triggered,
     };
     let clean_exit = s.status.is_some_and(|st| st.success());
@@ -322,16 +320,8 @@ fn outcome(role: Role, s: &Session, msg: &str) -> SideOutcome {
         });
     }
     let text = error_lines(s);
-    // The stream ended mid-handshake: ssl3_read_n sees the end of the socket (BIO_eof) and fails with
-    // SSLfatal(SSL_AD_DECODE_ERROR, SSL_R_UNEXPECTED_EOF_WHILE_READING), so the tools send decode_error (the -msg log
-    // and the relay's bytes agree: wire::close_after_client_hello, wire::truncated_record). That is still the peer's
-    // end of stream, not a local failure. (The in-process backends read through a BIO without an end-of-file state,
-    // so OpenSSL sends nothing there.)
-    let eof = text.contains("unexpected eof");
     let error = if received.is_some() {
         ErrorClass::PeerAlert
-    } else if eof {
-        ErrorClass::Eof
     } else if sent.is_some() {
         ErrorClass::Local
     } else if text.contains("unexpected eof") || !s.connected || text.is_empty() {

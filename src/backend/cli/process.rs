@@ -83,15 +83,6 @@ impl Tool {
         Ok(tool)
     }
 
-    /// Writes to the tool's stdin (ignoring a tool that already went away: its output says why).
-    pub async fn write(&mut self, bytes: &[u8]) {
-        if let Some(stdin) = &mut self.stdin {
-            if stdin.write_all(bytes).await.is_err() {
-                self.stdin = None;
-            }
-        }
-    }
-
     /// Reads both output pipes to their end and reaps the process; stdin is closed first.
     pub async fn finish(&mut self) -> Option<ExitStatus> {
         self.stdin = None;
@@ -111,10 +102,25 @@ impl Tool {
         None
     }
 
+    /// The process id.
+    #[cfg(test)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Ends the process now.
     pub fn kill(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
+        }
+    }
+}
+
+/// Writes to a tool's stdin (ignoring a tool that already went away: its output says why), dropping it then.
+async fn write_stdin(stdin: &mut Option<pipe::Sender>, bytes: &[u8]) {
+    if let Some(pipe) = stdin {
+        if pipe.write_all(bytes).await.is_err() {
+            *stdin = None;
         }
     }
 }
@@ -199,9 +205,11 @@ pub(crate) struct Tapped {
 }
 
 /// Copies bytes both ways between the harness's socket and the tool's connection until both directions ended,
-/// passing each half-close on (so close_notify followed by FIN reaches the peer as it left the tool). A read or write
-/// error ends its direction: the other side already went away, and its own output says why. A reset of the harness's
-/// socket (a fault scenario's RST) is passed on as a reset, so the tool meets what the network did, not a FIN.
+/// passing each half-close on (so close_notify followed by FIN reaches the peer as it left the tool). A write error
+/// ends its direction: the other side already went away, and its own output says why. A reset of the harness's
+/// socket is passed on as a reset: the tool's connection is dropped at once with SO_LINGER 0, so the tool meets the
+/// reset its peer sent (otherwise it would write its alert into the bridge, which takes it, where a direct connection
+/// would have failed the write).
 /// The taps are filled as bytes pass, so what was seen survives the future being dropped.
 pub(crate) async fn bridge(io: TcpStream, tool: TcpStream, tapped: &mut Tapped) {
     let (mut ir, mut iw) = io.into_split();
@@ -210,30 +218,36 @@ pub(crate) async fn bridge(io: TcpStream, tool: TcpStream, tapped: &mut Tapped) 
         let up = pump(&mut ir, &mut tw, &mut tapped.to_tool);
         let down = pump(&mut tr, &mut iw, &mut tapped.from_tool);
         tokio::pin!(up, down);
-        tokio::select! {
-            end = &mut up => match end {
-                Ended::Reset => true,
-                Ended::Closed => {
-                    (&mut down).await;
-                    false
+        let (mut up_done, mut down_done) = (false, false);
+        loop {
+            tokio::select! {
+                end = &mut up, if !up_done => {
+                    up_done = true;
+                    if end == End::Reset {
+                        break true;
+                    }
                 }
-            },
-            _ = &mut down => matches!((&mut up).await, Ended::Reset),
+                _ = &mut down, if !down_done => down_done = true,
+            }
+            if up_done && down_done {
+                break false;
+            }
         }
     };
     if reset {
-        // Closing with a zero linger sends RST; forget() keeps the write half from sending a FIN first.
-        let _ = tw.as_ref().set_zero_linger();
-        tw.forget();
-        drop(tr);
+        // Whole again, so dropping it closes without the FIN a dropped write half would send first.
+        if let Ok(tool) = tr.reunite(tw) {
+            let _ = tool.set_zero_linger();
+        }
     }
 }
 
 /// How one direction of the bridge ended.
-enum Ended {
-    /// End of stream or an error: the writing side was half-closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    /// End of stream (passed on as a half-close), or the other side stopped taking bytes.
     Closed,
-    /// The reading side was reset by its peer; the writing side was left as it was.
+    /// The read failed: the connection was reset.
     Reset,
 }
 
@@ -241,12 +255,12 @@ async fn pump(
     from: &mut (impl AsyncReadExt + Unpin),
     to: &mut (impl AsyncWriteExt + Unpin),
     seen: &mut Vec<u8>,
-) -> Ended {
+) -> End {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buf).await {
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ended::Reset,
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
+            Err(_) => return End::Reset,
             Ok(n) => n,
         };
         if seen.len() < TAP_LIMIT {
@@ -257,7 +271,7 @@ async fn pump(
         }
     }
     let _ = to.shutdown().await;
-    Ended::Closed
+    End::Closed
 }
 
 /// How a run talks to the tool through its stdin once connected.
@@ -299,18 +313,23 @@ pub(crate) async fn drive(mut tool: Tool, io: TcpStream, conn: TcpStream, script
     {
         let bridge = bridge(io, conn, &mut tapped);
         tokio::pin!(bridge);
-        let conversation = async {
+        let Tool { stdin, stdout, stderr, .. } = &mut tool;
+        let talk = async {
             if let Some(first) = script.first {
-                tool.write(first).await;
+                write_stdin(stdin, first).await;
             }
-            if tool.stdout.read_until(|b| contains(b, script.trigger)).await {
+            if stdout.read_until(|b| contains(b, script.trigger)).await {
                 triggered = true;
                 match script.reply {
-                    Some(r) => tool.write(r).await,
-                    None => tool.stdin = None,
+                    Some(r) => write_stdin(stdin, r).await,
+                    None => *stdin = None,
                 }
             }
-            tool.stdout.read_to_end().await;
+            stdout.read_to_end().await;
+        };
+        // stderr is read all along, so a tool that says a lot there (gnutls-serv's debug log) never blocks on it.
+        let conversation = async {
+            tokio::join!(talk, stderr.read_to_end());
         };
         tokio::pin!(conversation);
         tokio::select! {
