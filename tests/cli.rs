@@ -33,7 +33,20 @@ const TRUSTED: &str = tlsmatrix::bench::SCENARIO;
 
 #[test]
 fn json_lists_every_cell_with_both_observations() {
-    let out = tlsmatrix(Path::new(ROOT), &["run", "--filter", "seed::untrusted_ca", "--format", "json", "--client", "in-process", "--server", "in-process"]);
+    let out = tlsmatrix(
+        Path::new(ROOT),
+        &[
+            "run",
+            "--filter",
+            "seed::untrusted_ca",
+            "--format",
+            "json",
+            "--client",
+            "in-process",
+            "--server",
+            "in-process",
+        ],
+    );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -132,7 +145,10 @@ fn a_missing_pki_or_unknown_backend_is_a_usage_error() {
 
 #[test]
 fn unsupported_cells_are_reported_with_their_reason() {
-    let out = tlsmatrix(Path::new(ROOT), &["run", "--filter", "seed::tls13_success", "--client", "in-process", "--server", "native-tls"]);
+    let out = tlsmatrix(
+        Path::new(ROOT),
+        &["run", "--filter", "seed::tls13_success", "--client", "in-process", "--server", "native-tls"],
+    );
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("never negotiates TLS 1.3"), "{stdout}");
@@ -162,7 +178,8 @@ fn baseline_and_diff_report_a_changed_expectation_as_a_regression() {
     let p = project(&[("mine/trusted.yaml", TRUSTED)]);
     let old = p.path().join("old.json");
     let pairs = ["--client", "in-process", "--server", "in-process"];
-    let out = tlsmatrix(p.path(), &[&["run", "--format", "json", "--output", old.to_str().unwrap()][..], &pairs].concat());
+    let out =
+        tlsmatrix(p.path(), &[&["run", "--format", "json", "--output", old.to_str().unwrap()][..], &pairs].concat());
     assert_eq!(out.status.code(), Some(0));
     // Same behaviour, stricter expectation: every cell now fails against the same observation.
     let stricter = TRUSTED.replace("  result: success\n", "  result: success\n  alpn: h2\n");
@@ -250,7 +267,22 @@ fn explain_gives_cause_evidence_and_fix() {
 
 #[test]
 fn repeat_reports_no_variation_on_a_stable_selection() {
-    let out = tlsmatrix(Path::new(ROOT), &["run", "--filter", "seed::*", "--repeat", "3", "--jobs", "16", "--client", "in-process", "--server", "in-process"]);
+    let out = tlsmatrix(
+        Path::new(ROOT),
+        &[
+            "run",
+            "--filter",
+            "seed::*",
+            "--repeat",
+            "3",
+            "--jobs",
+            "16",
+            "--client",
+            "in-process",
+            "--server",
+            "in-process",
+        ],
+    );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stderr.contains("3 runs of 90 cells: 0 cells varied"), "{stderr}");
