@@ -39,6 +39,10 @@ pub struct Rule {
     /// `cipher` (the server's first TLS 1.2 or TLS 1.3 suite, for the derived version).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub derive: Vec<Derived>,
+    /// Backend differences in the combinations this rule matches (added to the file's own): a library that answers
+    /// disjoint versions with another alert differs only there, not in the cells that succeed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<crate::scenario::Override>,
 }
 
 /// Conditions a rule can test. Version conditions need both sides' `versions` set (by the base or an axis).
@@ -137,6 +141,7 @@ fn combination(
             derive(&mut e, *d, &s).map_err(|m| (("rules", ""), format!("rules: {}: {m}", s.id)))?;
         }
         s.expect = e;
+        s.overrides.extend(rule.overrides.iter().cloned());
     }
     s.revalidate().map_err(|m| (("matrix", ""), format!("matrix: {}: {m}", s.id)))?;
     Ok(s)

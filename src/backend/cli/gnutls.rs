@@ -540,12 +540,15 @@ fn fatal_alerts(log: &str) -> (Option<Alert>, Option<Alert>) {
 
 /// The error class of a failure: the alerts first, then what the error text says.
 fn error_class(sent: Option<Alert>, received: Option<Alert>, text: Option<&str>) -> ErrorClass {
+    // The stream's end or a reset is the peer's or the network's doing even when GnuTLS answers it with an alert
+    // (gnutls_alert_send_appropriate maps GNUTLS_E_PREMATURE_TERMINATION to unexpected_message): it is classed by the
+    // error text before "an alert was sent, so it failed locally".
     match (received, sent, text) {
         (Some(_), _, _) => ErrorClass::PeerAlert,
+        (None, _, Some(t)) if t.contains("non-properly terminated") => ErrorClass::Eof,
+        (None, _, Some(t)) if t.contains("push function") || t.contains("pull function") => ErrorClass::Io,
         (None, Some(_), _) => ErrorClass::Local,
         (None, None, None) => ErrorClass::Eof,
-        (None, None, Some(t)) if t.contains("non-properly terminated") => ErrorClass::Eof,
-        (None, None, Some(t)) if t.contains("push function") || t.contains("pull function") => ErrorClass::Io,
         (None, None, Some(_)) => ErrorClass::Local,
     }
 }

@@ -320,11 +320,19 @@ fn outcome(role: Role, s: &Session, msg: &str) -> SideOutcome {
         });
     }
     let text = error_lines(s);
+    // The stream ended mid-handshake: ssl3_read_n sees the end of the socket (BIO_eof) and fails with
+    // SSLfatal(SSL_AD_DECODE_ERROR, SSL_R_UNEXPECTED_EOF_WHILE_READING), so the tools send decode_error (the -msg log
+    // and the relay's bytes agree: wire::close_after_client_hello, wire::truncated_record). That is still the peer's
+    // end of stream, not a local failure. (The in-process backends read through a BIO without an end-of-file state,
+    // so OpenSSL sends nothing there.)
+    let eof = text.contains("unexpected eof");
     let error = if received.is_some() {
         ErrorClass::PeerAlert
+    } else if eof {
+        ErrorClass::Eof
     } else if sent.is_some() {
         ErrorClass::Local
-    } else if text.contains("unexpected eof") || !s.connected || text.is_empty() {
+    } else if !s.connected || text.is_empty() {
         ErrorClass::Eof
     } else if text.contains("errno=104") || text.contains("Connection reset") {
         ErrorClass::Io
