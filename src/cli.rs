@@ -153,7 +153,7 @@ pub struct RunArgs {
     /// Cells run at once (default: twice the CPU count; cells mostly wait on each other).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Per-cell deadline in milliseconds.
+    /// Per-cell deadline in milliseconds (three times this for cells with an external peer).
     #[arg(long, default_value_t = 5000)]
     pub timeout: u64,
     /// Run the selection N times and list every cell whose status or observation varied (exit 1 if any did); the
