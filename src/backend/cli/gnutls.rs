@@ -553,6 +553,20 @@ fn error_class(sent: Option<Alert>, received: Option<Alert>, text: Option<&str>)
     }
 }
 
+/// A completed connection as either tool saw it: version, suite and group from the bridged ServerHello (and
+/// ServerKeyExchange), ALPN from the tool's `- Application protocol:` line.
+fn established(role: Role, s: &Session) -> SideOutcome {
+    let h = hello::parse(server_bytes(role, s));
+    let alpn = s.stdout.lines().find_map(|l| l.trim().strip_prefix("- Application protocol: "));
+    SideOutcome::Established(Established {
+        version: h.version,
+        cipher: h.cipher,
+        group: h.group,
+        alpn: alpn.map(|a| a.trim().to_string()),
+        resumed: None,
+    })
+}
+
 fn outcome(role: Role, s: &Session) -> SideOutcome {
     let lines = error_lines(s);
     let (sent, received) = fatal_alerts(&s.stderr);
@@ -562,15 +576,7 @@ fn outcome(role: Role, s: &Session) -> SideOutcome {
     let clean_exit = s.status.is_some_and(|st| st.success());
     let quiet = received.is_none() && sent.is_none() && fatal.is_none();
     if s.connected && handshake_done && exchanged && quiet && clean_exit {
-        let h = hello::parse(server_bytes(role, s));
-        let alpn = s.stdout.lines().find_map(|l| l.trim().strip_prefix("- Application protocol: "));
-        return SideOutcome::Established(Established {
-            version: h.version,
-            cipher: h.cipher,
-            group: h.group,
-            alpn: alpn.map(|a| a.trim().to_string()),
-            resumed: None,
-        });
+        return established(role, s);
     }
     let error = error_class(sent, received, fatal);
     let message = if lines.is_empty() {
@@ -637,15 +643,7 @@ fn server_outcome(s: &Session) -> SideOutcome {
     let echoed = s.stderr.contains("received cmd: tlsmatrix ping");
     let error = server_error(s);
     if s.connected && handshake_done && echoed && sent.is_none() && received.is_none() && error.is_none() {
-        let h = hello::parse(server_bytes(Role::Server, s));
-        let alpn = s.stdout.lines().find_map(|l| l.trim().strip_prefix("- Application protocol: "));
-        return SideOutcome::Established(Established {
-            version: h.version,
-            cipher: h.cipher,
-            group: h.group,
-            alpn: alpn.map(|a| a.trim().to_string()),
-            resumed: None,
-        });
+        return established(Role::Server, s);
     }
     let phase = match &error {
         Some((phase, _)) => *phase,
