@@ -101,6 +101,12 @@ pub enum Command {
         /// and the peak memory after each (flat means nothing grows with the cell count).
         #[arg(long)]
         scale: bool,
+        /// Only these client backends in the pair table (comma-separated; linked-in backends only).
+        #[arg(long, value_delimiter = ',')]
+        client: Vec<String>,
+        /// Only these server backends in the pair table (comma-separated; linked-in backends only).
+        #[arg(long, value_delimiter = ',')]
+        server: Vec<String>,
     },
     /// Write the run's certificates and keys as PEM files, for other tools (openssl s_server, curl, Java).
     PkiExport {
@@ -303,11 +309,26 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             println!("wrote {}", path.display());
             Ok(0)
         }
-        Command::Bench { iterations, scale } => {
+        Command::Bench { iterations, scale, client, server } => {
             if scale {
                 crate::bench::scale(&layout, &mut std::io::stdout())?;
             } else {
-                print!("{}", crate::bench::run(&layout, iterations.max(1))?);
+                let linked = |names: &[String], what: &str| -> Result<Vec<BackendId>, Error> {
+                    if names.is_empty() {
+                        return Ok(BackendId::IN_PROCESS.to_vec());
+                    }
+                    let ids = backends(names)?;
+                    match ids.iter().find(|b| !BackendId::IN_PROCESS.contains(b)) {
+                        Some(b) => Err(Error::Usage(format!(
+                            "--{what} {b}: the bench compares linked-in backends with their bare libraries; {b} is an \
+                             external peer"
+                        ))),
+                        None => Ok(ids),
+                    }
+                };
+                let pairs =
+                    crate::bench::Pairs { clients: linked(&client, "client")?, servers: linked(&server, "server")? };
+                print!("{}", crate::bench::run(&layout, iterations.max(1), &pairs)?);
             }
             Ok(0)
         }

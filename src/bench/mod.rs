@@ -45,8 +45,23 @@ fn per_op(total: Duration, n: u32) -> f64 {
     total.as_secs_f64() * 1000.0 / f64::from(n)
 }
 
+/// Which client->server pairs the pair table measures.
+#[derive(Clone, Debug)]
+pub struct Pairs {
+    /// Client backends (linked in).
+    pub clients: Vec<BackendId>,
+    /// Server backends (linked in).
+    pub servers: Vec<BackendId>,
+}
+
+impl Default for Pairs {
+    fn default() -> Self {
+        Pairs { clients: BackendId::IN_PROCESS.to_vec(), servers: BackendId::IN_PROCESS.to_vec() }
+    }
+}
+
 /// Runs the benchmark and returns its report as text.
-pub fn run(layout: &Layout, iterations: u32) -> Result<String, Error> {
+pub fn run(layout: &Layout, iterations: u32, pairs: &Pairs) -> Result<String, Error> {
     let started = Instant::now();
     layout.load(&[])?;
     let cold_start = started.elapsed();
@@ -64,8 +79,8 @@ pub fn run(layout: &Layout, iterations: u32) -> Result<String, Error> {
     let _ = writeln!(out, "tlsmatrix bench: {iterations} connections per measurement, release build recommended\n");
     let _ = writeln!(out, "{:24} {:>10} {:>10} {:>7}", "pair (client->server)", "bare ms", "cell ms", "ratio");
     let mut worst: f64 = 0.0;
-    for client in BackendId::IN_PROCESS {
-        for server in BackendId::IN_PROCESS {
+    for &client in &pairs.clients {
+        for &server in &pairs.servers {
             let cell = Cell { scenario: scenario.clone(), client, server };
             let (bare, harness) = rt
                 .block_on(async {
