@@ -22,6 +22,7 @@ pub mod relay;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod tap;
 mod vocab;
 pub mod wire;
 mod yaml;

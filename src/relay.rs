@@ -31,21 +31,29 @@ const GARBAGE: &[u8] = &[
 /// The largest record body TLS allows (RFC 8446 5.2: 2^14 + 256 for TLSCiphertext; TLS 1.2 allows 2^14 + 2048).
 const OVERSIZED_BODY: usize = (1 << 14) + 2048 + 1;
 
-/// The chunks of one connection, shared by both pumps.
-#[derive(Clone, Default)]
-struct Recorder {
+/// The chunks of one connection, shared by everything that records them: the relay's two pumps, or the two taps
+/// ([`crate::tap`]).
+#[derive(Clone, Debug, Default)]
+pub struct Recorder {
     chunks: Arc<Mutex<Vec<Chunk>>>,
     start: Option<Instant>,
 }
 
 impl Recorder {
-    fn record(&self, dir: Direction, bytes: &[u8]) {
+    /// An empty record whose clock starts now.
+    pub fn new() -> Recorder {
+        Recorder { chunks: Arc::default(), start: Some(Instant::now()) }
+    }
+
+    /// Appends what travelled `dir`, stamped with the time since the record began.
+    pub fn record(&self, dir: Direction, bytes: &[u8]) {
         let at_us = self.start.map_or(0, |s| s.elapsed().as_micros() as u64);
         let mut chunks = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
         chunks.push(Chunk { dir, at_us, bytes: bytes.to_vec() });
     }
 
-    fn capture(&self) -> Capture {
+    /// What has been recorded so far.
+    pub fn capture(&self) -> Capture {
         Capture { chunks: self.chunks.lock().unwrap_or_else(|e| e.into_inner()).clone() }
     }
 }
@@ -65,7 +73,12 @@ impl Default for Relay {
 impl Relay {
     /// A relay with an empty record.
     pub fn new() -> Relay {
-        Relay { recorder: Recorder { chunks: Arc::default(), start: Some(Instant::now()) } }
+        Relay { recorder: Recorder::new() }
+    }
+
+    /// The relay's record, for taps to write into when a cell goes without the relay.
+    pub fn recorder(&self) -> Recorder {
+        self.recorder.clone()
     }
 
     /// What has been recorded so far.

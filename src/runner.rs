@@ -13,8 +13,9 @@ use crate::pki::Pki;
 use crate::plan::{Cell, Decision};
 use crate::relay::Relay;
 use crate::scenario::{Expectation, Mode};
+use crate::tap::{self, Conn, Park};
 use crate::vocab::{BackendId, Role};
-use crate::wire::{Capture, KeyLog, Wire};
+use crate::wire::{Capture, Direction, KeyLog, Wire};
 
 /// The default per-cell deadline.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -186,7 +187,8 @@ impl Context {
         cell.scenario.wire.deadline_ms.map_or(run, Duration::from_millis)
     }
 
-    /// One connection between the two endpoints, through the relay, under the cell's deadline.
+    /// One connection between the two endpoints, recorded, under the cell's deadline: through the relay when the
+    /// cell has a fault to play or an external peer to bridge, tapped ([`crate::tap`]) otherwise.
     pub(crate) async fn connect_once(
         &self,
         server: &mut dyn Endpoint,
@@ -195,35 +197,56 @@ impl Context {
         keys: &KeyLog,
     ) -> Result<(Observation, Capture), String> {
         let bind = || async { TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("bind 127.0.0.1:0: {e}")) };
-        let (listener, relay_listener) = (bind().await?, bind().await?);
+        let path = Path::of(cell);
+        let listener = bind().await?;
+        let relay_listener = if path == Path::Relay { Some(bind().await?) } else { None };
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let relay_addr = relay_listener.local_addr().map_err(|e| e.to_string())?;
+        let relay_addr = match &relay_listener {
+            Some(l) => Some(l.local_addr().map_err(|e| e.to_string())?),
+            None => None,
+        };
         let timeout = self.deadline(cell);
         let deadline = tokio::time::Instant::now() + timeout;
         let ms = timeout.as_millis();
+        let relay = Relay::new();
+        let ((park_c, linger_c), (park_s, linger_s)) = (tap::linger(), tap::linger());
+        let conn = |sock: TcpStream, dir: Direction, park: Park| -> Conn {
+            match path {
+                Path::Tap => Conn::tapped(sock, dir, relay.recorder(), park),
+                Path::Relay | Path::Unrecorded => Conn::Direct(sock),
+            }
+        };
         let server_side = async {
+            let park = park_s;
             let (sock, _) = listener.accept().await.map_err(|e| ConfigError(format!("accept: {e}")))?;
             // Without TCP_NODELAY every handshake flight waits out Nagle + delayed ACK (~44 ms a cell).
             sock.set_nodelay(true)?;
-            server.run(sock, keys).await
+            server.run(conn(sock, Direction::ServerToClient, park), keys).await
         };
-        let relayed = RELAY.load(std::sync::atomic::Ordering::Relaxed);
         let client_side = async {
-            let to = if relayed { relay_addr } else { addr };
-            let sock = TcpStream::connect(to).await.map_err(|e| ConfigError(format!("connect: {e}")))?;
+            let park = park_c;
+            let sock = TcpStream::connect(relay_addr.unwrap_or(addr))
+                .await
+                .map_err(|e| ConfigError(format!("connect: {e}")))?;
             sock.set_nodelay(true)?;
-            client.run(sock, keys).await
+            client.run(conn(sock, Direction::ClientToServer, park), keys).await
         };
-        let relay = Relay::new();
         let wire = cell.scenario.wire.clone();
         let relay_side = async {
-            if !relayed {
-                return;
+            match (path, &relay_listener) {
+                (Path::Relay, Some(relay_listener)) => {
+                    let Ok((c, _)) = relay_listener.accept().await else { return };
+                    let Ok(s) = TcpStream::connect(addr).await else { return };
+                    let _ = (c.set_nodelay(true), s.set_nodelay(true));
+                    relay.run(c, s, wire.fault, Duration::from_millis(wire.delay_ms.unwrap_or(0))).await;
+                }
+                // Each tapped socket lingers from its endpoint's end until the peer's (polled along with the
+                // endpoints, so a socket dropped early is drained early).
+                (Path::Tap, _) => {
+                    tokio::join!(linger_c.run(), linger_s.run());
+                }
+                _ => {}
             }
-            let Ok((c, _)) = relay_listener.accept().await else { return };
-            let Ok(s) = TcpStream::connect(addr).await else { return };
-            let _ = (c.set_nodelay(true), s.set_nodelay(true));
-            relay.run(c, s, wire.fault, Duration::from_millis(wire.delay_ms.unwrap_or(0))).await;
         };
         let endpoints = async {
             tokio::join!(tokio::time::timeout_at(deadline, server_side), tokio::time::timeout_at(deadline, client_side))
@@ -315,13 +338,37 @@ impl Context {
     }
 }
 
-/// Whether cells go through the relay (always, except in `tlsmatrix bench`, which turns it off to measure what it
+/// Whether cells record the wire (always, except in `tlsmatrix bench`, which turns it off to measure what it
 /// costs: without it there is no capture, no wire check and no pcap).
-static RELAY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+static CAPTURE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
-/// Turns the relay off or on for this process (a measurement knob for `tlsmatrix bench`).
-pub fn set_relay(on: bool) {
-    RELAY.store(on, std::sync::atomic::Ordering::Relaxed);
+/// Turns the wire capture (relay and taps) off or on for this process (a measurement knob for `tlsmatrix bench`).
+pub fn set_capture(on: bool) {
+    CAPTURE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How a connection of a cell is carried and recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Path {
+    /// Through the recording relay: the cell plays a fault, or an external peer bridges its socket to a tool.
+    Relay,
+    /// Client straight to server, each socket tapped ([`crate::tap`]).
+    Tap,
+    /// Client straight to server, nothing recorded (`bench` only).
+    Unrecorded,
+}
+
+impl Path {
+    fn of(cell: &Cell) -> Path {
+        let linked = [cell.client, cell.server].iter().all(|b| BackendId::IN_PROCESS.contains(b));
+        if !linked || cell.scenario.wire.fault.is_some() {
+            Path::Relay
+        } else if CAPTURE.load(std::sync::atomic::Ordering::Relaxed) {
+            Path::Tap
+        } else {
+            Path::Unrecorded
+        }
+    }
 }
 
 /// How long the relay may take to drain once both endpoints are done.
@@ -398,7 +445,7 @@ mod tests {
 
     #[async_trait]
     impl Endpoint for MisbehavingServer {
-        async fn run(&mut self, mut io: TcpStream, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+        async fn run(&mut self, mut io: Conn, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
             match self.0 {
                 "hang" => {
                     tokio::time::sleep(Duration::from_secs(3600)).await;

@@ -17,12 +17,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::observation::SideOutcome;
 use crate::pki::Pki;
 use crate::scenario::{ClientConfig, Knob, ServerConfig, SideConfig};
 
+use crate::tap::Conn;
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
 
@@ -114,7 +114,7 @@ pub trait Endpoint: Send {
     ///
     /// A backend that can export its TLS secrets writes them to `keys` (NSS key log lines), so the relay's capture
     /// of this connection can be decrypted; one that cannot leaves it alone.
-    async fn run(&mut self, io: TcpStream, keys: &KeyLog) -> Result<SideOutcome, ConfigError>;
+    async fn run(&mut self, io: Conn, keys: &KeyLog) -> Result<SideOutcome, ConfigError>;
 }
 
 /// Library configurations already built, by PKI load and side config: cells that configure a side the same way

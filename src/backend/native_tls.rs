@@ -8,7 +8,6 @@
 
 use async_trait::async_trait;
 use native_tls::{Certificate, Identity, Protocol};
-use tokio::net::TcpStream;
 
 use super::openssl_errors::{Mapped, diagnose};
 use super::{
@@ -18,6 +17,7 @@ use super::{
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ClientConfig, Knob, ServerConfig};
+use crate::tap::Conn;
 use crate::vocab::{BackendId, ProtocolVersion, Role};
 use crate::wire::KeyLog;
 
@@ -119,7 +119,7 @@ where
 /// Handshake, exchange and close on a native-tls stream.
 async fn drive<F>(handshake: F, role: Role) -> SideOutcome
 where
-    F: std::future::Future<Output = Result<tokio_native_tls::TlsStream<TcpStream>, native_tls::Error>>,
+    F: std::future::Future<Output = Result<tokio_native_tls::TlsStream<Conn>, native_tls::Error>>,
 {
     let mut s = match handshake.await {
         Ok(s) => s,
@@ -136,7 +136,7 @@ struct Server(tokio_native_tls::TlsAcceptor);
 
 #[async_trait]
 impl Endpoint for Server {
-    async fn run(&mut self, io: TcpStream, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: Conn, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
         Ok(drive(self.0.accept(io), Role::Server).await)
     }
 }
@@ -148,7 +148,7 @@ struct Client {
 
 #[async_trait]
 impl Endpoint for Client {
-    async fn run(&mut self, io: TcpStream, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: Conn, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
         Ok(drive(self.connector.connect(&self.host, io), Role::Client).await)
     }
 }

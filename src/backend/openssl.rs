@@ -22,7 +22,6 @@ use ::openssl::stack::Stack;
 use ::openssl::x509::X509;
 use ::openssl::x509::store::X509StoreBuilder;
 use async_trait::async_trait;
-use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 
 use super::openssl_errors::{Diagnosis, diagnose};
@@ -32,6 +31,7 @@ use super::{
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ClientAuth, ClientConfig, FixtureName, ServerConfig, SideConfig};
+use crate::tap::Conn;
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
 
@@ -258,7 +258,7 @@ fn failed(phase: Phase, log: &ffi::SharedLog, d: Diagnosis) -> SideOutcome {
 /// Handshake, exchange and close on an `SslStream`, for either role; also returns the session for resumption.
 async fn drive(
     ssl: Ssl,
-    io: TcpStream,
+    io: Conn,
     role: Role,
     keys: &KeyLog,
 ) -> Result<(SideOutcome, Option<SslSession>), ConfigError> {
@@ -288,7 +288,7 @@ struct Server {
 
 #[async_trait]
 impl Endpoint for Server {
-    async fn run(&mut self, io: TcpStream, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: Conn, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
         Ok(drive(Ssl::new(&self.ctx)?, io, Role::Server, keys).await?.0)
     }
 }
@@ -302,7 +302,7 @@ struct Client {
 
 #[async_trait]
 impl Endpoint for Client {
-    async fn run(&mut self, io: TcpStream, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: Conn, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
         let mut ssl = Ssl::new(&self.ctx)?;
         match self.host.parse::<IpAddr>() {
             Ok(ip) => ssl.param_mut().set_ip(ip)?,

@@ -18,12 +18,12 @@ use rustls::sign::CertifiedKey;
 use rustls::{
     Error as RustlsError, InvalidMessage, PeerIncompatible, PeerMisbehaved, RootCertStore, SupportedProtocolVersion,
 };
-use tokio::net::TcpStream;
 
 use super::{Backend, Capabilities, ConfigCache, ConfigError, Endpoint, client_host, credential, exchange};
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ChainShape, ClientAuth, ClientConfig, FixtureName, Knob, ServerConfig, SideConfig};
+use crate::tap::Conn;
 use crate::vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
 
@@ -303,13 +303,12 @@ struct Server(Arc<rustls::ServerConfig>);
 
 #[async_trait]
 impl Endpoint for Server {
-    async fn run(&mut self, io: TcpStream, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: Conn, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
         // The key log is per connection; the clone shares everything else (session cache, ticketer) by `Arc`.
         let mut config = (*self.0).clone();
         config.key_log = Arc::new(Secrets(keys.clone()));
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        Ok(drive(acceptor.accept(io), Role::Server, |s: &tokio_rustls::server::TlsStream<TcpStream>| s.get_ref().1)
-            .await)
+        Ok(drive(acceptor.accept(io), Role::Server, |s: &tokio_rustls::server::TlsStream<Conn>| s.get_ref().1).await)
     }
 }
 
@@ -320,12 +319,12 @@ struct Client {
 
 #[async_trait]
 impl Endpoint for Client {
-    async fn run(&mut self, io: TcpStream, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: Conn, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
         // As for the server: the clone shares the session store, so a second connection can resume.
         let mut config = (*self.config).clone();
         config.key_log = Arc::new(Secrets(keys.clone()));
         let hs = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(self.name.clone(), io);
-        Ok(drive(hs, Role::Client, |s: &tokio_rustls::client::TlsStream<TcpStream>| s.get_ref().1).await)
+        Ok(drive(hs, Role::Client, |s: &tokio_rustls::client::TlsStream<Conn>| s.get_ref().1).await)
     }
 }
 

@@ -102,6 +102,9 @@ pub fn client(id: BackendId, pki: &Pki, root: &str) -> Fallible<BareClient> {
     })
 }
 
+/// A cell's first connection is a full handshake; a bare loop that resumed would be measuring less work.
+const RESUMED: &str = "the bare client resumed a session: it must do the full handshake a cell does";
+
 /// One connection between a bare client and a bare server, verifying `localhost`.
 pub async fn connect(server: &BareServer, client: &BareClient) -> Fallible<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -128,11 +131,18 @@ pub async fn connect(server: &BareServer, client: &BareClient) -> Fallible<()> {
                 let ssl = c.configure()?.into_ssl("localhost")?;
                 let mut s = tokio_openssl::SslStream::new(ssl, sock)?;
                 std::pin::Pin::new(&mut s).connect().await?;
+                if s.ssl().session_reused() {
+                    return Err(RESUMED.into());
+                }
                 exchange(&mut s, Role::Client).await?;
             }
             BareClient::NativeTls(c) => exchange(&mut c.connect("localhost", sock).await?, Role::Client).await?,
             BareClient::Rustls(c) => {
-                exchange(&mut c.connect(ServerName::try_from("localhost")?, sock).await?, Role::Client).await?
+                let mut s = c.connect(ServerName::try_from("localhost")?, sock).await?;
+                if s.get_ref().1.handshake_kind() != Some(rustls::HandshakeKind::Full) {
+                    return Err(RESUMED.into());
+                }
+                exchange(&mut s, Role::Client).await?
             }
         }
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())

@@ -123,8 +123,8 @@ pub fn run(layout: &Layout, iterations: u32, pairs: &Pairs) -> Result<String, Er
     // throughput is measured on the others, with and without the relay.
     let plain: Vec<Arc<Scenario>> = scenarios.iter().filter(|s| s.wire.fault.is_none()).cloned().collect();
     let _ = writeln!(out, "catalog without the {} fault scenarios:", scenarios.len() - plain.len());
-    for relay in [true, false] {
-        crate::runner::set_relay(relay);
+    for capture in [true, false] {
+        crate::runner::set_capture(capture);
         for jobs in [1, std::thread::available_parallelism().map_or(2, |n| n.get() * 2)] {
             let todo = cells(&plain, &Selection::in_process());
             let n = todo.len();
@@ -135,13 +135,13 @@ pub fn run(layout: &Layout, iterations: u32, pairs: &Pairs) -> Result<String, Er
             let _ = writeln!(
                 out,
                 "catalog, --jobs {jobs:>2}{}: {n} cells ({ran} run) in {:.2} s = {:.0} cells/s",
-                if relay { "" } else { ", relay off" },
+                if capture { "" } else { ", capture off" },
                 wall.as_secs_f64(),
                 n as f64 / wall.as_secs_f64()
             );
         }
     }
-    crate::runner::set_relay(true);
+    crate::runner::set_capture(true);
     let _ = writeln!(
         out,
         "cold start (keys generated, PKI signed, catalog loaded): {:.0} ms",

@@ -25,6 +25,7 @@ use crate::backend::{Backend, Capabilities, ConfigError, Endpoint, PING, client_
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ClientAuth, ClientConfig, Knob, ServerConfig, SideConfig};
+use crate::tap::Conn;
 use crate::vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
 
@@ -435,7 +436,9 @@ impl Backend for GnutlsBackend {
 
 #[async_trait]
 impl Endpoint for Client {
-    async fn run(&mut self, io: TcpStream, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: Conn, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+        // The tool (or JVM) gets its own socket, bridged to this one: only the relay's plain socket will do.
+        let io = io.into_tcp()?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let keyfile = self.dir.path().join("keys.log");
@@ -486,7 +489,9 @@ fn listening(stderr: &[u8]) -> Option<Result<u16, String>> {
 
 #[async_trait]
 impl Endpoint for Server {
-    async fn run(&mut self, io: TcpStream, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: Conn, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+        // The tool (or JVM) gets its own socket, bridged to this one: only the relay's plain socket will do.
+        let io = io.into_tcp()?;
         let keyfile = self.dir.path().join("keys.log");
         let _ = std::fs::remove_file(&keyfile);
         let env = vec![("SSLKEYLOGFILE".to_string(), os(&keyfile)), ("LD_PRELOAD".to_string(), os(&self.shim))];

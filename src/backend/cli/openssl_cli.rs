@@ -19,6 +19,7 @@ use crate::backend::{Backend, Capabilities, ConfigError, Endpoint, PING, client_
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ClientAuth, ClientConfig, Knob, ServerConfig, SideConfig};
+use crate::tap::Conn;
 use crate::vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
 
@@ -194,7 +195,9 @@ fn accept_port(out: &[u8]) -> Option<u16> {
 
 #[async_trait]
 impl Endpoint for Server {
-    async fn run(&mut self, io: TcpStream, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: Conn, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+        // The tool (or JVM) gets its own socket, bridged to this one: only the relay's plain socket will do.
+        let io = io.into_tcp()?;
         let (mut args, msg, keyfile) = log_args(&self.dir);
         args.splice(0..0, self.args.iter().cloned());
         let inv = Invocation { program: self.program.clone(), args, env: Vec::new() };
@@ -225,7 +228,9 @@ impl Endpoint for Server {
 
 #[async_trait]
 impl Endpoint for Client {
-    async fn run(&mut self, io: TcpStream, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: Conn, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+        // The tool (or JVM) gets its own socket, bridged to this one: only the relay's plain socket will do.
+        let io = io.into_tcp()?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let (logs, msg, keyfile) = log_args(&self.dir);

@@ -26,6 +26,7 @@ use super::{ConfigError, Endpoint, credential, pem_chain};
 use crate::observation::SideOutcome;
 use crate::pki::Pki;
 use crate::scenario::{ChainShape, ClientConfig, FixtureName, ServerConfig};
+use crate::tap::Conn;
 use crate::vocab::Role;
 use crate::wire::KeyLog;
 
@@ -161,7 +162,9 @@ async fn pump_up(mut r: OwnedReadHalf, mut w: OwnedWriteHalf, reset: &tokio::syn
 
 #[async_trait]
 impl Endpoint for PeerEndpoint {
-    async fn run(&mut self, io: TcpStream, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: Conn, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+        // The tool (or JVM) gets its own socket, bridged to this one: only the relay's plain socket will do.
+        let io = io.into_tcp()?;
         let name = self.name;
         match self.role {
             Role::Server => {
