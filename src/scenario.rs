@@ -759,6 +759,13 @@ pub enum Fault {
     Delay,
 }
 
+impl Fault {
+    /// Whether a cell with this fault spends its time waiting on purpose (a held answer), not computing.
+    pub fn waits(self) -> bool {
+        matches!(self, Fault::Stall | Fault::Delay)
+    }
+}
+
 /// What a cell should do, once overrides are resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Resolved {
