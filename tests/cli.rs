@@ -300,6 +300,16 @@ fn bench_reports_every_pair_and_the_catalog_throughput() {
     assert!(stdout.contains("cells/s") && stdout.contains("peak memory"), "{stdout}");
 }
 
+/// The bench compares linked-in backends with their bare libraries: an external peer is a usage error, not a table
+/// with a hole in it.
+#[test]
+fn bench_refuses_external_peers() {
+    let out = tlsmatrix(Path::new(ROOT), &["bench", "--client", "rustls,jsse"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--client jsse") && stderr.contains("external peer"), "{stderr}");
+}
+
 /// `run --pcap DIR` on a TLS 1.3 certificate failure whose alert travels encrypted (rustls's client encrypts its
 /// unknown_ca under the handshake keys): tshark reads the file as written, with the embedded key log and no other
 /// setup, and shows the decrypted alert. Without the key log in the file the same alert would be opaque

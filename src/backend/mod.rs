@@ -112,8 +112,8 @@ pub trait Backend: Send + Sync {
 pub trait Endpoint: Send {
     /// One connection: handshake, one message each way, close_notify both ways. `Err` is a harness fault.
     ///
-    /// A backend that can export its TLS secrets writes them to `keys` (NSS key log lines), so the relay's capture
-    /// of this connection can be decrypted; one that cannot leaves it alone.
+    /// A backend that can export its TLS secrets writes them to `keys` (NSS key log lines), so the capture of this
+    /// connection can be decrypted; one that cannot leaves it alone.
     async fn run(&mut self, io: Conn, keys: &KeyLog) -> Result<SideOutcome, ConfigError>;
 }
 

@@ -120,7 +120,7 @@ pub fn run(layout: &Layout, iterations: u32, pairs: &Pairs) -> Result<String, Er
     let _ = writeln!(out, "\nworst cell/bare ratio: {worst:.2}x (target: 1.25x)");
     let scenarios: Vec<_> = catalog.scenarios.into_iter().map(Arc::new).collect();
     // Fault scenarios wait on purpose (a stall until its deadline, a delay) and need the relay to mean anything: the
-    // throughput is measured on the others, with and without the relay.
+    // throughput is measured on the others, with and without the wire capture.
     let plain: Vec<Arc<Scenario>> = scenarios.iter().filter(|s| s.wire.fault.is_none()).cloned().collect();
     let _ = writeln!(out, "catalog without the {} fault scenarios:", scenarios.len() - plain.len());
     for capture in [true, false] {

@@ -1,8 +1,9 @@
 //! The wire: what the bytes between client and server say, independent of what either library reports.
 //!
-//! The runner's relay ([`crate::relay`]) records every chunk each way into a [`Capture`]; each backend that can export
-//! its secrets writes them into the cell's [`KeyLog`]. [`analyse`] parses the record layer, decrypts what the key log
-//! allows, and returns the handshake messages and alerts as a [`Wire`] observation.
+//! Every connection is recorded, chunk by chunk each way, into a [`Capture`] (by taps on the endpoints' sockets,
+//! [`crate::tap`], or by the relay, [`crate::relay`]); each backend that can export its secrets writes them into the
+//! cell's [`KeyLog`]. [`analyse`] parses the record layer, decrypts what the key log allows, and returns the
+//! handshake messages and alerts as a [`Wire`] observation.
 
 use std::sync::{Arc, Mutex};
 
@@ -31,18 +32,18 @@ impl Direction {
     }
 }
 
-/// One read from one side of the relay, as it was forwarded.
+/// One piece of one direction: a write a tap saw accepted, or a read the relay forwarded.
 #[derive(Clone, Debug)]
 pub struct Chunk {
     /// Which way.
     pub dir: Direction,
-    /// Microseconds since the relay accepted the client.
+    /// Microseconds since the record began (just before the connection).
     pub at_us: u64,
     /// The bytes.
     pub bytes: Vec<u8>,
 }
 
-/// Everything the relay forwarded for one connection, in the order it forwarded it.
+/// Everything recorded for one connection, in the order it happened.
 #[derive(Clone, Debug, Default)]
 pub struct Capture {
     /// The chunks, both directions interleaved in time order.

@@ -437,7 +437,7 @@ impl Backend for GnutlsBackend {
 #[async_trait]
 impl Endpoint for Client {
     async fn run(&mut self, io: Conn, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
-        // The tool (or JVM) gets its own socket, bridged to this one: only the relay's plain socket will do.
+        // The tool gets a socket of its own, bridged to this one: only the relay's plain socket will do.
         let io = io.into_tcp()?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
@@ -490,7 +490,7 @@ fn listening(stderr: &[u8]) -> Option<Result<u16, String>> {
 #[async_trait]
 impl Endpoint for Server {
     async fn run(&mut self, io: Conn, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
-        // The tool (or JVM) gets its own socket, bridged to this one: only the relay's plain socket will do.
+        // The tool gets a socket of its own, bridged to this one: only the relay's plain socket will do.
         let io = io.into_tcp()?;
         let keyfile = self.dir.path().join("keys.log");
         let _ = std::fs::remove_file(&keyfile);

@@ -196,7 +196,7 @@ fn accept_port(out: &[u8]) -> Option<u16> {
 #[async_trait]
 impl Endpoint for Server {
     async fn run(&mut self, io: Conn, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
-        // The tool (or JVM) gets its own socket, bridged to this one: only the relay's plain socket will do.
+        // The tool gets a socket of its own, bridged to this one: only the relay's plain socket will do.
         let io = io.into_tcp()?;
         let (mut args, msg, keyfile) = log_args(&self.dir);
         args.splice(0..0, self.args.iter().cloned());
@@ -229,7 +229,7 @@ impl Endpoint for Server {
 #[async_trait]
 impl Endpoint for Client {
     async fn run(&mut self, io: Conn, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
-        // The tool (or JVM) gets its own socket, bridged to this one: only the relay's plain socket will do.
+        // The tool gets a socket of its own, bridged to this one: only the relay's plain socket will do.
         let io = io.into_tcp()?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();

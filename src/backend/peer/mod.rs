@@ -163,7 +163,7 @@ async fn pump_up(mut r: OwnedReadHalf, mut w: OwnedWriteHalf, reset: &tokio::syn
 #[async_trait]
 impl Endpoint for PeerEndpoint {
     async fn run(&mut self, io: Conn, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
-        // The tool (or JVM) gets its own socket, bridged to this one: only the relay's plain socket will do.
+        // The adapter gets a socket of its own, bridged to this one: only the relay's plain socket will do.
         let io = io.into_tcp()?;
         let name = self.name;
         match self.role {
