@@ -327,7 +327,7 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
                     }
                 };
                 let pairs =
-                    crate::bench::Pairs { clients: linked(&client, "client")?, servers: linked(&server, "server")? };
+                    crate::plan::Selection { clients: linked(&client, "client")?, servers: linked(&server, "server")? };
                 print!("{}", crate::bench::run(&layout, iterations.max(1), &pairs)?);
             }
             Ok(0)

@@ -24,6 +24,11 @@ impl Cell {
         format!("{}::{}->{}", self.scenario.id, self.client, self.server)
     }
 
+    /// Whether both sides are linked-in libraries (no external peer: no tool process, no JVM).
+    pub fn linked_in(&self) -> bool {
+        [self.client, self.server].iter().all(|b| BackendId::IN_PROCESS.contains(b))
+    }
+
     /// What to do with the cell: the capability model first (a backend that cannot express a setting), then the
     /// scenario's overrides.
     pub fn decide(&self, registry: &Registry) -> Decision {

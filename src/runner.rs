@@ -182,8 +182,7 @@ impl Context {
     /// The deadline of one connection of this cell: the scenario's own, or the run's - times
     /// [`EXTERNAL_DEADLINE_FACTOR`] when an external peer plays a side.
     fn deadline(&self, cell: &Cell) -> Duration {
-        let external = [cell.client, cell.server].iter().any(|b| !BackendId::IN_PROCESS.contains(b));
-        let run = if external { self.timeout * EXTERNAL_DEADLINE_FACTOR } else { self.timeout };
+        let run = if !cell.linked_in() { self.timeout * EXTERNAL_DEADLINE_FACTOR } else { self.timeout };
         cell.scenario.wire.deadline_ms.map_or(run, Duration::from_millis)
     }
 
@@ -359,8 +358,7 @@ pub const WAITING_SLOTS: usize = 16;
 
 /// Whether a cell only waits on purpose, so it need not take a `--jobs` slot (see [`Context::run_each`]).
 fn waits(cell: &Cell) -> bool {
-    let linked = [cell.client, cell.server].iter().all(|b| BackendId::IN_PROCESS.contains(b));
-    linked && cell.scenario.wire.fault.is_some_and(Fault::waits)
+    cell.linked_in() && cell.scenario.wire.fault.is_some_and(Fault::waits)
 }
 
 /// Whether cells record the wire (always, except in `tlsmatrix bench`, which turns it off to measure what it
@@ -385,8 +383,7 @@ enum Path {
 
 impl Path {
     fn of(cell: &Cell) -> Path {
-        let linked = [cell.client, cell.server].iter().all(|b| BackendId::IN_PROCESS.contains(b));
-        if !linked || cell.scenario.wire.fault.is_some() {
+        if !cell.linked_in() || cell.scenario.wire.fault.is_some() {
             Path::Relay
         } else if CAPTURE.load(std::sync::atomic::Ordering::Relaxed) {
             Path::Tap

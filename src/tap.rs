@@ -181,14 +181,20 @@ mod tests {
         (c.unwrap(), s.unwrap().0)
     }
 
+    /// A connected client and server, both tapped into `rec`, with their lingering halves.
+    async fn tapped_pair(rec: &Recorder) -> (Conn, Linger, Conn, Linger) {
+        let (c, s) = pair().await;
+        let ((pc, lc), (ps, ls)) = (linger(), linger());
+        let c = Conn::tapped(c, Direction::ClientToServer, rec.clone(), pc);
+        let s = Conn::tapped(s, Direction::ServerToClient, rec.clone(), ps);
+        (c, lc, s, ls)
+    }
+
     /// Both sides' writes land in one capture, in the order they were made, each with its direction.
     #[tokio::test]
     async fn records_each_sides_writes_in_order() {
-        let (c, s) = pair().await;
         let rec = Recorder::new();
-        let ((pc, lc), (ps, ls)) = (linger(), linger());
-        let mut c = Conn::tapped(c, Direction::ClientToServer, rec.clone(), pc);
-        let mut s = Conn::tapped(s, Direction::ServerToClient, rec.clone(), ps);
+        let (mut c, lc, mut s, ls) = tapped_pair(&rec).await;
         c.write_all(b"hello").await.unwrap();
         let mut buf = [0u8; 5];
         s.read_exact(&mut buf).await.unwrap();
@@ -205,11 +211,7 @@ mod tests {
     /// clean end of stream, not a reset (what the relay gave, and what a plain close does not).
     #[tokio::test]
     async fn a_close_with_unread_bytes_is_a_clean_end_of_stream() {
-        let (c, s) = pair().await;
-        let rec = Recorder::new();
-        let ((pc, lc), (ps, ls)) = (linger(), linger());
-        let mut c = Conn::tapped(c, Direction::ClientToServer, rec.clone(), pc);
-        let mut s = Conn::tapped(s, Direction::ServerToClient, rec, ps);
+        let (mut c, lc, mut s, ls) = tapped_pair(&Recorder::new()).await;
         let lingering = tokio::spawn(lc.run());
         c.write_all(b"never read by the server").await.unwrap();
         s.write_all(b"alert").await.unwrap();

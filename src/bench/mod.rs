@@ -45,23 +45,9 @@ fn per_op(total: Duration, n: u32) -> f64 {
     total.as_secs_f64() * 1000.0 / f64::from(n)
 }
 
-/// Which client->server pairs the pair table measures.
-#[derive(Clone, Debug)]
-pub struct Pairs {
-    /// Client backends (linked in).
-    pub clients: Vec<BackendId>,
-    /// Server backends (linked in).
-    pub servers: Vec<BackendId>,
-}
-
-impl Default for Pairs {
-    fn default() -> Self {
-        Pairs { clients: BackendId::IN_PROCESS.to_vec(), servers: BackendId::IN_PROCESS.to_vec() }
-    }
-}
-
-/// Runs the benchmark and returns its report as text.
-pub fn run(layout: &Layout, iterations: u32, pairs: &Pairs) -> Result<String, Error> {
+/// Runs the benchmark and returns its report as text; the pair table measures the pairs of `pairs` (linked-in
+/// backends only: the bare loops are written against their libraries).
+pub fn run(layout: &Layout, iterations: u32, pairs: &Selection) -> Result<String, Error> {
     let started = Instant::now();
     layout.load(&[])?;
     let cold_start = started.elapsed();
