@@ -200,10 +200,7 @@ impl Context {
         let listener = bind().await?;
         let relay_listener = if path == Path::Relay { Some(bind().await?) } else { None };
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let relay_addr = match &relay_listener {
-            Some(l) => Some(l.local_addr().map_err(|e| e.to_string())?),
-            None => None,
-        };
+        let relay_addr = relay_listener.as_ref().map(TcpListener::local_addr).transpose().map_err(|e| e.to_string())?;
         let timeout = self.deadline(cell);
         let deadline = tokio::time::Instant::now() + timeout;
         let ms = timeout.as_millis();
