@@ -133,6 +133,15 @@ pub enum Format {
     Jsonl,
 }
 
+/// `run --view`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ViewArg {
+    /// One line per scenario (a single scenario: its grid).
+    Summary,
+    /// Scenarios by client>server pairs.
+    Grid,
+}
+
 /// `tlsmatrix run`.
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -153,6 +162,13 @@ pub struct RunArgs {
     /// Write the report here instead of stdout.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// The table's layout: `summary`, one line per scenario with the pairs that deviate (a single scenario shows its
+    /// client x server grid), or `grid`, every scenario by every client>server pair.
+    #[arg(long, value_enum, default_value_t = ViewArg::Summary)]
+    pub view: ViewArg,
+    /// The table's width in columns (default: the terminal's, 100 when not a terminal).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(40..))]
+    pub width: Option<u16>,
     /// Compare with an earlier JSON report and list what changed (exit 1 on a regression or changed observation).
     #[arg(long)]
     pub baseline: Option<PathBuf>,
@@ -285,18 +301,33 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
         }
         Command::Catalog { output, check } => {
             let (report, scenarios) = full_run(&layout)?;
-            let text = crate::report::catalog(&report, &scenarios);
             let path = if output.is_relative() { cli.root.join(&output) } else { output };
+            let data_path = path.with_extension("json");
+            let fresh = crate::report::CatalogData::of(&report);
             if check {
-                let current = std::fs::read_to_string(&path).unwrap_or_default();
-                if current != text {
-                    eprintln!("{} is stale: run `cargo run --release -- catalog`", path.display());
+                let registry = Registry::all();
+                let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+                let checked =
+                    crate::report::CatalogData::check(&fresh, &scenarios, &read(&data_path), &read(&path), |e| {
+                        registry.runs(e.client, e.server)
+                    });
+                if let Err(why) = checked {
+                    eprintln!("{}: {why}", path.display());
                     return Ok(1);
                 }
-                println!("{} is current", path.display());
+                println!("{} is current for every cell this machine can run", path.display());
             } else {
+                let text = crate::report::catalog(&fresh, &scenarios);
                 std::fs::write(&path, &text).map_err(|source| Error::Write { path: path.clone(), source })?;
-                println!("wrote {} ({} scenarios, {} cells)", path.display(), scenarios.len(), report.cells.len());
+                std::fs::write(&data_path, fresh.to_json())
+                    .map_err(|source| Error::Write { path: data_path.clone(), source })?;
+                println!(
+                    "wrote {} and {} ({} scenarios, {} cells)",
+                    path.display(),
+                    data_path.display(),
+                    scenarios.len(),
+                    report.cells.len()
+                );
             }
             Ok(report.exit_code() as u8)
         }
@@ -313,22 +344,10 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             if scale {
                 crate::bench::scale(&layout, &mut std::io::stdout())?;
             } else {
-                let linked = |names: &[String], what: &str| -> Result<Vec<BackendId>, Error> {
-                    if names.is_empty() {
-                        return Ok(BackendId::IN_PROCESS.to_vec());
-                    }
-                    let ids = backends(names)?;
-                    match ids.iter().find(|b| !BackendId::IN_PROCESS.contains(b)) {
-                        Some(b) => Err(Error::Usage(format!(
-                            "--{what} {b}: the bench compares linked-in backends with their bare libraries; {b} is an \
-                             external peer"
-                        ))),
-                        None => Ok(ids),
-                    }
-                };
-                let pairs =
-                    crate::plan::Selection { clients: linked(&client, "client")?, servers: linked(&server, "server")? };
-                print!("{}", crate::bench::run(&layout, iterations.max(1), &pairs)?);
+                // Every backend by default: the linked-in pairs against their bare libraries, the external peers
+                // against openssl (bench::run says which pairs it measures).
+                let pairs = crate::plan::Selection { clients: backends(&client)?, servers: backends(&server)? };
+                crate::bench::run(&layout, iterations.max(1), &pairs, &mut std::io::stdout())?;
             }
             Ok(0)
         }
@@ -488,7 +507,18 @@ fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
     let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let colour = args.output.is_none() && std::io::stdout().is_terminal() && !no_colour;
     let text = match args.format {
-        Format::Table => crate::report::table_with(&report, colour, args.transcript),
+        Format::Table => {
+            let on_terminal = args.output.is_none() && std::io::stdout().is_terminal();
+            let width = args.width.map(usize::from).unwrap_or_else(|| {
+                if on_terminal { crate::report::terminal_width() } else { crate::report::table::DEFAULT_WIDTH }
+            });
+            let view = match args.view {
+                ViewArg::Summary => crate::report::View::Summary,
+                ViewArg::Grid => crate::report::View::Grid,
+            };
+            let options = crate::report::TableOptions { colour, transcripts: args.transcript, view, width };
+            crate::report::table_opts(&report, &options)
+        }
         Format::Json => crate::report::json(&report),
         Format::Markdown => crate::report::markdown(&report),
         Format::Junit => crate::report::junit(&report),

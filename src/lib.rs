@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod cache;
 pub mod catalog;
 mod error;
 pub mod expect;

@@ -301,11 +301,11 @@ impl Context {
     /// is done (in completion order, with the key it came with). Nothing is kept here, so a run of any length holds
     /// only `jobs` cells in memory: what the sink keeps is up to it (`run --format jsonl` writes and forgets).
     ///
-    /// A cell between linked-in backends whose fault waits on purpose (`stall` until its deadline, `delay`) does not
+    /// A cell whose fault waits on purpose (`stall` until its deadline, `delay`) does not
     /// take one of the `jobs` slots but one of [`WAITING_SLOTS`] of its own: it only sleeps, and counted as work it
     /// held up the rest of the catalog (the in-process catalog took 5 s at `--jobs 4`, 2.4 s when waiting cells
-    /// overlapped with the others). Cells with an external peer always take a `jobs` slot: their tool or JVM
-    /// does work even while the relay holds its answer.
+    /// overlapped with the others). The same holds with an external peer: a tool or JVM whose answer the relay holds
+    /// back does nothing meanwhile (in the default matrix these cells held the four slots for 10 s of 29).
     pub async fn run_each<K: Send + 'static>(
         &self,
         cells: impl Iterator<Item = (K, Cell)>,
@@ -350,12 +350,12 @@ impl Context {
     }
 }
 
-/// How many cells that only wait ([`Fault::waits`], both backends linked in) may be in flight besides `--jobs`.
+/// How many cells that only wait ([`Fault::waits`]) may be in flight besides `--jobs`.
 pub const WAITING_SLOTS: usize = 16;
 
 /// Whether a cell only waits on purpose, so it need not take a `--jobs` slot (see [`Context::run_each`]).
 fn waits(cell: &Cell) -> bool {
-    cell.linked_in() && cell.scenario.wire.fault.is_some_and(Fault::waits)
+    cell.scenario.wire.fault.is_some_and(Fault::waits)
 }
 
 /// Whether cells record the wire (always, except in `tlsmatrix bench`, which turns it off to measure what it

@@ -105,8 +105,11 @@ fn bad_scenarios_exit_2_naming_file_line_and_the_allowed_values() {
     ];
     for (name, body, at, says) in cases {
         let p = project(&[(name, &body), ("good/trusted.yaml", TRUSTED)]);
-        for cmd in ["validate", "run"] {
-            let out = tlsmatrix(p.path(), &[cmd]);
+        // The linked-in backends are enough to see how a bad file is reported (no JVM start per run).
+        let linked: &[&str] = &["--client", "in-process", "--server", "in-process"];
+        for cmd in [&["validate"][..], &[&["run"][..], linked].concat()] {
+            let out = tlsmatrix(p.path(), cmd);
+            let cmd = cmd[0];
             let (stdout, stderr) = text(&out);
             assert_eq!(out.status.code(), Some(2), "{cmd} {name}: {stdout}{stderr}");
             let all = format!("{stdout}{stderr}");
@@ -114,7 +117,7 @@ fn bad_scenarios_exit_2_naming_file_line_and_the_allowed_values() {
             assert!(!all.contains("panicked"), "{all}");
         }
         // The good file still ran: one bad file never hides the others' results.
-        let (stdout, _) = text(&tlsmatrix(p.path(), &["run"]));
+        let (stdout, _) = text(&tlsmatrix(p.path(), &[&["run", "--view", "grid"][..], linked].concat()));
         assert!(stdout.contains("good::trusted"), "{stdout}");
     }
 }
@@ -215,7 +218,10 @@ fn every_format_is_written() {
         let path = dir.path().join(format!("report.{format}"));
         let out = tlsmatrix(
             Path::new(ROOT),
-            &["run", "--filter", "seed::untrusted_ca", "--format", format, "--output", path.to_str().unwrap()],
+            &["run", "--filter", "seed::untrusted_ca", "--format", format, "--output", path.to_str().unwrap()]
+                .into_iter()
+                .chain(["--client", "in-process", "--server", "in-process"])
+                .collect::<Vec<_>>(),
         );
         assert_eq!(out.status.code(), Some(0), "{format}");
         let written = std::fs::read_to_string(&path).unwrap();
@@ -297,61 +303,51 @@ fn bench_reports_every_pair_and_the_catalog_throughput() {
     for pair in ["openssl->openssl", "native-tls->rustls", "rustls->native-tls"] {
         assert!(stdout.lines().any(|l| l.starts_with(pair) && l.trim_end().ends_with('x')), "{pair}: {stdout}");
     }
+    // Every external peer against openssl, both ways round: figures, or why not (a missing runtime).
+    for pair in ["jsse->openssl", "openssl->jsse", "openssl-cli->openssl", "openssl->gnutls"] {
+        let row = |l: &&str| l.starts_with(&format!("{pair} ")) && l.trim_end().ends_with('x');
+        let not = |l: &&str| l.starts_with(&format!("{pair}: not measured: "));
+        assert!(stdout.lines().any(|l| row(&l) || not(&l)), "{pair}: {stdout}");
+    }
     assert!(stdout.contains("cells/s") && stdout.contains("peak memory"), "{stdout}");
 }
 
-/// The bench compares linked-in backends with their bare libraries: an external peer is a usage error, not a table
-/// with a hole in it.
+/// `bench --client jsse` measures jsse against openssl where Java is installed (the bare JVM loop and the cells), says
+/// why not where it is missing (with the install hint, and not as an error), and an unknown backend or a selection
+/// with nothing to measure is still a usage error.
 #[test]
-fn bench_refuses_external_peers() {
-    let out = tlsmatrix(Path::new(ROOT), &["bench", "--client", "rustls,jsse"]);
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--client jsse") && stderr.contains("external peer"), "{stderr}");
-}
-
-/// `run --pcap DIR` on a TLS 1.3 certificate failure whose alert travels encrypted (rustls's client encrypts its
-/// unknown_ca under the handshake keys): tshark reads the file as written, with the embedded key log and no other
-/// setup, and shows the decrypted alert. Without the key log in the file the same alert would be opaque
-/// (tests/pcapng.rs proves the key log block is what decrypts).
-#[test]
-fn pcap_export_opens_in_tshark_with_the_encrypted_alert_decrypted() {
-    let Some(tshark) = tool("tshark") else { return };
-    let dir = tempfile::tempdir().unwrap();
+fn bench_measures_external_peers_or_says_why_not() {
+    let no_tools = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
-        .args(["--root", ROOT, "run", "--filter", "seed::untrusted_ca", "--client", "rustls", "--server", "openssl"])
-        .arg("--pcap")
-        .arg(dir.path())
+        .args(["--root", ROOT, "bench", "--client", "jsse", "--iterations", "4"])
+        .env("PATH", no_tools.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
-    let file = dir.path().join("seed__untrusted_ca__rustls--openssl.pcapng");
-    assert!(file.exists(), "no pcapng written: {:?}", std::fs::read_dir(dir.path()).unwrap().collect::<Vec<_>>());
-    let fields = ["-T", "fields", "-e", "tcp.srcport", "-e", "tls.alert_message.level", "-e", "tls.alert_message.desc"];
-    // `-o tls.keylog_file:` makes sure no key log configured elsewhere is what decrypts.
-    let shown = Command::new(tshark)
-        .arg("-r")
-        .arg(&file)
-        .args(["-o", "tls.keylog_file:", "-Y", "tls.alert_message"])
-        .args(fields)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&shown.stdout);
-    // From the client's port, fatal (2), unknown_ca (48).
-    assert_eq!(stdout.trim(), "49152\t2\t48", "tshark: {stdout} {}", String::from_utf8_lossy(&shown.stderr));
-}
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let missing = stdout.lines().find(|l| l.starts_with("jsse->openssl: not measured: java not found on PATH"));
+    assert!(missing.is_some_and(|l| l.contains("apt-get install openjdk-17")), "{stdout}");
+    assert!(!stdout.contains("openssl->openssl"), "--client jsse asks for no linked-in pair: {stdout}");
 
-/// A tool the test needs from the machine: `None` (after saying so loudly) when it is missing, unless CI asked for
-/// every tool with `TLSMATRIX_REQUIRE_TOOLS`, where a missing tool fails the test.
-fn tool(name: &str) -> Option<PathBuf> {
-    let found =
-        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|f| f.is_file()));
-    if found.is_none() {
-        assert!(
-            std::env::var_os("TLSMATRIX_REQUIRE_TOOLS").is_none(),
-            "{name} is required (TLSMATRIX_REQUIRE_TOOLS is set) but not on PATH"
-        );
-        eprintln!("NOT CHECKED: {name} is not installed (apt-get install {name}); this test checked nothing");
+    if tlsmatrix::harness::Tool::JAVA.find().is_some() {
+        let out = tlsmatrix(Path::new(ROOT), &["bench", "--client", "jsse", "--iterations", "4"]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let row = stdout.lines().find(|l| l.starts_with("jsse->openssl ")).unwrap_or_else(|| panic!("{stdout}"));
+        // bare ms, cell ms, ratio, bare/s, cells/s, ms/cell, ratio: all measured, all positive.
+        let figures: Vec<f64> =
+            row.split_whitespace().skip(1).map(|f| f.trim_end_matches('x').parse().unwrap_or(0.0)).collect();
+        assert!(figures.len() == 7 && figures.iter().all(|f| *f > 0.0), "{row}");
+        assert!(stdout.contains("jsse: slowest pair"), "{stdout}");
     }
-    found
+
+    for (args, says) in [
+        (&["bench", "--client", "rustls,nosuch"][..], "nosuch"),
+        (&["bench", "--client", "jsse", "--server", "rustls"][..], "nothing to measure"),
+    ] {
+        let out = tlsmatrix(Path::new(ROOT), args);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
 }

@@ -1,5 +1,6 @@
 //! The command-line peers (`openssl-cli`, `gnutls`) against the in-process backends, on the seed scenarios: real
-//! processes, real handshakes, judged by the runner like any other cell.
+//! processes, real handshakes, judged by the runner like any other cell. A test whose tool is missing is ignored with
+//! the install command (a failure under `TLSMATRIX_REQUIRE_TOOLS=1`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use tlsmatrix::backend::Registry;
 use tlsmatrix::expect::Status;
-use tlsmatrix::harness::describe;
+use tlsmatrix::harness::{Tool, describe, run_trials, trial_needing};
 use tlsmatrix::plan::Cell;
 use tlsmatrix::runner::{CellResult, Context};
 use tlsmatrix::{BackendId, Role, Scenario};
@@ -113,7 +114,6 @@ fn check_tool(tool: BackendId) {
     assert!(failures.is_empty(), "{} cells failed:\n{}", failures.len(), failures.join("\n"));
 }
 
-#[test]
 fn openssl_cli_passes_the_seed_scenarios_both_ways() {
     {
         let _one = serial();
@@ -137,12 +137,10 @@ fn success_reports_parameters() {
     }
 }
 
-#[test]
 fn gnutls_passes_the_seed_scenarios_both_ways() {
     check_tool(BackendId::Gnutls);
 }
 
-#[test]
 fn gnutls_server_is_available_and_sees_its_alerts() {
     let registry = Registry::all();
     let caps = registry.get(BackendId::Gnutls).expect("registered").capabilities(Role::Server);
@@ -158,7 +156,6 @@ fn gnutls_server_is_available_and_sees_its_alerts() {
     assert_eq!(obs.server.sent_alert(), None);
 }
 
-#[test]
 fn no_tool_process_outlives_its_cell() {
     let _one = serial();
     let (ctx, scenarios) = context();
@@ -178,4 +175,26 @@ fn no_tool_process_outlives_its_cell() {
         .filter(|stat| stat.contains("(openssl)") || stat.contains("(gnutls-cli)") || stat.contains("(gnutls-serv)"))
         .collect();
     assert!(children.is_empty(), "left behind: {children:?}");
+}
+
+fn main() -> std::process::ExitCode {
+    const GNUTLS: &[Tool] = &[Tool::GNUTLS_CLI, Tool::GNUTLS_SERV];
+    run_trials(vec![
+        trial_needing(
+            "openssl_cli_passes_the_seed_scenarios_both_ways",
+            &[Tool::OPENSSL],
+            openssl_cli_passes_the_seed_scenarios_both_ways,
+        ),
+        trial_needing("gnutls_passes_the_seed_scenarios_both_ways", GNUTLS, gnutls_passes_the_seed_scenarios_both_ways),
+        trial_needing(
+            "gnutls_server_is_available_and_sees_its_alerts",
+            GNUTLS,
+            gnutls_server_is_available_and_sees_its_alerts,
+        ),
+        trial_needing(
+            "no_tool_process_outlives_its_cell",
+            &[Tool::OPENSSL, Tool::GNUTLS_CLI, Tool::GNUTLS_SERV],
+            no_tool_process_outlives_its_cell,
+        ),
+    ])
 }

@@ -3,10 +3,10 @@
 //! a fatal alert under its TLS 1.3 application keys; tshark can only name that alert with the embedded key log. (The
 //! other refusal, the client refusing the server, is no proof: OpenSSL's client sends that alert in plaintext.)
 //!
-//! Needs tshark. Without it the test prints what it did not check and passes, unless `TLSMATRIX_REQUIRE_TOOLS` is set
-//! (CI), in which case it fails.
+//! Needs tshark: without it the tests are ignored with the install command (a failure under
+//! `TLSMATRIX_REQUIRE_TOOLS=1`, as CI runs them).
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,6 +22,7 @@ use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::ssl::{Ssl, SslContext, SslMethod, SslVerifyMode, SslVersion};
 use openssl::x509::{X509, X509Name};
+use tlsmatrix::harness::{Tool, run_trials, trial_needing};
 use tlsmatrix::wire::{Capture, Chunk, Direction, KeyLog, pcapng};
 
 /// Long enough for a slow CI machine, short enough that a hung peer fails the test instead of the whole run.
@@ -156,26 +157,6 @@ fn record_rejected_handshake(rejecter: Rejecter) -> (Capture, String) {
     (capture, keylog.text())
 }
 
-/// Whether tshark can run; if not, says what is skipped, or fails when the environment requires the tools.
-fn tshark_available() -> bool {
-    match Command::new("tshark").arg("--version").output() {
-        Ok(out) if out.status.success() => true,
-        other => {
-            let why = match other {
-                Err(e) if e.kind() == ErrorKind::NotFound => "tshark is not installed".to_string(),
-                Err(e) => format!("tshark did not start: {e}"),
-                Ok(out) => format!("`tshark --version` failed: {}", out.status),
-            };
-            assert!(
-                std::env::var_os("TLSMATRIX_REQUIRE_TOOLS").is_none(),
-                "TLSMATRIX_REQUIRE_TOOLS is set but {why} (apt-get install tshark)"
-            );
-            eprintln!("\n*** NOTE: {why}: NOT checked that tshark decrypts the pcapng export (tests/pcapng.rs). ***\n");
-            false
-        }
-    }
-}
-
 /// Runs tshark on `file` with a display filter and fields, returning the non-empty output lines. The empty
 /// `tls.keylog_file` keeps a key log configured in the user's Wireshark profile out of the result.
 fn tshark(file: &Path, filter: &str, fields: &[&str], extra: &[&str]) -> Vec<String> {
@@ -198,15 +179,12 @@ fn write_file(dir: &Path, name: &str, capture: &Capture, keylog: &str) -> PathBu
 }
 
 /// Records a refused handshake and writes it twice into a temporary directory: with its key log, and without.
-fn capture_files(rejecter: Rejecter) -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
+fn capture_files(rejecter: Rejecter) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let (capture, keylog) = record_rejected_handshake(rejecter);
     assert!(keylog.contains("CLIENT_HANDSHAKE_TRAFFIC_SECRET "), "server key log:\n{keylog}");
     assert!(keylog.contains("SERVER_TRAFFIC_SECRET_0 "), "server key log:\n{keylog}");
     let dirs: Vec<Direction> = capture.chunks.iter().map(|c| c.dir).collect();
     assert!(dirs.contains(&Direction::ClientToServer) && dirs.contains(&Direction::ServerToClient), "{dirs:?}");
-    if !tshark_available() {
-        return None;
-    }
     let tmp = tempfile::tempdir().unwrap();
     // TLSMATRIX_PCAP_DIR keeps the files for a look in Wireshark.
     let dir = std::env::var_os("TLSMATRIX_PCAP_DIR").map(PathBuf::from).unwrap_or_else(|| tmp.path().to_owned());
@@ -214,7 +192,7 @@ fn capture_files(rejecter: Rejecter) -> Option<(tempfile::TempDir, PathBuf, Path
     let name = format!("{rejecter:?}-refuses").to_lowercase();
     let with = write_file(&dir, &format!("{name}.pcapng"), &capture, &keylog);
     let without = write_file(&dir, &format!("{name}-no-keylog.pcapng"), &capture, "");
-    Some((tmp, with, without))
+    (tmp, with, without)
 }
 
 /// The framing is clean: both checksums verify (status 1 = good) and tshark flags nothing as a warning or error.
@@ -230,9 +208,8 @@ fn assert_clean_framing(file: &Path) {
     assert_eq!(hellos, ["443"], "one ClientHello, to port 443, dissected as TLS without Decode As");
 }
 
-#[test]
 fn the_encrypted_alert_is_read_only_with_the_embedded_key_log() {
-    let Some((_tmp, with, without)) = capture_files(Rejecter::Server) else { return };
+    let (_tmp, with, without) = capture_files(Rejecter::Server);
     assert_clean_framing(&with);
     assert_clean_framing(&without);
     // With the DSB: exactly one alert, the server's, fatal, decrypted to its description.
@@ -247,9 +224,8 @@ fn the_encrypted_alert_is_read_only_with_the_embedded_key_log() {
 
 /// Not about the writer but about what the wire analysis should expect: an OpenSSL client that refuses the server's
 /// certificate sends its alert in plaintext, so tshark reads it with or without the key log.
-#[test]
 fn an_openssl_client_refusing_the_server_certificate_alerts_in_plaintext() {
-    let Some((_tmp, with, without)) = capture_files(Rejecter::Client) else { return };
+    let (_tmp, with, without) = capture_files(Rejecter::Client);
     assert_clean_framing(&with);
     for file in [&with, &without] {
         let from = tshark(file, "tls.alert_message", &["tcp.dstport", "tls.alert_message.level"], &[]);
@@ -257,4 +233,57 @@ fn an_openssl_client_refusing_the_server_certificate_alerts_in_plaintext() {
         let alerts = tshark(file, "tls.alert_message", &["tls.alert_message.desc"], &[]);
         assert_eq!(alerts, [UNKNOWN_CA], "{}", file.display());
     }
+}
+
+/// `run --pcap DIR` on a TLS 1.3 certificate failure whose alert travels encrypted (rustls's client encrypts its
+/// unknown_ca under the handshake keys): tshark reads the file as written, with the embedded key log and no other
+/// setup, and shows the decrypted alert. Without the key log in the file the same alert would be opaque
+/// (tests/pcapng.rs proves the key log block is what decrypts).
+fn pcap_export_opens_in_tshark_with_the_encrypted_alert_decrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["--root", ROOT, "run", "--filter", "seed::untrusted_ca", "--client", "rustls", "--server", "openssl"])
+        .arg("--pcap")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let file = dir.path().join("seed__untrusted_ca__rustls--openssl.pcapng");
+    assert!(file.exists(), "no pcapng written: {:?}", std::fs::read_dir(dir.path()).unwrap().collect::<Vec<_>>());
+    let fields = ["-T", "fields", "-e", "tcp.srcport", "-e", "tls.alert_message.level", "-e", "tls.alert_message.desc"];
+    // `-o tls.keylog_file:` makes sure no key log configured elsewhere is what decrypts.
+    let shown = Command::new("tshark")
+        .arg("-r")
+        .arg(&file)
+        .args(["-o", "tls.keylog_file:", "-Y", "tls.alert_message"])
+        .args(fields)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&shown.stdout);
+    // From the client's port, fatal (2), unknown_ca (48).
+    assert_eq!(stdout.trim(), "49152\t2\t48", "tshark: {stdout} {}", String::from_utf8_lossy(&shown.stderr));
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_tlsmatrix");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn main() -> std::process::ExitCode {
+    const TSHARK: &[Tool] = &[Tool::TSHARK];
+    run_trials(vec![
+        trial_needing(
+            "the_encrypted_alert_is_read_only_with_the_embedded_key_log",
+            TSHARK,
+            the_encrypted_alert_is_read_only_with_the_embedded_key_log,
+        ),
+        trial_needing(
+            "an_openssl_client_refusing_the_server_certificate_alerts_in_plaintext",
+            TSHARK,
+            an_openssl_client_refusing_the_server_certificate_alerts_in_plaintext,
+        ),
+        trial_needing(
+            "pcap_export_opens_in_tshark_with_the_encrypted_alert_decrypted",
+            TSHARK,
+            pcap_export_opens_in_tshark_with_the_encrypted_alert_decrypted,
+        ),
+    ])
 }

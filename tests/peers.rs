@@ -1,8 +1,8 @@
 //! The jsse peer-process backend against real stacks: Java's own exception texts, an openssl witness for the alerts
 //! Java is inferred to send, the unavailable backend when `java` is missing, and its speed.
 //!
-//! The tests that need a JVM say so and return early on a machine without `java` on PATH (the unavailable path is
-//! tested on every machine, by hiding `java`).
+//! The tests that need a JVM are ignored, with the install command, on a machine without `java` on PATH (a failure
+//! under `TLSMATRIX_REQUIRE_TOOLS=1`); the unavailable path is tested on every machine, by hiding `java`.
 
 use std::path::Path;
 use std::process::Command;
@@ -11,16 +11,13 @@ use std::time::Instant;
 
 use tlsmatrix::backend::Registry;
 use tlsmatrix::expect::Status;
+use tlsmatrix::harness::{Tool, run_trials, trial, trial_needing};
 use tlsmatrix::plan::Cell;
 use tlsmatrix::runner::{Context, DEFAULT_TIMEOUT};
 use tlsmatrix::{Alert, BackendId, ErrorClass, Layout, Observation, ProtocolVersion, Scenario, SideOutcome};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tlsmatrix");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn java_on_path() -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("java").is_file()))
-}
 
 /// The seed scenarios, and a context over every backend (one jsse adapter shared by the calls).
 fn setup() -> (Context, Vec<Arc<Scenario>>) {
@@ -44,12 +41,7 @@ fn failure(o: &SideOutcome) -> &tlsmatrix::Failure {
     o.failure().unwrap_or_else(|| panic!("expected a failure, observed {o}"))
 }
 
-#[test]
 fn jsse_against_openssl_on_the_seed_scenarios() {
-    if !java_on_path() {
-        eprintln!("skipped: no java on PATH");
-        return;
-    }
     let (ctx, scenarios) = setup();
     use BackendId::{Jsse, Openssl};
 
@@ -105,7 +97,6 @@ fn jsse_against_openssl_on_the_seed_scenarios() {
     assert_eq!(failure(&o.client).received_alert, Some(Alert::PROTOCOL_VERSION));
 }
 
-#[test]
 fn without_java_every_jsse_cell_is_unsupported_and_the_rest_still_runs() {
     let empty = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
@@ -143,12 +134,7 @@ fn without_java_every_jsse_cell_is_unsupported_and_the_rest_still_runs() {
 }
 
 /// JVM start (compile the adapter, warm up, ready) and cells per second once it is up, printed for the record.
-#[test]
 fn jsse_speed() {
-    if !java_on_path() {
-        eprintln!("skipped: no java on PATH");
-        return;
-    }
     let (ctx, scenarios) = setup();
     let c = cell(&scenarios, "seed::tls13_success", BackendId::Jsse, BackendId::Openssl);
     let jsse = ctx.registry.get(BackendId::Jsse).expect("registered").clone();
@@ -173,13 +159,7 @@ fn jsse_speed() {
 
 /// The seed scenarios as a Java user meets them: every cell with jsse on either side passes, including the exact
 /// Java exception texts the scenarios expect (`message: { jsse: ... }`) and the Java fix for the TLS 1.0 server.
-#[test]
 fn the_seed_scenarios_pass_with_java_on_either_side() {
-    if !java_on_path() {
-        assert!(std::env::var_os("TLSMATRIX_REQUIRE_TOOLS").is_none(), "java is required but not on PATH");
-        eprintln!("NOT CHECKED: no java on PATH");
-        return;
-    }
     let all = "jsse,openssl,native-tls,rustls";
     for (side, other) in [("--client", "--server"), ("--server", "--client")] {
         let out = Command::new(BIN)
@@ -199,4 +179,21 @@ fn the_seed_scenarios_pass_with_java_on_either_side() {
         });
         assert!(java.into_iter().any(|m| m.starts_with("javax.net.ssl.SSLHandshakeException: ")), "{side}");
     }
+}
+
+fn main() -> std::process::ExitCode {
+    const JAVA: &[Tool] = &[Tool::JAVA];
+    run_trials(vec![
+        trial_needing("jsse_against_openssl_on_the_seed_scenarios", JAVA, jsse_against_openssl_on_the_seed_scenarios),
+        trial(
+            "without_java_every_jsse_cell_is_unsupported_and_the_rest_still_runs",
+            without_java_every_jsse_cell_is_unsupported_and_the_rest_still_runs,
+        ),
+        trial_needing("jsse_speed", JAVA, jsse_speed),
+        trial_needing(
+            "the_seed_scenarios_pass_with_java_on_either_side",
+            JAVA,
+            the_seed_scenarios_pass_with_java_on_either_side,
+        ),
+    ])
 }

@@ -13,6 +13,12 @@ fn table() {
 }
 
 #[test]
+fn grid_table() {
+    let options = report::TableOptions { view: report::View::Grid, ..report::TableOptions::default() };
+    insta::assert_snapshot!(report::table_opts(&sample(), &options));
+}
+
+#[test]
 fn coloured_table_marks_each_status() {
     let text = report::table_styled(&sample(), true);
     for code in ["\x1b[32m", "\x1b[1;31m", "\x1b[33m", "\x1b[1;35m"] {

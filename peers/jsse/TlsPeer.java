@@ -168,6 +168,11 @@ public class TlsPeer {
         try {
             Map<String, Object> req = Json.obj(Json.parse(text));
             id = ((Number) req.get("id")).longValue();
+            if (req.containsKey("bench")) {
+                // `tlsmatrix bench` only (see Bench); a request without the key is a cell, as before.
+                send("{\"id\":" + id + ",\"bench\":" + Bench.run(id, Json.obj(req.get("bench"))) + "}");
+                return;
+            }
             String role = (String) req.get("role");
             Map<String, Object> cfg = Json.obj(req.get("config"));
             Map<String, Object> material = Json.obj(req.get("material"));
@@ -690,6 +695,171 @@ public class TlsPeer {
                     throw new EOFException("end of stream after " + off + " of " + buf.length + " bytes");
                 }
                 off += n;
+            }
+        }
+    }
+
+    // ---- bench: the bare JSSE loop that `tlsmatrix bench` compares the jsse cells with -------------------------
+
+    /**
+     * {@code {"id":N,"bench":{"role":"client","connect":PORT,"count":K,"threads":T,"trust_pem":"...",
+     * "server_name":"localhost"}}}, or {@code {"id":N,"bench":{"role":"server","count":K,"threads":T,
+     * "chain_pem":"...","key_pem":"..."}}} (which first replies {@code listening} with its port, like a cell's
+     * server): K connections, T at a time, each the work of a cell's connection (the handshake, the ping and its
+     * echo, close_notify both ways), with the SSLContext built once as an application builds it. Timed here with
+     * System.nanoTime, so the figure is what a Java program sees, without the harness, the bridge or the JSON pipes.
+     * The final reply is {@code {"id":N,"bench":{"elapsed_ns":E,"connections":K,"threads":T}}}; a failed
+     * connection fails the request ({@code error}). Not part of the peer contract (docs/peers.md): only
+     * `tlsmatrix bench` sends it, and only to a JVM with the default settings.
+     */
+    static final class Bench {
+        /** One connection of the loop. */
+        interface Connection {
+            void play() throws Exception;
+        }
+
+        /** What one thread of the loop plays, made before the clock starts. */
+        interface Player {
+            Connection make() throws Exception;
+        }
+
+        static String run(long id, Map<String, Object> b) throws Exception {
+            int count = ((Number) b.get("count")).intValue();
+            Object t = b.get("threads");
+            int threads = t == null ? 1 : ((Number) t).intValue();
+            if (count < 1 || threads < 1) {
+                throw new IllegalArgumentException("bench.count and bench.threads must be at least 1");
+            }
+            String role = (String) b.getOrDefault("role", "client");
+            if ("client".equals(role)) {
+                String trust = (String) b.get("trust_pem");
+                int port = ((Number) b.get("connect")).intValue();
+                Object name = b.get("server_name");
+                String host = name instanceof String ? (String) name : "127.0.0.1";
+                // A context per thread: each forgets its own sessions after each connection (see client), and no
+                // thread can resume a session another thread's connection just got.
+                return loop(count, threads, () -> {
+                    SSLContext ctx = SSLContext.getInstance("TLS");
+                    ctx.init(null, trust(trust).getTrustManagers(), null);
+                    return () -> client(ctx, host, port);
+                }, null);
+            }
+            if (!"server".equals(role)) {
+                throw new IllegalArgumentException("bench.role must be \"server\" or \"client\", got " + role);
+            }
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(new KeyManager[] {keyManager(b)}, null, null);
+            SSLServerSocket ss = (SSLServerSocket) ctx.getServerSocketFactory()
+                    .createServerSocket(0, 128, InetAddress.getLoopbackAddress());
+            try (ss) {
+                ss.setSoTimeout(SOCKET_TIMEOUT_MS);
+                send("{\"id\":" + id + ",\"listening\":" + ss.getLocalPort() + "}");
+                return loop(count, threads, () -> () -> server(ss), ss);
+            }
+        }
+
+        /**
+         * Plays {@code count} connections on {@code threads} threads and reports the wall time. The first failure
+         * stops the loop (closing {@code stop}, so server threads waiting in accept give up at once) and fails the
+         * request.
+         */
+        static String loop(int count, int threads, Player player, java.io.Closeable stop) throws Exception {
+            java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger(count);
+            java.util.concurrent.atomic.AtomicReference<Exception> failed =
+                    new java.util.concurrent.atomic.AtomicReference<>();
+            Thread[] ts = new Thread[Math.min(threads, count)];
+            for (int k = 0; k < ts.length; k++) {
+                Connection one = player.make();
+                ts[k] = new Thread(() -> {
+                    while (failed.get() == null && left.getAndDecrement() > 0) {
+                        try {
+                            one.play();
+                        } catch (Exception e) {
+                            if (failed.compareAndSet(null, e) && stop != null) {
+                                try {
+                                    stop.close();
+                                } catch (IOException ignored) {
+                                    // closing is all that was asked
+                                }
+                            }
+                        }
+                    }
+                }, "tlsmatrix-bench");
+            }
+            long start = System.nanoTime();
+            for (Thread th : ts) {
+                th.start();
+            }
+            for (Thread th : ts) {
+                th.join();
+            }
+            long elapsed = System.nanoTime() - start;
+            if (failed.get() != null) {
+                throw new IOException("a bench connection failed: " + failed.get(), failed.get());
+            }
+            return "{\"elapsed_ns\":" + elapsed + ",\"connections\":" + count + ",\"threads\":" + ts.length + "}";
+        }
+
+        /**
+         * A client connection as the adapter's Client makes it (host name verified, SNI sent), without the
+         * observation. Afterwards the context's sessions are invalidated (the TLS 1.3 tickets too, which are sessions
+         * of their own): a context built once would otherwise resume one on the next connection, while every cell's
+         * connection is a full handshake (the bare server fails a resumed connection).
+         */
+        static void client(SSLContext ctx, String host, int port) throws Exception {
+            Socket raw = new Socket();
+            raw.setTcpNoDelay(true);
+            raw.setSoTimeout(SOCKET_TIMEOUT_MS);
+            raw.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), SOCKET_TIMEOUT_MS);
+            try (SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(raw, host, port, true)) {
+                SSLParameters p = s.getSSLParameters();
+                p.setEndpointIdentificationAlgorithm("HTTPS");
+                if (!host.matches("[0-9.]+") && !host.contains(":")) {
+                    p.setServerNames(List.of(new SNIHostName(host)));
+                }
+                s.setSSLParameters(p);
+                s.startHandshake();
+                InputStream in = s.getInputStream();
+                OutputStream out = s.getOutputStream();
+                out.write(PING);
+                out.flush();
+                byte[] got = new byte[PONG.length];
+                Exchange.readFully(in, got);
+                if (!Arrays.equals(got, PONG)) {
+                    throw new IOException("unexpected application data " + new String(got, StandardCharsets.UTF_8));
+                }
+                s.shutdownOutput();
+                if (in.read() != -1) {
+                    throw new IOException("application data after the exchange");
+                }
+            }
+            javax.net.ssl.SSLSessionContext cache = ctx.getClientSessionContext();
+            for (java.util.Enumeration<byte[]> ids = cache.getIds(); ids.hasMoreElements(); ) {
+                SSLSession cached = cache.getSession(ids.nextElement());
+                if (cached != null) {
+                    cached.invalidate();
+                }
+            }
+        }
+
+        /** A server connection: accept, the handshake, the echo, then close_notify in answer to the client's. */
+        static void server(SSLServerSocket ss) throws Exception {
+            try (SSLSocket s = (SSLSocket) ss.accept()) {
+                s.setSoTimeout(SOCKET_TIMEOUT_MS);
+                s.setTcpNoDelay(true);
+                s.startHandshake();
+                InputStream in = s.getInputStream();
+                byte[] got = new byte[PING.length];
+                Exchange.readFully(in, got);
+                if (!Arrays.equals(got, PING)) {
+                    throw new IOException("unexpected application data " + new String(got, StandardCharsets.UTF_8));
+                }
+                OutputStream out = s.getOutputStream();
+                out.write(PONG);
+                out.flush();
+                if (in.read() != -1) {
+                    throw new IOException("application data after the exchange");
+                }
             }
         }
     }

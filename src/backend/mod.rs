@@ -190,6 +190,20 @@ impl Registry {
     pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Backend>> {
         self.backends.iter()
     }
+
+    /// Why `id` cannot play `role` on this machine (its runtime or tool is missing, with the install hint), or
+    /// `None` when it can.
+    pub fn unavailable(&self, id: BackendId, role: Role) -> Option<String> {
+        match self.get(id) {
+            Some(b) => b.capabilities(role).unavailable.clone(),
+            None => Some(format!("{id} is not compiled into this build")),
+        }
+    }
+
+    /// Whether this machine can run cells of `client` against `server`.
+    pub fn runs(&self, client: BackendId, server: BackendId) -> bool {
+        self.unavailable(client, Role::Client).is_none() && self.unavailable(server, Role::Server).is_none()
+    }
 }
 
 /// What the client sends once the handshake is done; the server echoes it back byte for byte. An echo is the one

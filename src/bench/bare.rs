@@ -5,7 +5,7 @@
 //! Each connection is the same work a cell's connection does (handshake, one message each way, close_notify both
 //! ways, via [`crate::backend::exchange`], which is only the protocol), over loopback with TCP_NODELAY.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use openssl::ssl::{SslConnector, SslContext, SslContextBuilder, SslMethod, SslVerifyMode};
 use openssl::x509::store::X509StoreBuilder;
@@ -64,7 +64,11 @@ pub fn server(id: BackendId, pki: &Pki, cert: &str) -> Fallible<BareServer> {
             let config = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(certs, key)?;
             BareServer::Rustls(Arc::new(config).into())
         }
-        other => return Err(format!("{other} has no bare loop (external peers are measured as cells only)").into()),
+        other => {
+            return Err(
+                format!("{other} has no bare library loop (external peers have their own: bench/external.rs)").into()
+            );
+        }
     })
 }
 
@@ -98,7 +102,11 @@ pub fn client(id: BackendId, pki: &Pki, root: &str) -> Fallible<BareClient> {
             config.resumption = rustls::client::Resumption::disabled();
             BareClient::Rustls(Arc::new(config).into())
         }
-        other => return Err(format!("{other} has no bare loop (external peers are measured as cells only)").into()),
+        other => {
+            return Err(
+                format!("{other} has no bare library loop (external peers have their own: bench/external.rs)").into()
+            );
+        }
     })
 }
 
@@ -111,43 +119,99 @@ pub async fn connect(server: &BareServer, client: &BareClient) -> Fallible<()> {
     let addr = listener.local_addr()?;
     let serve = async {
         let (sock, _) = listener.accept().await?;
-        sock.set_nodelay(true)?;
-        match server {
-            BareServer::Openssl(a) => {
-                let mut s = tokio_openssl::SslStream::new(openssl::ssl::Ssl::new(a)?, sock)?;
-                std::pin::Pin::new(&mut s).accept().await?;
-                exchange(&mut s, Role::Server).await?;
-            }
-            BareServer::NativeTls(a) => exchange(&mut a.accept(sock).await?, Role::Server).await?,
-            BareServer::Rustls(a) => exchange(&mut a.accept(sock).await?, Role::Server).await?,
-        }
-        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        serve_one(server, sock).await
     };
-    let call = async {
-        let sock = TcpStream::connect(addr).await?;
-        sock.set_nodelay(true)?;
-        match client {
-            BareClient::Openssl(c) => {
-                let ssl = c.configure()?.into_ssl("localhost")?;
-                let mut s = tokio_openssl::SslStream::new(ssl, sock)?;
-                std::pin::Pin::new(&mut s).connect().await?;
-                if s.ssl().session_reused() {
-                    return Err(RESUMED.into());
-                }
-                exchange(&mut s, Role::Client).await?;
-            }
-            BareClient::NativeTls(c) => exchange(&mut c.connect("localhost", sock).await?, Role::Client).await?,
-            BareClient::Rustls(c) => {
-                let mut s = c.connect(ServerName::try_from("localhost")?, sock).await?;
-                if s.get_ref().1.handshake_kind() != Some(rustls::HandshakeKind::Full) {
-                    return Err(RESUMED.into());
-                }
-                exchange(&mut s, Role::Client).await?
-            }
-        }
-        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-    };
-    let (s, c) = tokio::join!(serve, call);
+    let (s, c) = tokio::join!(serve, dial(client, addr.port()));
     s?;
     c
+}
+
+/// The server's side of one accepted connection.
+async fn serve_one(server: &BareServer, sock: TcpStream) -> Fallible<()> {
+    sock.set_nodelay(true)?;
+    match server {
+        BareServer::Openssl(a) => {
+            let mut s = tokio_openssl::SslStream::new(openssl::ssl::Ssl::new(a)?, sock)?;
+            std::pin::Pin::new(&mut s).accept().await?;
+            // The external peers' clients are checked here, on the one side the bench controls.
+            if s.ssl().session_reused() {
+                return Err(RESUMED.into());
+            }
+            exchange(&mut s, Role::Server).await?;
+        }
+        BareServer::NativeTls(a) => exchange(&mut a.accept(sock).await?, Role::Server).await?,
+        BareServer::Rustls(a) => exchange(&mut a.accept(sock).await?, Role::Server).await?,
+    }
+    Ok(())
+}
+
+/// One connection of a bare client to a server listening on `127.0.0.1:port`, verifying `localhost`.
+pub async fn dial(client: &BareClient, port: u16) -> Fallible<()> {
+    let sock = TcpStream::connect(("127.0.0.1", port)).await?;
+    sock.set_nodelay(true)?;
+    match client {
+        BareClient::Openssl(c) => {
+            let ssl = c.configure()?.into_ssl("localhost")?;
+            let mut s = tokio_openssl::SslStream::new(ssl, sock)?;
+            std::pin::Pin::new(&mut s).connect().await?;
+            if s.ssl().session_reused() {
+                return Err(RESUMED.into());
+            }
+            exchange(&mut s, Role::Client).await?;
+        }
+        BareClient::NativeTls(c) => exchange(&mut c.connect("localhost", sock).await?, Role::Client).await?,
+        BareClient::Rustls(c) => {
+            let mut s = c.connect(ServerName::try_from("localhost")?, sock).await?;
+            if s.get_ref().1.handshake_kind() != Some(rustls::HandshakeKind::Full) {
+                return Err(RESUMED.into());
+            }
+            exchange(&mut s, Role::Client).await?
+        }
+    }
+    Ok(())
+}
+
+/// A bare server that keeps accepting on one loopback port, each connection in a task of its own: what an external
+/// client's bare loop connects to, many times and several at once. Dropping it stops it.
+pub struct Serving {
+    /// The port it listens on (`127.0.0.1`).
+    pub port: u16,
+    failure: Arc<Mutex<Option<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Serving {
+    /// Starts serving `server` (on the current runtime).
+    pub async fn start(server: Arc<BareServer>) -> Fallible<Serving> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let failure: Arc<Mutex<Option<String>>> = Arc::default();
+        let failed = failure.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let (server, failed) = (server.clone(), failed.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = serve_one(&server, sock).await {
+                        failed.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e.to_string());
+                    }
+                });
+            }
+        });
+        Ok(Serving { port, failure, task })
+    }
+
+    /// The first connection that failed on the server's side, if one did (a client that resumed a session fails
+    /// here, where its own loop would not notice).
+    pub fn check(&self) -> Result<(), String> {
+        match self.failure.lock().unwrap_or_else(PoisonError::into_inner).clone() {
+            Some(e) => Err(format!("the bare openssl server: {e}")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

@@ -7,7 +7,7 @@ mod html;
 mod json;
 mod junit;
 mod markdown;
-mod table;
+pub mod table;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,13 +17,28 @@ use crate::observation::{ErrorClass, SideOutcome};
 use crate::runner::CellResult;
 
 pub use baseline::{Change, ChangeKind, Diff, unstable};
-pub use catalog::render as catalog;
+pub use catalog::{Catalog as CatalogData, Entry as CatalogEntry, render as catalog};
 pub use compare::render as compare;
 pub use html::render as html;
 pub use json::render as json;
 pub use junit::render as junit;
 pub use markdown::render as markdown;
-pub use table::{render as table, render_styled as table_styled, render_with as table_with};
+pub use table::{
+    Options as TableOptions, View, render as table, render_opts as table_opts, render_styled as table_styled,
+    render_with as table_with, terminal_width,
+};
+
+/// Reasons grouped by their first line, with how many cells gave each, the most frequent first: the unsupported
+/// cells of a run are a handful of causes repeated over many cells (an install hint for every cell of a backend).
+pub fn group_reasons<'a>(reasons: impl Iterator<Item = &'a str>) -> Vec<(String, usize)> {
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for r in reasons {
+        *counts.entry(r.lines().next().unwrap_or("").trim()).or_default() += 1;
+    }
+    let mut out: Vec<(String, usize)> = counts.into_iter().map(|(r, n)| (r.to_string(), n)).collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
+}
 
 /// The cell's wire transcript, one line per message, connections numbered when there are several.
 pub fn transcript(c: &CellResult) -> Vec<String> {
@@ -82,7 +97,8 @@ pub fn outcome(c: &CellResult) -> String {
 
 /// What a cell observed, reduced to what can be compared across pairs: negotiated parameters (each `None` where
 /// neither side reports it) or the alert each side sent.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum Behaviour {
     /// Connected.
     Connected {

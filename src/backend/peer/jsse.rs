@@ -91,6 +91,7 @@ pub struct JsseBackend {
     server: Capabilities,
     pool: Pool,
     dir: OnceLock<Result<TempDir, String>>,
+    classes: OnceLock<Result<PathBuf, String>>,
 }
 
 /// A private directory for the adapter source and the security property files, removed on drop.
@@ -109,6 +110,15 @@ fn java_on_path() -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join("java"))
         .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
+/// `javac` beside the `java` launcher (a full JDK), else the first on PATH.
+fn javac(java: Option<&Path>) -> Option<PathBuf> {
+    let beside = java.and_then(|j| std::fs::canonicalize(j).ok()).map(|j| j.with_file_name("javac"));
+    beside.filter(|p| p.is_file()).or_else(|| {
+        let path = std::env::var_os("PATH")?;
+        std::env::split_paths(&path).map(|d| d.join("javac")).find(|p| p.is_file())
+    })
 }
 
 /// `JAVA_VERSION` from the JDK's `release` file next to `bin/java`, read without starting a JVM.
@@ -155,7 +165,14 @@ impl JsseBackend {
              adapter does not resume sessions, so the knob would change nothing observable",
         ));
         let server = Capabilities { lacks: server_lacks, ..client.clone() };
-        JsseBackend { java, client, server, pool: Pool::new("jsse adapter"), dir: OnceLock::new() }
+        JsseBackend {
+            java,
+            client,
+            server,
+            pool: Pool::new("jsse adapter"),
+            dir: OnceLock::new(),
+            classes: OnceLock::new(),
+        }
     }
 
     /// The private directory holding `TlsPeer.java`, created on first use.
@@ -183,12 +200,43 @@ impl JsseBackend {
         made.as_ref().map(|d| d.0.as_path()).map_err(Clone::clone)
     }
 
+    /// The adapter compiled once per source version into the user's cache ([`crate::cache`]), so a JVM loads class
+    /// files instead of compiling the source at every start. `--release 11` keeps the classes runnable on every Java
+    /// from 11 on. Compiled at most once per run; a failure is kept and the JVMs use source-file mode.
+    fn classes(&self) -> Result<PathBuf, String> {
+        self.classes
+            .get_or_init(|| {
+                let javac = javac(self.java.as_deref()).ok_or("no javac next to java or on PATH")?;
+                let name = format!("{:016x}", crate::cache::fingerprint(SOURCE.as_bytes()));
+                crate::cache::entry("jsse", &name, |dir| {
+                    std::fs::write(dir.join("TlsPeer.java"), SOURCE).map_err(|e| e.to_string())?;
+                    let out = Command::new(&javac)
+                        .args(["--release", "11", "-nowarn", "-d", "."])
+                        .arg("TlsPeer.java")
+                        .current_dir(dir)
+                        .output()
+                        .map_err(|e| format!("cannot run {}: {e}", javac.display()))?;
+                    if !out.status.success() {
+                        return Err(format!("javac failed: {}", String::from_utf8_lossy(&out.stderr)));
+                    }
+                    Ok(())
+                })
+            })
+            .clone()
+    }
+
     /// The command for a JVM with these settings: system properties as `-D`, security properties in a file of
     /// their own passed as `-Djava.security.properties` (which adds to, and overrides, the JDK's java.security).
     fn launch(&self, key: &ProcessKey) -> Result<Command, String> {
         let java = self.java.as_ref().ok_or_else(|| format!("java not found on PATH: {INSTALL_HINT}"))?;
         let dir = self.dir()?;
         let mut args: Vec<OsString> = vec!["-XX:+UseSerialGC".into()];
+        if *key != ProcessKey::default() {
+            // A JVM with settings of its own serves a scenario's few cells and goes: C1 alone warms it up for a
+            // fraction of the CPU that C2's compilations would cost (0.45 s instead of 1 s here), which on two
+            // cores is time taken from every other cell.
+            args.push("-XX:TieredStopAtLevel=1".into());
+        }
         for (k, v) in &key.system {
             args.push(format!("-D{k}={v}").into());
         }
@@ -197,13 +245,21 @@ impl JsseBackend {
             for (k, v) in &key.security {
                 let _ = writeln!(text, "{}={}", properties_escape(k, true), properties_escape(v, false));
             }
-            let file = dir.join(format!("security-{:016x}.properties", fingerprint(&text)));
+            let file = dir.join(format!("security-{:016x}.properties", crate::cache::fingerprint(text.as_bytes())));
             std::fs::write(&file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
             let mut arg = OsString::from("-Djava.security.properties=");
             arg.push(file.as_os_str());
             args.push(arg);
         }
-        args.push(dir.join("TlsPeer.java").into_os_string());
+        match self.classes() {
+            Ok(classes) => {
+                args.push("-cp".into());
+                args.push(classes.into());
+                args.push("TlsPeer".into());
+            }
+            // No javac, or it failed: source-file mode compiles the adapter in every JVM (about 1 s of CPU more).
+            Err(_) => args.push(dir.join("TlsPeer.java").into_os_string()),
+        }
         let mut cmd = Command::new(java);
         cmd.args(args).current_dir(dir);
         Ok(cmd)
@@ -224,12 +280,6 @@ impl Default for JsseBackend {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// A stable name for a security property file's content (two keys never share a file with different content).
-fn fingerprint(text: &str) -> u64 {
-    // FNV-1a: stable across runs and Rust versions, unlike std's hasher.
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Escapes a key or value for a `java.util.Properties` file.

@@ -19,7 +19,8 @@ use crate::observation::SideOutcome;
 
 /// How many stderr lines of an adapter are kept for the error message when it dies.
 const STDERR_TAIL: usize = 20;
-/// At most this many adapter processes run at once; starting another one stops the least recently used idle one.
+/// At most this many adapter processes run at once; starting another one stops the least recently used idle one
+/// (never the one with default settings, nor one still starting; when none can go, the new one starts anyway).
 /// Every distinct launch setting (a `java_security` map, a JVM-wide group list) needs a process of its own, and each
 /// JVM holds tens of MiB.
 const MAX_PROCESSES: usize = 4;
@@ -173,6 +174,10 @@ impl Process {
         matches!(*lock(&self.state.0), State::Dead(_))
     }
 
+    fn is_ready(&self) -> bool {
+        matches!(*lock(&self.state.0), State::Ready(_))
+    }
+
     fn is_idle(&self) -> bool {
         lock(&self.pending).is_empty()
     }
@@ -291,9 +296,12 @@ impl Pool {
                 Some(p) if !p.is_dead() => p.clone(),
                 _ => {
                     if procs.len() >= MAX_PROCESSES {
+                        // Only a ready, idle process with settings of its own may go: one still starting is about
+                        // to serve the cell that started it, and the default settings' process serves most cells
+                        // of every run (stopping it costs a JVM start and its warm-up each time it comes back).
                         let lru = procs
                             .iter()
-                            .filter(|(k, p)| *k != key && p.is_idle())
+                            .filter(|(k, p)| *k != key && **k != ProcessKey::default() && p.is_idle() && p.is_ready())
                             .min_by_key(|(_, p)| *lock(&p.last_used))
                             .map(|(k, _)| k.clone());
                         if let Some(k) = lru {
