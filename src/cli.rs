@@ -101,10 +101,10 @@ pub enum Command {
         /// and the peak memory after each (flat means nothing grows with the cell count).
         #[arg(long)]
         scale: bool,
-        /// Only these client backends in the pair table (comma-separated; linked-in backends only).
+        /// Only these client backends (comma-separated; external peers are measured against openssl).
         #[arg(long, value_delimiter = ',')]
         client: Vec<String>,
-        /// Only these server backends in the pair table (comma-separated; linked-in backends only).
+        /// Only these server backends (comma-separated; external peers are measured against openssl).
         #[arg(long, value_delimiter = ',')]
         server: Vec<String>,
     },

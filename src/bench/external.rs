@@ -319,3 +319,29 @@ fn key_pem(pki: &crate::Pki, name: &str) -> Result<String, String> {
     let cred = pki.get(name).ok_or_else(|| format!("no fixture {name}"))?;
     String::from_utf8(cred.key_pkcs8_pem()).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_peer_is_paired_with_openssl_both_ways_when_asked() {
+        let all = pairs(&Selection::default());
+        let names: Vec<String> = all.iter().map(|(c, s)| format!("{c}->{s}")).collect();
+        assert_eq!(
+            names,
+            [
+                "jsse->openssl",
+                "openssl->jsse",
+                "openssl-cli->openssl",
+                "openssl->openssl-cli",
+                "gnutls->openssl",
+                "openssl->gnutls"
+            ]
+        );
+        let jsse_client = Selection { clients: vec![BackendId::Jsse], servers: BackendId::ALL.to_vec() };
+        assert_eq!(pairs(&jsse_client), [(BackendId::Jsse, BackendId::Openssl)]);
+        let no_openssl = Selection { clients: vec![BackendId::Jsse], servers: vec![BackendId::Rustls] };
+        assert!(pairs(&no_openssl).is_empty(), "external peers are measured against openssl only");
+    }
+}

@@ -2,10 +2,11 @@
 //! to play K connections itself and to time them with `System.nanoTime`, so the figure is what a Java program sees
 //! of its own handshakes, without the harness, the byte bridge or the JSON pipes.
 //!
-//! The JVM is started here, the way the jsse backend starts one for the default settings (`java -XX:+UseSerialGC
-//! TlsPeer.java`), and warmed up with bench requests before anything is timed. It is not the cells' JVM: the jsse
-//! backend keeps its processes to itself (see [`LAUNCH_FLAGS`]). Only `tlsmatrix bench` sends `bench` requests; the
-//! reply is not part of the peer contract (docs/peers.md).
+//! The JVM is started here with the flags the jsse backend gives a JVM with the default settings, in source-file mode
+//! (`java -XX:+UseSerialGC TlsPeer.java`; the backend runs the same source compiled by javac when it can, which
+//! changes how fast the JVM starts, not what a warm one costs), and warmed up with bench requests before anything is
+//! timed. It is not the cells' JVM: the jsse backend keeps its processes to itself (see [`LAUNCH_FLAGS`]). Only
+//! `tlsmatrix bench` sends `bench` requests; the reply is not part of the peer contract (docs/peers.md).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};

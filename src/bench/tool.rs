@@ -314,10 +314,7 @@ impl Output {
     /// Reads until a whole line `<prefix><port>` was output, and returns the port.
     async fn read_until_line(&mut self, prefix: &str) -> Option<u16> {
         loop {
-            let text = String::from_utf8_lossy(&self.buf);
-            let port = text.split_inclusive('\n').filter(|l| l.ends_with('\n')).find_map(|l| {
-                l.trim().strip_prefix(prefix.trim()).and_then(|p| p.trim().rsplit(':').next()?.parse().ok())
-            });
+            let port = port_line(&self.buf, prefix);
             if port.is_some() {
                 return port;
             }
@@ -329,5 +326,26 @@ impl Output {
 
     async fn read_to_end(&mut self) {
         while self.more().await {}
+    }
+}
+
+/// The port of the first complete line `<prefix>...:PORT` or `<prefix>PORT` in `out` (`ACCEPT 127.0.0.1:45535`,
+/// `tlsmatrix-listening 45535`).
+fn port_line(out: &[u8], prefix: &str) -> Option<u16> {
+    let text = String::from_utf8_lossy(out);
+    text.split_inclusive('\n')
+        .filter(|l| l.ends_with('\n'))
+        .find_map(|l| l.trim().strip_prefix(prefix.trim())?.trim().rsplit(':').next()?.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_come_from_whole_lines_only() {
+        assert_eq!(port_line(b"Using default temp DH parameters\nACCEPT 127.0.0.1:45535\n", "ACCEPT "), Some(45535));
+        assert_eq!(port_line(b"ACCEPT 127.0.0.1:455", "ACCEPT "), None, "the rest of the line may still come");
+        assert_eq!(port_line(b"bind() failed\ntlsmatrix-listening 40001\n", LISTENING), Some(40001));
     }
 }
