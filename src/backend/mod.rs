@@ -5,6 +5,7 @@
 //! `unsupported` with the reason before it runs, instead of guessing from an error afterwards.
 
 mod cli;
+pub(crate) use cli::TempDir;
 mod native_tls;
 mod openssl;
 mod openssl_errors;
