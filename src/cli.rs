@@ -87,6 +87,12 @@ pub enum Command {
     },
     /// Print the JSON Schema of scenario files (committed as docs/scenario.schema.json for editors).
     Schema,
+    /// Print which backend supports which scenario setting, as client and as server.
+    Settings {
+        /// Instead: print the README's scenario reference table (generated from the settings table).
+        #[arg(long)]
+        reference: bool,
+    },
     /// Write a commented scenario skeleton to scenarios/CATEGORY/NAME.yaml.
     New {
         /// `category/name`.
@@ -335,6 +341,14 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             print!("{}", crate::scenario::json_schema());
             Ok(0)
         }
+        Command::Settings { reference } => {
+            if reference {
+                print!("{}", crate::settings::reference_table());
+            } else {
+                print!("{}", crate::settings::support_table(&Registry::all()));
+            }
+            Ok(0)
+        }
         Command::New { name } => {
             let path = crate::catalog::write_skeleton(&layout.scenarios, &name)?;
             println!("wrote {}", path.display());
@@ -381,7 +395,7 @@ fn list(layout: &Layout, paths: &[PathBuf]) -> Result<u8, Error> {
                 out.push_str(", sees alerts on the wire");
             }
             out.push('\n');
-            for (knob, why) in &caps.lacks {
+            for (knob, why) in caps.settings.lacking() {
                 out.push_str(&format!("      cannot set {}: {why}\n", knob.field()));
             }
         }

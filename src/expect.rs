@@ -219,7 +219,7 @@ mod tests {
         Capabilities {
             versions: Default::default(),
             versions_reason: "",
-            lacks: Vec::new(),
+            settings: Default::default(),
             cipher_suites: Default::default(),
             groups: Default::default(),
             exact_alerts,

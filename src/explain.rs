@@ -284,7 +284,7 @@ impl<'a> Side<'a> {
 
     /// Whether this side's backend can set the OpenSSL security level.
     fn can_set_security_level(&self) -> bool {
-        self.caps.is_none_or(|c| !c.lacks.iter().any(|(k, _)| *k == Knob::SecurityLevel))
+        self.caps.is_none_or(|c| c.settings.supports_knob(Knob::SecurityLevel))
     }
 
     /// Whether the backend implements `suite` (so a fix may ask this side to enable it).

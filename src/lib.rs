@@ -23,6 +23,7 @@ pub mod relay;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod settings;
 pub mod tap;
 mod vocab;
 pub mod wire;

@@ -184,58 +184,7 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
 }
 
-/// A setting a backend may or may not be able to express; see [`crate::backend::Capabilities`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Knob {
-    /// `versions`.
-    Versions,
-    /// `cipher_suites`.
-    CipherSuites,
-    /// `tls13_cipher_suites`.
-    Tls13CipherSuites,
-    /// `groups`.
-    Groups,
-    /// `security_level`.
-    SecurityLevel,
-    /// `chain` other than `full`.
-    ChainShape,
-    /// `alpn`.
-    Alpn,
-    /// `client_auth` other than `none` (server).
-    ClientAuth,
-    /// `certificate` (client).
-    ClientCertificate,
-    /// `sni_certificates` (server).
-    SniCertificates,
-    /// `session_tickets` (server).
-    SessionTickets,
-    /// `signature_algorithms`.
-    SignatureAlgorithms,
-    /// `mode: resume`: the backend keeps a session between two connections.
-    Resumption,
-}
-
-impl Knob {
-    /// The scenario field the knob stands for.
-    pub fn field(self) -> &'static str {
-        match self {
-            Knob::Versions => "versions",
-            Knob::CipherSuites => "cipher_suites",
-            Knob::Tls13CipherSuites => "tls13_cipher_suites",
-            Knob::Groups => "groups",
-            Knob::SecurityLevel => "security_level",
-            Knob::ChainShape => "chain",
-            Knob::Alpn => "alpn",
-            Knob::ClientAuth => "client_auth",
-            Knob::ClientCertificate => "certificate",
-            Knob::SniCertificates => "sni_certificates",
-            Knob::SessionTickets => "session_tickets",
-            Knob::SignatureAlgorithms => "signature_algorithms",
-            Knob::Resumption => "mode: resume",
-        }
-    }
-}
+pub use crate::settings::Knob;
 
 /// The settings of one side, seen through what every backend has to decide on.
 pub trait SideConfig {
@@ -255,24 +204,13 @@ pub trait SideConfig {
     fn alpn(&self) -> Option<&[String]>;
     /// The signature schemes, if set.
     fn signature_algorithms(&self) -> Option<&[SignatureScheme]>;
-    /// The knobs this side sets, for the capability check.
-    fn knobs(&self) -> Vec<Knob> {
-        let mut k = Vec::new();
-        let set = [
-            (self.versions().is_some(), Knob::Versions),
-            (self.cipher_suites().is_some(), Knob::CipherSuites),
-            (self.tls13_cipher_suites().is_some(), Knob::Tls13CipherSuites),
-            (self.groups().is_some(), Knob::Groups),
-            (self.security_level().is_some(), Knob::SecurityLevel),
-            (self.alpn().is_some(), Knob::Alpn),
-            (self.signature_algorithms().is_some(), Knob::SignatureAlgorithms),
-        ];
-        k.extend(set.into_iter().filter(|(on, _)| *on).map(|(_, knob)| knob));
-        k.extend(self.extra_knobs());
-        k
+    /// The settings this side uses, in check order (derived from its serialisation: [`crate::settings::used`]).
+    fn knobs(&self) -> Vec<Knob>
+    where
+        Self: Serialize + Sized,
+    {
+        crate::settings::used(Self::ROLE, self)
     }
-    /// Role-specific knobs.
-    fn extra_knobs(&self) -> Vec<Knob>;
 }
 
 macro_rules! side_config_common {
@@ -304,30 +242,11 @@ macro_rules! side_config_common {
 impl SideConfig for ServerConfig {
     const ROLE: Role = Role::Server;
     side_config_common!();
-    fn extra_knobs(&self) -> Vec<Knob> {
-        let mut k = Vec::new();
-        if self.chain != ChainShape::Full {
-            k.push(Knob::ChainShape);
-        }
-        if self.client_auth != ClientAuth::None {
-            k.push(Knob::ClientAuth);
-        }
-        if !self.sni_certificates.is_empty() {
-            k.push(Knob::SniCertificates);
-        }
-        if self.session_tickets.is_some() {
-            k.push(Knob::SessionTickets);
-        }
-        k
-    }
 }
 
 impl SideConfig for ClientConfig {
     const ROLE: Role = Role::Client;
     side_config_common!();
-    fn extra_knobs(&self) -> Vec<Knob> {
-        if self.certificate.is_some() { vec![Knob::ClientCertificate] } else { Vec::new() }
-    }
 }
 
 /// `success` or `failure`.
@@ -1030,7 +949,18 @@ fn locate(text: &str, loc: Loc) -> (Option<usize>, Option<usize>) {
 /// The JSON Schema of a scenario file, generated from the types above (`tlsmatrix schema`,
 /// docs/scenario.schema.json). Fixture names are plain strings here: they come from fixtures/pki.yaml.
 pub fn json_schema() -> String {
-    let schema = schemars::schema_for!(Scenario);
+    let mut schema = schemars::schema_for!(Scenario);
+    // Each side setting's description comes from the settings table, the one place it is written.
+    for (def, role) in [("ServerConfig", Role::Server), ("ClientConfig", Role::Client)] {
+        let props = schema.as_object_mut().and_then(|o| o.get_mut("$defs")).and_then(|d| d.get_mut(def));
+        if let Some(props) = props.and_then(|d| d.get_mut("properties")).and_then(|p| p.as_object_mut()) {
+            for (field, prop) in props.iter_mut() {
+                if let Some(s) = crate::settings::by_field(role, field) {
+                    prop["description"] = format!("{} (left out: {})", s.meaning, s.default).into();
+                }
+            }
+        }
+    }
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema is plain JSON");
     text.push('\n');
     text

@@ -21,7 +21,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::observation::SideOutcome;
 use crate::pki::Pki;
-use crate::scenario::{ClientConfig, Knob, ServerConfig, SideConfig};
+use crate::scenario::{ClientConfig, ServerConfig, SideConfig};
+use crate::settings::{Knob, Settings};
 
 use crate::tap::Conn;
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
@@ -40,8 +41,9 @@ pub struct Capabilities {
     pub versions: BTreeSet<ProtocolVersion>,
     /// Why the other versions are missing.
     pub versions_reason: &'static str,
-    /// Knobs it cannot set at all, each with the reason.
-    pub lacks: Vec<(Knob, &'static str)>,
+    /// What it does with each scenario setting: supports, lacks (with the reason) or leaves to another stack. A
+    /// setting it has not decided on makes its cells unsupported (an allow-list, never a silent ignore).
+    pub settings: Settings,
     /// TLS 1.2 and TLS 1.3 suites it can enable.
     pub cipher_suites: BTreeSet<CipherSuite>,
     /// Groups it can enable.
@@ -57,16 +59,15 @@ pub struct Capabilities {
 
 impl Capabilities {
     /// `Err(reason)` when the side config uses something this backend cannot express.
-    pub fn check<C: SideConfig>(&self, cfg: &C, extra: &[Knob]) -> Result<(), String> {
+    pub fn check<C: SideConfig + serde::Serialize>(&self, cfg: &C, extra: &[Knob]) -> Result<(), String> {
         let role = C::ROLE;
         if let Some(why) = &self.unavailable {
             return Err(why.clone());
         }
-        for knob in cfg.knobs().into_iter().chain(extra.iter().copied()) {
-            if let Some((_, why)) = self.lacks.iter().find(|(k, _)| *k == knob) {
-                return Err(format!("{role}.{} cannot be set: {why}", knob.field()));
-            }
-        }
+        let mut knobs = cfg.knobs();
+        knobs.extend_from_slice(extra);
+        knobs.sort();
+        self.settings.check(role, &knobs)?;
         if let Some(v) = cfg.versions().and_then(|vs| vs.iter().find(|v| !self.versions.contains(v))) {
             return Err(format!("{role}.versions: cannot enable {v}: {}", self.versions_reason));
         }
@@ -82,6 +83,10 @@ impl Capabilities {
         Ok(())
     }
 }
+
+/// Why a stack other than Java runs a cell without its `java_security` settings.
+pub(crate) const NOT_JAVA: &str = "a Java security property (java.security); this stack has no such file, so the cell \
+                                   runs without it, as the same application on this stack would";
 
 /// A backend's failure to turn a valid config into a library config (a harness fault, not a TLS outcome).
 #[derive(Debug, Clone)]

@@ -16,7 +16,8 @@ use super::{
 };
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
-use crate::scenario::{ClientConfig, Knob, ServerConfig};
+use crate::scenario::{ClientConfig, ServerConfig};
+use crate::settings::Settings;
 use crate::tap::Conn;
 use crate::vocab::{BackendId, ProtocolVersion, Role};
 use crate::wire::KeyLog;
@@ -38,39 +39,39 @@ pub struct NativeTlsBackend {
 impl NativeTlsBackend {
     /// The capabilities of native-tls 0.2 on OpenSSL.
     pub fn new() -> Self {
-        let lacks = vec![
-            (Knob::CipherSuites, NO_SUITES),
-            (Knob::Tls13CipherSuites, NO_SUITES),
-            (Knob::Groups, NO_GROUPS),
-            (Knob::SecurityLevel, NO_LEVEL),
-            (Knob::SignatureAlgorithms, "native-tls has no signature-algorithm API"),
-        ];
-        let mut client_lacks = lacks.clone();
-        client_lacks.push((
-            Knob::Resumption,
-            "native-tls has no session API: every connection of its client starts a full handshake",
-        ));
+        use crate::settings::Knob::*;
+        let common = Settings::new()
+            .supports([Versions, Alpn, Certificate, Trust])
+            .lacks(CipherSuites, NO_SUITES)
+            .lacks(Tls13CipherSuites, NO_SUITES)
+            .lacks(Groups, NO_GROUPS)
+            .lacks(SecurityLevel, NO_LEVEL)
+            .lacks(SignatureAlgorithms, "native-tls has no signature-algorithm API")
+            .not_applicable(JavaSecurity, super::NOT_JAVA);
+        let client_settings = common
+            .clone()
+            .supports([ServerName, Sni])
+            .lacks(Resumption, "native-tls has no session API: every connection of its client starts a full handshake");
         let client = Capabilities {
             versions: ProtocolVersion::ALL.into_iter().collect(),
             versions_reason: "",
-            lacks: client_lacks,
+            settings: client_settings,
             cipher_suites: Default::default(),
             groups: Default::default(),
             exact_alerts: false,
             reports_parameters: false,
             unavailable: None,
         };
-        let mut server_lacks = lacks;
-        server_lacks.extend([
-            (Knob::ClientAuth, "native-tls's TlsAcceptorBuilder cannot request or verify client certificates"),
-            (Knob::SniCertificates, "native-tls's TlsAcceptor takes exactly one identity; it cannot choose by SNI"),
-            (Knob::SessionTickets, "native-tls has no session-ticket API (OpenSSL's default, tickets on, applies)"),
-        ]);
+        let server_settings = common
+            .supports([Resumption, ChainShape])
+            .lacks(ClientAuth, "native-tls's TlsAcceptorBuilder cannot request or verify client certificates")
+            .lacks(SniCertificates, "native-tls's TlsAcceptor takes exactly one identity; it cannot choose by SNI")
+            .lacks(SessionTickets, "native-tls has no session-ticket API (OpenSSL's default, tickets on, applies)");
         let server = Capabilities {
             versions: [ProtocolVersion::Tls10, ProtocolVersion::Tls11, ProtocolVersion::Tls12].into_iter().collect(),
             versions_reason: "native-tls's server is OpenSSL's SslAcceptor::mozilla_intermediate, which sets \
                               SSL_OP_NO_TLSv1_3: it never negotiates TLS 1.3",
-            lacks: server_lacks,
+            settings: server_settings,
             ..client.clone()
         };
         NativeTlsBackend { client, server, acceptors: ConfigCache::default(), connectors: ConfigCache::default() }

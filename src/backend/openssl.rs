@@ -31,6 +31,7 @@ use super::{
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ClientAuth, ClientConfig, FixtureName, ServerConfig, SideConfig};
+use crate::settings::Settings;
 use crate::tap::Conn;
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
@@ -45,6 +46,7 @@ pub struct OpensslBackend {
 impl OpensslBackend {
     /// Probes what the linked OpenSSL implements.
     pub fn new() -> Self {
+        use crate::settings::Knob::*;
         let cipher_suites = CipherSuite::known()
             .filter(|s| s.is_tls13() || s.name().is_some_and(|n| ::openssl::ssl::cipher_name(n) != "(NONE)"))
             .collect();
@@ -54,7 +56,11 @@ impl OpensslBackend {
             caps: Capabilities {
                 versions: ProtocolVersion::ALL.into_iter().collect(),
                 versions_reason: "",
-                lacks: Vec::new(),
+                settings: Settings::new()
+                    .supports([Versions, CipherSuites, Tls13CipherSuites, Groups, SecurityLevel, Alpn])
+                    .supports([SignatureAlgorithms, ChainShape, ClientAuth, SniCertificates, SessionTickets])
+                    .supports([Certificate, Resumption, Trust, ServerName, Sni])
+                    .not_applicable(JavaSecurity, super::NOT_JAVA),
                 cipher_suites,
                 groups,
                 exact_alerts: true,

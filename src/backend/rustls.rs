@@ -22,7 +22,8 @@ use rustls::{
 use super::{Backend, Capabilities, ConfigCache, ConfigError, Endpoint, client_host, credential, exchange};
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
-use crate::scenario::{ChainShape, ClientAuth, ClientConfig, FixtureName, Knob, ServerConfig, SideConfig};
+use crate::scenario::{ChainShape, ClientAuth, ClientConfig, FixtureName, ServerConfig, SideConfig};
+use crate::settings::Settings;
 use crate::tap::Conn;
 use crate::vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
@@ -37,21 +38,21 @@ pub struct RustlsBackend {
 impl RustlsBackend {
     /// rustls with the aws-lc-rs provider's full suite and group lists available to scenarios.
     pub fn new() -> Self {
+        use crate::settings::Knob::*;
         RustlsBackend {
             caps: Capabilities {
                 versions: [ProtocolVersion::Tls12, ProtocolVersion::Tls13].into_iter().collect(),
                 versions_reason: "rustls implements only TLS 1.2 and TLS 1.3",
-                lacks: vec![
-                    (
-                        Knob::SecurityLevel,
-                        "rustls has no security levels; it simply implements no algorithm they would forbid",
-                    ),
-                    (
-                        Knob::SignatureAlgorithms,
+                settings: Settings::new()
+                    .supports([Versions, CipherSuites, Tls13CipherSuites, Groups, Alpn, ChainShape, ClientAuth])
+                    .supports([SniCertificates, SessionTickets, Certificate, Resumption, Trust, ServerName, Sni])
+                    .lacks(SecurityLevel, "rustls has no security levels; it simply implements no algorithm they would forbid")
+                    .lacks(
+                        SignatureAlgorithms,
                         "rustls offers and accepts the schemes of its provider's verifier; restricting them needs a custom \
                          verifier, which this backend does not build",
-                    ),
-                ],
+                    )
+                    .not_applicable(JavaSecurity, super::NOT_JAVA),
                 cipher_suites: rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES
                     .iter()
                     .map(|s| CipherSuite(u16::from(s.suite())))

@@ -24,7 +24,8 @@ use super::{TempDir, collect_keys, first_line, os, which, write_identity, write_
 use crate::backend::{Backend, Capabilities, ConfigError, Endpoint, PING, client_host, credential};
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
-use crate::scenario::{ClientAuth, ClientConfig, Knob, ServerConfig, SideConfig};
+use crate::scenario::{ClientAuth, ClientConfig, ServerConfig, SideConfig};
+use crate::settings::Settings;
 use crate::tap::Conn;
 use crate::vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
@@ -126,43 +127,44 @@ impl GnutlsBackend {
     pub fn new() -> Self {
         let cli = which("gnutls-cli");
         let serv = which("gnutls-serv");
-        let common = [
-            (Knob::SecurityLevel, "an OpenSSL notion; GnuTLS has no equivalent setting"),
-            (Knob::SignatureAlgorithms, "GnuTLS +SIGN-* priority items are not mapped (not implemented)"),
-        ];
-        let mut client_lacks = vec![
-            (
-                Knob::CipherSuites,
+        use crate::settings::Knob::*;
+        let common = Settings::new()
+            .supports([Versions, Groups, Alpn, Certificate, Trust])
+            .lacks(SecurityLevel, "an OpenSSL notion; GnuTLS has no equivalent setting")
+            .lacks(SignatureAlgorithms, "GnuTLS +SIGN-* priority items are not mapped (not implemented)")
+            .not_applicable(JavaSecurity, crate::backend::NOT_JAVA);
+        let client_settings = common
+            .clone()
+            .supports([ServerName, Sni])
+            .lacks(
+                CipherSuites,
                 "GnuTLS priority strings combine key exchange, cipher and MAC items independently; an IANA suite \
                  list cannot be expressed exactly (not implemented)",
-            ),
-            (
-                Knob::Tls13CipherSuites,
+            )
+            .lacks(
+                Tls13CipherSuites,
                 "GnuTLS's +CIPHER items apply to TLS 1.2 and 1.3 at once; a TLS 1.3-only suite list cannot be \
                  expressed exactly (not implemented)",
-            ),
-            (Knob::Resumption, "each connection is a new process; gnutls-cli --resume is not wired up"),
-        ];
-        client_lacks.extend(common);
-        let mut server_lacks = vec![
-            (
-                Knob::Resumption,
+            )
+            .lacks(Resumption, "each connection is a new process; gnutls-cli --resume is not wired up");
+        let server_settings = common
+            .supports([CipherSuites, Tls13CipherSuites, ClientAuth, SniCertificates, SessionTickets])
+            .lacks(
+                Resumption,
                 "each connection is a new gnutls-serv process: its session cache and ticket key die with it (not \
                  implemented by keeping one gnutls-serv for both connections)",
-            ),
-            (
-                Knob::ChainShape,
+            )
+            .lacks(
+                ChainShape,
                 "gnutls-serv sorts the certificate list it loads into issuer order, so a reversed chain cannot be \
                  sent (and a leaf-only shape is not implemented)",
-            ),
-        ];
-        server_lacks.extend(common);
+            );
         let suites_12 = SUITES_12.iter().map(|s| CipherSuite(s.0));
         let suites = suites_12.chain(SUITES_13.iter().map(|s| CipherSuite(s.0)));
-        let caps = |lacks: Vec<(Knob, &'static str)>, cipher_suites, exact_alerts, unavailable| Capabilities {
+        let caps = |settings, cipher_suites, exact_alerts, unavailable| Capabilities {
             versions: ProtocolVersion::ALL.into_iter().collect(),
             versions_reason: "",
-            lacks,
+            settings,
             cipher_suites,
             groups: GROUPS.iter().map(|(g, _)| Group(*g)).collect(),
             exact_alerts,
@@ -181,8 +183,8 @@ impl GnutlsBackend {
         GnutlsBackend {
             cli,
             serv,
-            caps_client: caps(client_lacks, Default::default(), false, cli_missing),
-            caps_server: caps(server_lacks, suites.collect(), true, serv_missing),
+            caps_client: caps(client_settings, Default::default(), false, cli_missing),
+            caps_server: caps(server_settings, suites.collect(), true, serv_missing),
         }
     }
 }

@@ -18,7 +18,8 @@ use super::{TempDir, collect_keys, first_line, os, which, write_identity, write_
 use crate::backend::{Backend, Capabilities, ConfigError, Endpoint, PING, client_host, credential};
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
-use crate::scenario::{ClientAuth, ClientConfig, Knob, ServerConfig, SideConfig};
+use crate::scenario::{ClientAuth, ClientConfig, ServerConfig, SideConfig};
+use crate::settings::Settings;
 use crate::tap::Conn;
 use crate::vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
@@ -32,6 +33,7 @@ pub struct OpensslCliBackend {
 impl OpensslCliBackend {
     /// Looks for `openssl` on PATH; without it every cell is unsupported with the hint to install it.
     pub fn new() -> Self {
+        use crate::settings::Knob::*;
         let program = which("openssl");
         let cipher_suites = CipherSuite::known()
             .filter(|s| s.is_tls13() || s.name().is_some_and(|n| ::openssl::ssl::cipher_name(n) != "(NONE)"))
@@ -40,14 +42,17 @@ impl OpensslCliBackend {
         let caps = Capabilities {
             versions: ProtocolVersion::ALL.into_iter().collect(),
             versions_reason: "",
-            lacks: vec![
-                (
-                    Knob::Resumption,
+            settings: Settings::new()
+                .supports([Versions, CipherSuites, Tls13CipherSuites, Groups, SecurityLevel, Alpn])
+                .supports([SignatureAlgorithms, ChainShape, ClientAuth, SessionTickets, Certificate, Trust])
+                .supports([ServerName, Sni])
+                .lacks(
+                    Resumption,
                     "each connection is a new s_client/s_server process: the server's session cache and ticket \
                      keys die with it (not implemented with -sess_out/-sess_in)",
-                ),
-                (Knob::SniCertificates, "s_server serves at most one extra name (-servername/-cert2); not implemented"),
-            ],
+                )
+                .lacks(SniCertificates, "s_server serves at most one extra name (-servername/-cert2); not implemented")
+                .not_applicable(JavaSecurity, crate::backend::NOT_JAVA),
             cipher_suites,
             groups,
             exact_alerts: true,

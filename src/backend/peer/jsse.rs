@@ -20,7 +20,8 @@ use super::process::{Pool, ProcessKey};
 use super::{PeerEndpoint, client_request, server_request};
 use crate::backend::{Backend, Capabilities, ConfigError, Endpoint};
 use crate::pki::Pki;
-use crate::scenario::{ClientConfig, Knob, ServerConfig};
+use crate::scenario::{ClientConfig, ServerConfig};
+use crate::settings::Settings;
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role, SignatureScheme};
 
 /// The adapter, as shipped in the repository.
@@ -141,30 +142,31 @@ impl JsseBackend {
             Some(_) => None,
             None => Some(format!("java not found on PATH: {INSTALL_HINT}")),
         };
-        let lacks = vec![
-            (Knob::SecurityLevel, "security levels are an OpenSSL concept; Java uses jdk.tls.disabledAlgorithms"),
-            (
-                Knob::Resumption,
+        use crate::settings::Knob::*;
+        let settings = Settings::new()
+            .supports([Versions, CipherSuites, Tls13CipherSuites, Groups, Alpn, SignatureAlgorithms, ChainShape])
+            .supports([ClientAuth, SniCertificates, Certificate, Trust, ServerName, Sni, JavaSecurity])
+            .lacks(SecurityLevel, "security levels are an OpenSSL concept; Java uses jdk.tls.disabledAlgorithms")
+            .lacks(
+                Resumption,
                 "the jsse adapter builds a fresh SSLContext per connection, so no session survives to be resumed",
-            ),
-        ];
+            );
         let client = Capabilities {
             versions: ProtocolVersion::ALL.into_iter().collect(),
             versions_reason: "",
-            lacks: lacks.clone(),
+            settings: settings.clone(),
             cipher_suites: SUITES.iter().filter_map(|s| s.parse::<CipherSuite>().ok()).collect(),
             groups: GROUPS.iter().filter_map(|g| g.parse::<Group>().ok()).collect::<BTreeSet<_>>(),
             exact_alerts: false,
             reports_parameters: true,
             unavailable,
         };
-        let mut server_lacks = lacks;
-        server_lacks.push((
-            Knob::SessionTickets,
+        let server_settings = settings.lacks(
+            SessionTickets,
             "Java 17 switches session tickets JVM-wide (jdk.tls.server.enableSessionTicketExtension), and the \
              adapter does not resume sessions, so the knob would change nothing observable",
-        ));
-        let server = Capabilities { lacks: server_lacks, ..client.clone() };
+        );
+        let server = Capabilities { settings: server_settings, ..client.clone() };
         JsseBackend {
             java,
             client,
