@@ -49,7 +49,7 @@ impl Catalog {
                             e.utf8_error().valid_up_to()
                         ),
                     )),
-                    Ok(text) => match Scenario::parse_all(id, &f, &text, fixtures) {
+                    Ok(text) => match crate::grid::parse_file(id, &f, &text, fixtures) {
                         Ok(s) => scenarios.extend(s),
                         Err(e) => errors.push(e),
                     },

@@ -345,7 +345,7 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             if reference {
                 print!("{}", crate::settings::reference_table());
             } else {
-                print!("{}", crate::settings::support_table(&Registry::all()));
+                print!("{}", Registry::all().settings_table());
             }
             Ok(0)
         }

@@ -109,3 +109,15 @@ pub enum PkiError {
         source: std::io::Error,
     },
 }
+
+/// A backend's failure to turn a valid config into a library config (a harness fault, not a TLS outcome).
+///
+/// It lives here, not in `backend`, because the connection types under the seam (`tap::Conn`) report it too.
+#[derive(Debug, Clone)]
+pub struct ConfigError(pub String);
+
+impl<E: std::error::Error> From<E> for ConfigError {
+    fn from(e: E) -> Self {
+        ConfigError(e.to_string())
+    }
+}

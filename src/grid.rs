@@ -18,64 +18,38 @@
 //! expectation (and fills the derived fields); with no matching rule the base `expect` applies. Overrides apply to
 //! every combination, as they would to the scenario written out by hand.
 
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::Path;
 
+use crate::error::LoadError;
+pub use crate::scenario::{Derived, Rule, RuleWhen as When};
 use crate::scenario::{Expectation, ExpectedResult, Scenario};
 use crate::vocab::ProtocolVersion;
 
 /// Combinations a single file may expand to; more is almost certainly a mistake in the file.
 pub const MAX_COMBINATIONS: usize = 100_000;
 
-/// One rule: conditions on a combination, and its expectation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Rule {
-    /// Every condition given must hold.
-    #[serde(default)]
-    pub when: When,
-    /// The expectation of the combinations this rule matches.
-    pub expect: Expectation,
-    /// Fields of `expect` computed from the combination: `version` (the highest version both sides enable),
-    /// `cipher` (the server's first TLS 1.2 or TLS 1.3 suite, for the derived version).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub derive: Vec<Derived>,
-    /// Backend differences in the combinations this rule matches (added to the file's own): a library that answers
-    /// disjoint versions with another alert differs only there, not in the cells that succeed.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub overrides: Vec<crate::scenario::Override>,
-}
-
-/// Conditions a rule can test. Version conditions need both sides' `versions` set (by the base or an axis).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct When {
-    /// Whether the two sides enable a version in common.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub versions_overlap: Option<bool>,
-    /// Whether the client's oldest version is newer than the server's newest (the server cannot answer it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_newer: Option<bool>,
-    /// Whether the client's newest version is older than the server's oldest.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_older: Option<bool>,
-    /// Whether the client enables TLS 1.3, and so negotiates through the supported_versions extension rather than
-    /// the ClientHello's legacy version (which decides who refuses a version mismatch).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_offers_tls13: Option<bool>,
-}
-
-/// A derivable expectation field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Derived {
-    /// The highest version both sides enable.
-    Version,
-    /// The server's first suite for the derived version.
-    Cipher,
-}
-
 /// Where an error points: a top-level section and key of the file.
 pub type Loc = (&'static str, &'static str);
+
+/// Parses a scenario file into its scenarios: one, or one per combination of its `matrix` (what the catalog
+/// loads).
+pub fn parse_file(
+    id: String,
+    path: &Path,
+    text: &str,
+    fixtures: &BTreeSet<String>,
+) -> Result<Vec<Scenario>, LoadError> {
+    let s = Scenario::parse(id, path, text, fixtures)?;
+    if s.matrix.is_empty() {
+        return Ok(vec![s]);
+    }
+    // Grid values naming fixtures are checked against the PKI like hand-written ones.
+    crate::scenario::with_fixtures(fixtures, || expand(&s)).map_err(|(loc, msg)| {
+        let (line, column) = crate::scenario::locate_key(text, loc.0, loc.1);
+        LoadError::at(path, line, column, msg)
+    })
+}
 
 /// The combinations of `base`'s grid, each a complete, validated scenario.
 pub fn expand(base: &Scenario) -> Result<Vec<Scenario>, (Loc, String)> {

@@ -375,39 +375,6 @@ pub fn reference_table() -> String {
     out
 }
 
-/// Which backend supports which setting, as client and as server (`tlsmatrix settings`): `+` applies it, `-` lacks
-/// it (the cell is unsupported; `tlsmatrix list` gives the reasons), `~` another stack's setting it runs without,
-/// `?` not decided (a bug: the tests fail).
-pub fn support_table(registry: &crate::backend::Registry) -> String {
-    let mark = |d: Option<&Decision>| match d {
-        Some(Decision::Supports) => '+',
-        Some(Decision::Lacks(_)) => '-',
-        Some(Decision::NotApplicable(_)) => '~',
-        None => '?',
-    };
-    let width = SETTINGS.iter().map(|s| s.field.len()).max().unwrap_or(0);
-    let mut out = format!("{:width$}", "setting (client/server)");
-    let ids: Vec<_> = registry.iter().map(|b| b.id()).collect();
-    for id in &ids {
-        out.push_str(&format!("  {id}"));
-    }
-    out = out.trim_end().to_string();
-    out.push('\n');
-    for s in SETTINGS {
-        let mut line = format!("{:width$}", s.field, width = width.max(23));
-        for (b, id) in registry.iter().zip(&ids) {
-            let side =
-                |role| if s.sides.includes(role) { mark(b.capabilities(role).settings.get(s.knob)) } else { ' ' };
-            let cell = format!("{}{}", side(Role::Client), side(Role::Server));
-            line.push_str(&format!("  {cell:<w$}", w = id.to_string().len()));
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out.push_str("\n+ applies it   - lacks it (cells unsupported; reasons: tlsmatrix list)   ~ another stack's setting, run without it\n");
-    out
-}
-
 /// The text between `<!-- settings:begin -->` and `<!-- settings:end -->` in the README.
 pub const README_MARKERS: (&str, &str) = ("<!-- settings:begin -->\n", "<!-- settings:end -->");
 

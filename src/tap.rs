@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
-use crate::backend::ConfigError;
+use crate::error::ConfigError;
 use crate::relay::Recorder;
 use crate::wire::Direction;
 

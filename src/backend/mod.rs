@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::observation::SideOutcome;
 use crate::pki::Pki;
 use crate::scenario::{ClientConfig, ServerConfig, SideConfig};
-use crate::settings::{Knob, Settings};
+use crate::settings::{Decision, Knob, SETTINGS, Settings};
 
 use crate::tap::Conn;
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
@@ -88,15 +88,7 @@ impl Capabilities {
 pub(crate) const NOT_JAVA: &str = "a Java security property (java.security); this stack has no such file, so the cell \
                                    runs without it, as the same application on this stack would";
 
-/// A backend's failure to turn a valid config into a library config (a harness fault, not a TLS outcome).
-#[derive(Debug, Clone)]
-pub struct ConfigError(pub String);
-
-impl<E: std::error::Error> From<E> for ConfigError {
-    fn from(e: E) -> Self {
-        ConfigError(e.to_string())
-    }
-}
+pub use crate::error::ConfigError;
 
 /// One TLS implementation that can play either side of a handshake.
 pub trait Backend: Send + Sync {
@@ -204,6 +196,40 @@ impl Registry {
             Some(b) => b.capabilities(role).unavailable.clone(),
             None => Some(format!("{id} is not compiled into this build")),
         }
+    }
+
+    /// Which backend supports which setting, as client and as server (`tlsmatrix settings`): `+` applies it, `-` lacks
+    /// it (the cell is unsupported; `tlsmatrix list` gives the reasons), `~` another stack's setting it runs without,
+    /// `?` not decided (a bug: the tests fail).
+    pub fn settings_table(&self) -> String {
+        let registry = self;
+        let mark = |d: Option<&Decision>| match d {
+            Some(Decision::Supports) => '+',
+            Some(Decision::Lacks(_)) => '-',
+            Some(Decision::NotApplicable(_)) => '~',
+            None => '?',
+        };
+        let width = SETTINGS.iter().map(|s| s.field.len()).max().unwrap_or(0);
+        let mut out = format!("{:width$}", "setting (client/server)");
+        let ids: Vec<_> = registry.iter().map(|b| b.id()).collect();
+        for id in &ids {
+            out.push_str(&format!("  {id}"));
+        }
+        out = out.trim_end().to_string();
+        out.push('\n');
+        for s in SETTINGS {
+            let mut line = format!("{:width$}", s.field, width = width.max(23));
+            for (b, id) in registry.iter().zip(&ids) {
+                let side =
+                    |role| if s.sides.includes(role) { mark(b.capabilities(role).settings.get(s.knob)) } else { ' ' };
+                let cell = format!("{}{}", side(Role::Client), side(Role::Server));
+                line.push_str(&format!("  {cell:<w$}", w = id.to_string().len()));
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out.push_str("\n+ applies it   - lacks it (cells unsupported; reasons: tlsmatrix list)   ~ another stack's setting, run without it\n");
+        out
     }
 
     /// Whether this machine can run cells of `client` against `server`.

@@ -229,7 +229,7 @@ pub fn scale(layout: &Layout, out: &mut dyn std::io::Write) -> Result<(), Error>
     );
     for points in [12, 112, 1112] {
         let text = scale_grid(points);
-        let scenarios = Scenario::parse_all("bench::scale".into(), Path::new("<scale>"), &text, &fixtures)?;
+        let scenarios = crate::grid::parse_file("bench::scale".into(), Path::new("<scale>"), &text, &fixtures)?;
         let scenarios: Vec<Arc<Scenario>> = scenarios.into_iter().map(Arc::new).collect();
         // Cells are made as the runner asks for them, not all up front.
         let cells = scenarios.iter().flat_map(|s| {
