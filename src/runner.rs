@@ -449,6 +449,10 @@ mod tests {
         fn capabilities(&self, _: Role) -> &Capabilities {
             &self.caps
         }
+        fn behaviour(&self, role: Role) -> crate::backend::Behaviour {
+            // Its capabilities are the openssl backend's; so are its facts.
+            OpensslBackend::new().behaviour(role)
+        }
         fn version(&self) -> String {
             format!("misbehaving ({})", self.how)
         }

@@ -2,8 +2,11 @@
 //!
 //! A backend knows nothing of scenarios' expectations or reports, and the runner knows nothing of any library. What a
 //! backend cannot express is declared up front in its [`Capabilities`], so the planner marks such a cell
-//! `unsupported` with the reason before it runs, instead of guessing from an error afterwards.
+//! `unsupported` with the reason before it runs, instead of guessing from an error afterwards. What a backend does when
+//! a scenario leaves a knob out (its defaults, its verifier's policies) is declared as its [`Behaviour`], which
+//! `tlsmatrix explain` reasons with.
 
+mod behaviour;
 mod cli;
 pub(crate) use cli::TempDir;
 mod native_tls;
@@ -28,6 +31,7 @@ use crate::tap::Conn;
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
 
+pub use self::behaviour::{Behaviour, NoDhParameters, Preset, Strength};
 pub use self::cli::{GnutlsBackend, OpensslCliBackend};
 pub use self::native_tls::NativeTlsBackend;
 pub use self::openssl::{OpensslBackend, keep_system_trust_out};
@@ -96,6 +100,9 @@ pub trait Backend: Send + Sync {
     fn id(&self) -> BackendId;
     /// What it can express as `role`.
     fn capabilities(&self, role: Role) -> &Capabilities;
+    /// What it does as `role` when the scenario leaves a knob out, and how its verifier judges what it is shown:
+    /// the library facts `tlsmatrix explain` reasons with. No default: a new backend states its own facts.
+    fn behaviour(&self, role: Role) -> Behaviour;
     /// Library and version, for reports (`OpenSSL 3.0.19 27 Jan 2026`).
     fn version(&self) -> String;
     /// Builds the library's server configuration once per cell.

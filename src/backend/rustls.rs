@@ -338,6 +338,35 @@ impl Backend for RustlsBackend {
         &self.caps
     }
 
+    fn behaviour(&self, _role: Role) -> super::Behaviour {
+        use super::{Preset, Strength};
+        // The aws-lc-rs provider's defaults, which `provider` keeps for every list a scenario leaves out.
+        let p = rustls::crypto::aws_lc_rs::default_provider();
+        let suites = |tls13: bool| {
+            let all = p.cipher_suites.iter().map(|s| CipherSuite(u16::from(s.suite())));
+            Some(Preset::new(all.filter(|s| s.is_tls13() == tls13), "rustls's default"))
+        };
+        super::Behaviour {
+            versions: Preset::new([ProtocolVersion::Tls12, ProtocolVersion::Tls13], "rustls's default"),
+            tls12_suites: suites(false),
+            tls13_suites: suites(true),
+            groups: Some(Preset::new(p.kx_groups.iter().map(|g| Group(u16::from(g.name()))), "rustls's default")),
+            security_level: None,
+            // webpki's algorithms refuse SHA-1 signatures and RSA keys under 2048 bits (112-bit security).
+            strength: Strength::Floor {
+                bits: 112,
+                rule: "refuses SHA-1 signatures and RSA keys under 2048 bits at any setting",
+            },
+            // webpki's anchor_from_trusted_cert takes any certificate as an anchor (trust_intermediate_only).
+            self_signed_anchor_only: None,
+            // webpki matches names against the subjectAltName only (catalog: certificates::cn_only).
+            cn_fallback: false,
+            cn_name_constraints: false,
+            ignores_alpn_mismatch: false,
+            dhe_without_parameters: None,
+        }
+    }
+
     fn version(&self) -> String {
         concat!("rustls ", env!("TLSMATRIX_RUSTLS"), " (aws-lc-rs provider)").to_string()
     }

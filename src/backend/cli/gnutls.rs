@@ -360,6 +360,39 @@ impl Backend for GnutlsBackend {
         }
     }
 
+    fn behaviour(&self, role: Role) -> crate::backend::Behaviour {
+        use crate::backend::{Preset, Strength};
+        let normal = "GnuTLS's NORMAL priority string";
+        // The TLS 1.3 suites of NORMAL's ciphers, in NORMAL's order (as `suite_items` assumes for an unset list).
+        let tls13 = NORMAL_CIPHERS.iter().filter_map(|c| SUITES_13.iter().find(|t| t.1 == *c));
+        let server = role == Role::Server;
+        crate::backend::Behaviour {
+            // NORMAL on GnuTLS 3.7.9 still enables TLS 1.0 and 1.1 (catalog:
+            // versions::tls10_client_default_security_level, legacy_tls10_tls11_server_default_client).
+            versions: Preset::new(ProtocolVersion::ALL, normal),
+            tls12_suites: None,
+            tls13_suites: Some(Preset::new(tls13.map(|t| CipherSuite(t.0)), normal)),
+            // secp256r1 first (catalog: groups::default_groups).
+            groups: Some(Preset::new(GROUPS.iter().map(|(g, _)| Group(*g)), normal)),
+            security_level: None,
+            // NORMAL verifies with the low profile: RSA-1024 passes, a SHA-1 leaf does not (catalog:
+            // certificates::rsa1024_leaf, sha1_leaf).
+            strength: Strength::Floor {
+                bits: 80,
+                rule: "verifies with NORMAL's low profile (80-bit security): RSA-1024 passes, SHA-1 signatures do not",
+            },
+            // The trust list shortens the chain at the first trusted certificate (catalog: trust_intermediate_only).
+            self_signed_anchor_only: None,
+            // A CN-only certificate matches its host name (catalog: certificates::cn_only).
+            cn_fallback: !server,
+            cn_name_constraints: true,
+            // Without --alpn-fatal a list with no common protocol is ignored (catalog: alpn::no_overlap).
+            ignores_alpn_mismatch: server,
+            // gnutls-serv picks a built-in 2048-bit group (catalog: cipher_suites::dhe_only_server).
+            dhe_without_parameters: None,
+        }
+    }
+
     fn version(&self) -> String {
         let v = self.cli.as_deref().or(self.serv.as_deref()).and_then(|p| first_line(p, &["--version"]));
         let v = v.unwrap_or_else(|| "gnutls-cli not found".into());

@@ -345,6 +345,34 @@ impl Backend for JsseBackend {
         }
     }
 
+    fn behaviour(&self, role: Role) -> crate::backend::Behaviour {
+        use crate::backend::{Preset, Strength};
+        let tls13 = SUITES.iter().filter_map(|s| s.parse::<CipherSuite>().ok()).filter(|s| s.is_tls13());
+        crate::backend::Behaviour {
+            versions: Preset::new(
+                [ProtocolVersion::Tls12, ProtocolVersion::Tls13],
+                "Java 17's default: jdk.tls.disabledAlgorithms disables TLSv1 and TLSv1.1",
+            ),
+            tls12_suites: None,
+            tls13_suites: Some(Preset::new(tls13, "Java 17's default")),
+            // jdk.tls.namedGroups unset: every group SunJSSE implements.
+            groups: Some(Preset::new(GROUPS.iter().filter_map(|g| g.parse().ok()), "Java 17's default")),
+            security_level: None,
+            // Java accepts RSA-1024 and a SHA-1 leaf under a private root (catalog: certificates::rsa1024_leaf,
+            // sha1_leaf); its jdk.certpath.disabledAlgorithms rules are not modelled.
+            strength: Strength::Unknown,
+            // PKIXValidator cuts the chain at the first trusted certificate (catalog: trust_intermediate_only).
+            self_signed_anchor_only: None,
+            // A CN-only certificate matches its host name (catalog: certificates::cn_only).
+            cn_fallback: role == Role::Client,
+            cn_name_constraints: true,
+            // SunJSSE answers no overlap with no_application_protocol (catalog: alpn::no_overlap).
+            ignores_alpn_mismatch: false,
+            // DHE uses built-in groups (catalog: cipher_suites::dhe_only_server).
+            dhe_without_parameters: None,
+        }
+    }
+
     fn version(&self) -> String {
         let v = self.pool.version().or_else(|| self.java.as_deref().and_then(release_version));
         match (v, &self.java) {
