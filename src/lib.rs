@@ -12,7 +12,10 @@ pub mod bench;
 pub mod cache;
 pub mod catalog;
 mod error;
-pub mod expect;
+/// The judging API under its earlier name: see [`verdict`].
+pub mod expect {
+    pub use crate::verdict::{Side, Status, Verdict as Judgement, judge};
+}
 pub mod explain;
 pub mod grid;
 pub mod harness;
@@ -25,6 +28,7 @@ pub mod runner;
 pub mod scenario;
 pub mod settings;
 pub mod tap;
+pub mod verdict;
 mod vocab;
 pub mod wire;
 mod yaml;

@@ -3,16 +3,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::backend::{Backend, ConfigError, Endpoint, Registry};
-use crate::expect::{Side, Status, judge};
+pub use crate::verdict::CellResult;
+use crate::verdict::{Side, Status, Verdict};
 use crate::observation::{ErrorClass, Failure, Observation, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::plan::{Cell, Decision};
 use crate::relay::Relay;
-use crate::scenario::{Expectation, Fault, Mode};
+use crate::scenario::{Fault, Mode};
 use crate::tap::{self, Conn, Park};
 use crate::vocab::{BackendId, Role};
 use crate::wire::{Capture, Direction, KeyLog, Wire};
@@ -39,59 +39,6 @@ pub struct Context {
     pub pcap: Option<Arc<std::path::PathBuf>>,
 }
 
-/// A judged cell: what was expected, what was seen, and the verdict.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CellResult {
-    /// The scenario id.
-    pub scenario: String,
-    /// The client backend.
-    pub client: BackendId,
-    /// The server backend.
-    pub server: BackendId,
-    /// pass, fail, unsupported or error.
-    pub status: Status,
-    /// Why the cell is unsupported, or why an override changed its expectation, or what the harness fault was.
-    pub reason: Option<String>,
-    /// The expectation the cell was judged against.
-    pub expected: Option<Expectation>,
-    /// Both sides' observations.
-    pub observed: Option<Observation>,
-    /// What the relay saw on the wire, one entry per connection (two for `mode: resume`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub wire: Vec<Wire>,
-    /// What did not match.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub mismatches: Vec<String>,
-    /// Checks that could not be made.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-    /// Wall time of the cell.
-    pub duration_ms: f64,
-}
-
-impl CellResult {
-    /// The cell's test name: `seed::legacy_tls10_server::openssl->rustls`.
-    pub fn name(&self) -> String {
-        format!("{}::{}->{}", self.scenario, self.client, self.server)
-    }
-
-    fn new(cell: &Cell, status: Status, reason: Option<String>) -> Self {
-        CellResult {
-            scenario: cell.scenario.id.clone(),
-            client: cell.client,
-            server: cell.server,
-            status,
-            reason,
-            expected: None,
-            observed: None,
-            wire: Vec::new(),
-            mismatches: Vec::new(),
-            notes: Vec::new(),
-            duration_ms: 0.0,
-        }
-    }
-}
-
 impl Context {
     /// Decides, runs and judges one cell. Never panics on the cell's behalf: harness faults become `error`.
     pub async fn run_cell(&self, cell: &Cell) -> CellResult {
@@ -108,7 +55,7 @@ impl Context {
             }
             Ok(Played { observation: obs, wire }) => {
                 let caps = |id: BackendId, role| self.registry.get(id).expect("decided above").capabilities(role);
-                let j = judge(
+                let v = Verdict::of(
                     &expectation,
                     Side {
                         role: Role::Client,
@@ -123,18 +70,11 @@ impl Context {
                         outcome: &obs.server,
                     },
                     wire.last(),
-                    cell.scenario.wire.fault.is_none(),
+                    cell.scenario.wire.fault,
                 );
-                let mut mismatches = j.mismatches;
-                let mut notes = j.notes;
-                if let Some(last) = wire.last() {
-                    let check = crate::wire::check(&obs, last, (cell.client, cell.server), cell.scenario.wire.fault);
-                    mismatches.extend(check.mismatches);
-                    notes.extend(check.notes);
-                }
-                result.status = if mismatches.is_empty() { Status::Pass } else { Status::Fail };
-                result.mismatches = mismatches;
-                result.notes = notes;
+                result.status = v.status();
+                result.mismatches = v.mismatches;
+                result.notes = v.notes;
                 result.observed = Some(obs);
                 result.wire = wire;
             }

@@ -323,7 +323,7 @@ const SCRIPT: &str = r##"
         el("p", {}, el("span", { class: "swatch s-" + c.status }, c.status), " ", texts[i],
           " (" + (c.duration_ms || 0).toFixed(1) + " ms)"),
         c.mismatches && c.mismatches.length ? el("h3", {}, "mismatches") : null,
-        c.mismatches && c.mismatches.length ? list(c.mismatches, "mismatches") : null,
+        c.mismatches && c.mismatches.length ? list(c.mismatches.map((m) => m.text || m), "mismatches") : null,
         c.reason ? el("h3", {}, reasonTitle) : null,
         c.reason ? el("p", { class: "text" }, c.reason) : null,
         c.expected ? el("h3", {}, "expected") : null,

@@ -25,7 +25,7 @@ pub fn render(report: &Report) -> String {
             Status::Fail | Status::Error => {
                 let kind = if c.status == Status::Fail { NonSuccessKind::Failure } else { NonSuccessKind::Error };
                 let mut s = TestCaseStatus::non_success(kind);
-                let first = c.mismatches.first().or(c.reason.as_ref()).cloned().unwrap_or_default();
+                let first = c.mismatches.first().map(|m| &m.text).or(c.reason.as_ref()).cloned().unwrap_or_default();
                 s.set_message(first);
                 s.set_description(describe(c));
                 s

@@ -67,7 +67,7 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "\n### Cells that did not pass\n");
         for c in bad {
             let _ = writeln!(out, "- `{}` ({})", c.name(), c.status);
-            for m in c.mismatches.iter().chain(c.reason.iter()) {
+            for m in c.mismatches.iter().map(|m| &m.text).chain(c.reason.iter()) {
                 let _ = writeln!(out, "  - {}", esc(m));
             }
             if let Some(o) = &c.observed {

@@ -87,9 +87,7 @@ pub struct WireAlert {
     /// Whether it travelled encrypted (recovered with the key log).
     pub encrypted: bool,
 }
-mod check;
 pub mod pcapng;
-pub use check::{Check, check};
 pub mod decrypt;
 pub mod handshake;
 pub mod record;

@@ -1,39 +1,13 @@
-//! Comparing an observation with its expectation, field by field, side by side.
+//! Comparing an observation with its expectation, field by field, side by side, and the sides with each other.
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
+use super::{Mismatch, Verdict, Witness};
 use crate::backend::Capabilities;
 use crate::observation::{ErrorClass, SideOutcome};
 use crate::scenario::{Expectation, ExpectedResult, SideExpect};
 use crate::vocab::{BackendId, Role};
 use crate::wire::Wire;
-
-/// The status of a cell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Observed what was expected.
-    Pass,
-    /// Observed something else (or an unmapped native error).
-    Fail,
-    /// Not run: a backend cannot express the scenario.
-    Unsupported,
-    /// Not judged: the harness itself failed (socket, config the library refused, a panic in a backend).
-    Error,
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Status::Pass => "pass",
-            Status::Fail => "fail",
-            Status::Unsupported => "unsupported",
-            Status::Error => "error",
-        })
-    }
-}
 
 /// One side, as the judge needs to see it.
 pub struct Side<'a> {
@@ -47,15 +21,6 @@ pub struct Side<'a> {
     pub outcome: &'a SideOutcome,
 }
 
-/// The result of judging: what did not match, and what could not be checked.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Judgement {
-    /// Each mismatch, one line, naming the side and field: "server.sent_alert: expected X, observed Y".
-    pub mismatches: Vec<String>,
-    /// Checks skipped because a backend cannot report the field.
-    pub notes: Vec<String>,
-}
-
 /// Compares both sides with the expectation, then checks the sides against each other.
 ///
 /// `wire` is the analysed bytes of the (last) connection: where a library cannot report a negotiated parameter (no
@@ -67,12 +32,18 @@ pub fn judge(
     server: Side<'_>,
     wire: Option<&Wire>,
     faithful_wire: bool,
-) -> Judgement {
-    let mut j = Judgement::default();
+) -> Verdict {
+    let mut j = Verdict::default();
     for side in [&client, &server] {
         if let SideOutcome::Failed(f) = side.outcome {
             if f.error == ErrorClass::Unmapped {
-                j.mismatches.push(format!("{}: {}", side.role, f.message));
+                j.mismatches.push(Mismatch {
+                    field: side.role.to_string(),
+                    expected: "an error the backend's mapping knows".into(),
+                    observed: f.message.clone(),
+                    witness: Witness::Library(side.backend),
+                    text: format!("{}: {}", side.role, f.message),
+                });
             }
         }
     }
@@ -96,12 +67,12 @@ pub fn judge(
     j
 }
 
-fn judge_success(exp: &Expectation, side: &Side<'_>, wire: Option<&Wire>, j: &mut Judgement) {
+fn judge_success(exp: &Expectation, side: &Side<'_>, wire: Option<&Wire>, j: &mut Verdict) {
     let role = side.role;
     let est = match side.outcome {
         SideOutcome::Established(e) => e,
         SideOutcome::Failed(_) => {
-            j.mismatches.push(format!("{role}: expected established, observed {}", side.outcome));
+            j.mismatches.push(Mismatch::of(role.to_string(), "established", side.outcome, side.backend));
             return;
         }
     };
@@ -110,13 +81,19 @@ fn judge_success(exp: &Expectation, side: &Side<'_>, wire: Option<&Wire>, j: &mu
         let Some(want) = want else { return };
         match (got.filter(|_| params), seen) {
             (Some(got), _) if got == want => {}
-            (Some(got), _) => j.mismatches.push(format!("{role}.{name}: expected {want}, observed {got}")),
+            (Some(got), _) => j.mismatches.push(Mismatch::of(format!("{role}.{name}"), want, got, side.backend)),
             (None, Some(seen)) if seen == want => {}
-            (None, Some(seen)) => j.mismatches.push(format!(
-                "{role}.{name}: expected {want}, the wire shows {seen} ({} does not report it)",
-                side.backend
-            )),
-            (None, None) if params => j.mismatches.push(format!("{role}.{name}: expected {want}, observed none")),
+            (None, Some(seen)) => j.mismatches.push(Mismatch {
+                field: format!("{role}.{name}"),
+                text: format!(
+                    "{role}.{name}: expected {want}, the wire shows {seen} ({} does not report it)",
+                    side.backend
+                ),
+                expected: want,
+                observed: seen,
+                witness: Witness::Wire,
+            }),
+            (None, None) if params => j.mismatches.push(Mismatch::of(format!("{role}.{name}"), want, "none", side.backend)),
             (None, None) => j.notes.push(format!("{role}.{name} not checked: {} does not report it", side.backend)),
         }
     };
@@ -128,7 +105,7 @@ fn judge_success(exp: &Expectation, side: &Side<'_>, wire: Option<&Wire>, j: &mu
     if let Some(want) = &exp.alpn {
         if *want != est.alpn {
             let show = |a: &Option<String>| a.clone().unwrap_or_else(|| "none".into());
-            j.mismatches.push(format!("{role}.alpn: expected {}, observed {}", show(want), show(&est.alpn)));
+            j.mismatches.push(Mismatch::of(format!("{role}.alpn"), show(want), show(&est.alpn), side.backend));
         }
     }
 }
@@ -137,10 +114,10 @@ fn text<T: fmt::Display>(v: Option<T>) -> Option<String> {
     v.map(|v| v.to_string())
 }
 
-fn judge_failure(exp: &SideExpect, side: &Side<'_>, j: &mut Judgement) {
+fn judge_failure(exp: &SideExpect, side: &Side<'_>, j: &mut Verdict) {
     let role = side.role;
     let SideOutcome::Failed(f) = side.outcome else {
-        j.mismatches.push(format!("{role}: expected a failure, observed {}", side.outcome));
+        j.mismatches.push(Mismatch::of(role.to_string(), "a failure", side.outcome, side.backend));
         return;
     };
     if f.error == ErrorClass::Unmapped {
@@ -148,23 +125,30 @@ fn judge_failure(exp: &SideExpect, side: &Side<'_>, j: &mut Judgement) {
     }
     let show = |a: Option<crate::vocab::Alert>| a.map_or("none".to_string(), |a| a.to_string());
     if !exp.sent_alert.matches(f.sent_alert) {
-        j.mismatches.push(format!("{role}.sent_alert: expected {}, observed {}", exp.sent_alert, show(f.sent_alert)));
+        j.mismatches.push(Mismatch::of(format!("{role}.sent_alert"), &exp.sent_alert, show(f.sent_alert), side.backend));
     }
     if !exp.received_alert.matches(f.received_alert) {
-        j.mismatches.push(format!(
-            "{role}.received_alert: expected {}, observed {}",
-            exp.received_alert,
-            show(f.received_alert)
+        j.mismatches.push(Mismatch::of(
+            format!("{role}.received_alert"),
+            &exp.received_alert,
+            show(f.received_alert),
+            side.backend,
         ));
     }
     if let Some(want) = exp.error {
         if want != f.error {
-            j.mismatches.push(format!("{role}.error: expected {want}, observed {}", f.error));
+            j.mismatches.push(Mismatch::of(format!("{role}.error"), want, f.error, side.backend));
         }
     }
     if let Some(want) = exp.message.get(&side.backend) {
         if *want != f.message {
-            j.mismatches.push(format!("{role}.message: expected {want:?}, observed {:?}", f.message));
+            j.mismatches.push(Mismatch {
+                field: format!("{role}.message"),
+                text: format!("{role}.message: expected {want:?}, observed {:?}", f.message),
+                expected: want.clone(),
+                observed: f.message.clone(),
+                witness: Witness::Library(side.backend),
+            });
         }
     }
 }
@@ -176,7 +160,7 @@ fn judge_failure(exp: &SideExpect, side: &Side<'_>, j: &mut Judgement) {
 /// inferring side's alert is not on the wire and some records stayed encrypted. Elsewhere the peer is a poorer
 /// witness than the bytes: a peer that failed first, or could not decrypt a plaintext alert (JSSE and GnuTLS after
 /// OpenSSL's TLS 1.3 client rejects a certificate), never reads an alert that is there.
-fn cross_check(inferring: &Side<'_>, witness: &Side<'_>, wire: Option<&Wire>, j: &mut Judgement) {
+fn cross_check(inferring: &Side<'_>, witness: &Side<'_>, wire: Option<&Wire>, j: &mut Verdict) {
     if inferring.caps.exact_alerts || !witness.caps.exact_alerts {
         return;
     }
@@ -196,16 +180,22 @@ fn cross_check(inferring: &Side<'_>, witness: &Side<'_>, wire: Option<&Wire>, j:
     let seen = witness.outcome.received_alert();
     if said != seen {
         let show = |a: Option<crate::vocab::Alert>| a.map_or("none".to_string(), |a| a.to_string());
-        j.mismatches.push(format!(
-            "{} ({}) reports sending {}, but the {} ({}) received {}: fix {}'s error-to-alert mapping",
-            inferring.role,
-            inferring.backend,
-            show(said),
-            witness.role,
-            witness.backend,
-            show(seen),
-            inferring.backend
-        ));
+        j.mismatches.push(Mismatch {
+            field: format!("{}.sent_alert", inferring.role),
+            expected: show(said),
+            observed: show(seen),
+            witness: Witness::Peer(witness.role, witness.backend),
+            text: format!(
+                "{} ({}) reports sending {}, but the {} ({}) received {}: fix {}'s error-to-alert mapping",
+                inferring.role,
+                inferring.backend,
+                show(said),
+                witness.role,
+                witness.backend,
+                show(seen),
+                inferring.backend
+            ),
+        });
     }
 }
 
@@ -248,7 +238,7 @@ mod tests {
         // An OpenSSL client that had sent its own fatal alert read nothing after it.
         let gave_up = failed(Some(Alert::UNKNOWN_CA));
         let witness = Side { role: Role::Client, backend: BackendId::Openssl, caps: &exact, outcome: &gave_up };
-        let mut j = Judgement::default();
+        let mut j = Verdict::default();
         cross_check(&inferring, &witness, Some(&blind), &mut j);
         assert!(j.mismatches.is_empty(), "{:?}", j.mismatches);
         // A witness still reading is held to what it received.

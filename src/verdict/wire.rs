@@ -7,20 +7,11 @@
 //! so in a note instead of pretending it checked. The same holds where a fault scenario's relay cut one side off
 //! (see [`cut`]): what that side says afterwards never reaches the wire.
 
+use super::{Mismatch, Verdict, Witness};
 use crate::observation::{Observation, SideOutcome};
 use crate::scenario::Fault;
 use crate::vocab::{Alert, BackendId, Role};
-
-use super::Wire;
-
-/// What the comparison found.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Check {
-    /// Disagreements: the cell fails on them.
-    pub mismatches: Vec<String>,
-    /// Checks that could not be made, and why.
-    pub notes: Vec<String>,
-}
+use crate::wire::Wire;
 
 /// Where a fault leaves the relay unable to record what one side sends, how. Both cuts come before that side can
 /// have sent an alert, so an alert it reports sending and the wire lacks was sent after the cut. Every other fault
@@ -40,8 +31,8 @@ fn cut(fault: Option<Fault>, role: Role) -> Option<&'static str> {
 
 /// Compares both sides' reported alerts with the alerts on the wire of the same connection, knowing the scenario's
 /// fault (if any).
-pub fn check(obs: &Observation, wire: &Wire, (client, server): (BackendId, BackendId), fault: Option<Fault>) -> Check {
-    let mut out = Check::default();
+pub fn check(obs: &Observation, wire: &Wire, (client, server): (BackendId, BackendId), fault: Option<Fault>) -> Verdict {
+    let mut out = Verdict::default();
     let on_wire = |from: Role| wire.alerts.iter().find(|a| a.fatal && a.from == from).map(|a| a.alert);
     let blind = wire.opaque_records > 0;
     for (role, id, side, peer) in
@@ -60,20 +51,32 @@ pub fn check(obs: &Observation, wire: &Wire, (client, server): (BackendId, Backe
                  decrypted (no key log from either side)",
                 wire.opaque_records
             )),
-            (reported, seen) => out.mismatches.push(format!(
-                "wire: {role} ({id}) reports sending {}, the wire shows {} from the {role}",
-                name(reported),
-                name(seen)
-            )),
+            (reported, seen) => out.mismatches.push(Mismatch {
+                field: format!("{role}.sent_alert"),
+                expected: name(reported),
+                observed: name(seen),
+                witness: Witness::Wire,
+                text: format!(
+                    "wire: {role} ({id}) reports sending {}, the wire shows {} from the {role}",
+                    name(reported),
+                    name(seen)
+                ),
+            }),
         }
         // What this side received: it must have been sent. (The reverse does not hold: a side that failed first
         // may close before reading the peer's alert.)
         if let (Some(reported), seen) = (side.received_alert(), on_wire(peer)) {
             if seen != Some(reported) && !(seen.is_none() && blind) {
-                out.mismatches.push(format!(
-                    "wire: {role} ({id}) reports receiving {reported}, the wire shows {} from the {peer}",
-                    name(seen)
-                ));
+                out.mismatches.push(Mismatch {
+                    field: format!("{role}.received_alert"),
+                    expected: reported.to_string(),
+                    observed: name(seen),
+                    witness: Witness::Wire,
+                    text: format!(
+                        "wire: {role} ({id}) reports receiving {reported}, the wire shows {} from the {peer}",
+                        name(seen)
+                    ),
+                });
             }
         }
         if matches!(side, SideOutcome::Failed(_)) && side.sent_alert().is_none() && on_wire(role).is_none() && blind {
