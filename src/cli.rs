@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::Run;
 use crate::backend::Registry;
-use crate::plan::{Cell, Selection, cells};
+use crate::plan::Selection;
 use crate::report::{Diff, Environment, Report};
-use crate::runner::Context;
 use crate::vocab::{BackendId, Role};
 use crate::{Error, Layout, Scenario};
 
@@ -432,29 +432,24 @@ fn matrix(
     options: &RunOptions,
 ) -> Result<(Report, Vec<Scenario>), Error> {
     let RunOptions { jobs, timeout, pcap, shard, .. } = options.clone();
-    let (pki, catalog) = layout.load(paths)?;
-    let scenarios: Vec<Scenario> =
-        catalog.scenarios.into_iter().filter(|s| filter.is_none_or(|g| g.is_match(&s.id))).collect();
-    if scenarios.is_empty() && catalog.errors.is_empty() {
+    let mut run = Run::load(layout, paths, |s| filter.is_none_or(|g| g.is_match(&s.id)))?;
+    if run.scenarios.is_empty() && run.load_errors.is_empty() {
         return Err(Error::Usage(
             "no scenario matches (check --filter and the paths; `tlsmatrix list` shows the ids)".into(),
         ));
     }
-    let shared: Vec<_> = scenarios.iter().cloned().map(Arc::new).collect();
-    let registry = Arc::new(Registry::all());
-    let ctx = Context {
-        registry: registry.clone(),
-        pki: Arc::new(pki),
-        timeout: timeout.unwrap_or(crate::runner::DEFAULT_TIMEOUT),
-        pcap,
-    };
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() * 2));
-    let mut todo = cells(&shared, sel);
+    run.context.timeout = timeout.unwrap_or(crate::runner::DEFAULT_TIMEOUT);
+    run.context.pcap = pcap;
+    if let Some(jobs) = jobs {
+        run = run.with_jobs(jobs);
+    }
+    let mut todo = run.plan(sel);
     if let Some(Shard { index, count }) = shard {
         todo = todo.into_iter().skip(index - 1).step_by(count).collect();
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
-    let load_errors: Vec<String> = catalog.errors.iter().map(|e| e.to_string()).collect();
+    let load_errors: Vec<String> = run.load_errors.iter().map(|e| e.to_string()).collect();
+    let scenarios: Vec<Scenario> = run.scenarios.iter().map(|s| Scenario::clone(s)).collect();
+    let env = Environment::of(run.registry());
     if let Some(out) = options.stream.as_deref() {
         // Streamed: each result is written the moment it is done and dropped, so memory does not grow with the
         // number of cells; only the counts are kept.
@@ -465,22 +460,22 @@ fn matrix(
             )),
         };
         let mut counts = crate::report::Summary::default();
-        rt.block_on(ctx.run_each(todo.into_iter().map(|c| ((), c)), jobs, |(), r| {
+        run.stream(todo, |r| {
             counts.add(r.status);
             let _ = serde_json::to_writer(&mut sink, &r).map(|()| sink.write_all(b"\n"));
-        }));
+        })?;
         let _ = sink.flush();
         eprintln!("{counts}");
         for e in &load_errors {
             eprintln!("{e}");
         }
-        let report = Report::new(Environment::of(&registry), Vec::new(), load_errors).with_summary(counts);
+        let report = Report::new(env, Vec::new(), load_errors).with_summary(counts);
         return Ok((report, scenarios));
     }
     let bar = progress(todo.len());
-    let results = rt.block_on(ctx.run_all(todo, jobs, Some(bar.clone())));
+    let results = run.collect(todo, Some(bar.clone()))?;
     bar.finish_and_clear();
-    Ok((Report::new(Environment::of(&registry), results, load_errors), scenarios))
+    Ok((Report::new(env, results, load_errors), scenarios))
 }
 
 /// Where streamed results go.
@@ -577,20 +572,16 @@ fn explain(layout: &Layout, id: &str, client: &[String], server: &[String]) -> R
     let sel = Selection { clients: backends(client)?, servers: backends(server)? };
     let as_path = PathBuf::from(id);
     let paths = if as_path.is_file() { vec![as_path] } else { Vec::new() };
-    let (pki, catalog) = layout.load(&paths)?;
-    let Some(scenario) = catalog.scenarios.into_iter().find(|s| paths.len() == 1 || s.id == id) else {
+    let single = paths.len() == 1;
+    let mut run = Run::load(layout, &paths, |s| single || s.id == id)?;
+    run.scenarios.truncate(1);
+    let Some(scenario) = run.scenarios.first().cloned() else {
         return Err(Error::Usage(format!(
             "no scenario `{id}`: expected an id such as seed::untrusted_ca (see `tlsmatrix list`) or a file"
         )));
     };
-    let scenario = Arc::new(scenario);
-    let registry = Arc::new(Registry::all());
-    let ctx =
-        Context { registry: registry.clone(), pki: Arc::new(pki), timeout: crate::runner::DEFAULT_TIMEOUT, pcap: None };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
-    let todo: Vec<Cell> = cells(std::slice::from_ref(&scenario), &sel);
-    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
-    let results = rt.block_on(ctx.run_all(todo, jobs, None));
+    let results = run.collect(run.plan(&sel), None)?;
+    let ctx = &run.context;
     let mut out = format!("{}\n{}\n\n", scenario.id, scenario.description.trim());
     for r in &results {
         out.push_str(&format!("{} [{}]: {}\n", r.name(), r.status, crate::report::outcome(r)));

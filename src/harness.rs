@@ -19,10 +19,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
+use crate::Run;
 use crate::backend::Registry;
 use crate::expect::Status;
-use crate::plan::{Cell, Decision, Selection, cells};
-use crate::runner::{CellResult, Context, DEFAULT_TIMEOUT};
+use crate::plan::{Cell, Decision, Planned, Selection, cells};
+use crate::runner::CellResult;
 use crate::vocab::Role;
 use crate::{Layout, Scenario};
 
@@ -142,9 +143,9 @@ struct Suite {
 
 /// The cells to play together, and their results once played.
 struct Batch {
-    ctx: Context,
-    /// Every cell by trial name, runnable or not (the catalog needs the unsupported ones too).
-    cells: Mutex<Option<Vec<Cell>>>,
+    run: Run,
+    /// Every cell, decided, runnable or not (the catalog needs the unsupported ones too).
+    cells: Mutex<Option<Vec<Planned>>>,
     /// Names of the cells selected by the command line (filled before any trial runs).
     wanted: OnceLock<Wanted>,
     results: OnceLock<HashMap<String, CellResult>>,
@@ -166,16 +167,11 @@ impl Batch {
     fn results(&self) -> &HashMap<String, CellResult> {
         self.results.get_or_init(|| {
             let all = self.cells.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().unwrap_or_default();
-            let todo: Vec<Cell> = match self.wanted.get() {
-                Some(Wanted::Some(names)) => all.into_iter().filter(|c| names.contains(&c.name())).collect(),
+            let todo: Vec<Planned> = match self.wanted.get() {
+                Some(Wanted::Some(names)) => all.into_iter().filter(|p| names.contains(&p.cell.name())).collect(),
                 _ => all,
             };
-            let jobs = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
-            let played = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map(|rt| rt.block_on(self.ctx.run_all(todo, jobs, None)));
-            match played {
+            match self.run.collect(todo, None) {
                 Ok(results) => results.into_iter().map(|r| (r.name(), r)).collect(),
                 Err(e) => {
                     eprintln!("tlsmatrix: cannot start a runtime: {e}");
@@ -191,8 +187,8 @@ const CATALOG_TRIAL: &str = "catalog::is_current";
 
 impl Suite {
     fn new(layout: &Layout, root: &Path) -> Suite {
-        let (pki, catalog) = match layout.load(&[]) {
-            Ok(x) => x,
+        let run = match Run::load(layout, &[], |_| true) {
+            Ok(run) => run,
             Err(e) => {
                 let msg = e.to_string();
                 return Suite {
@@ -202,8 +198,8 @@ impl Suite {
                 };
             }
         };
-        let mut trials: Vec<Trial> = catalog
-            .errors
+        let mut trials: Vec<Trial> = run
+            .load_errors
             .iter()
             .map(|e| {
                 let msg = e.to_string();
@@ -211,21 +207,23 @@ impl Suite {
                 Trial::test(format!("load::{}", rel.display()), move || Err(msg.into()))
             })
             .collect();
-        let registry = Arc::new(Registry::all());
+        let registry = run.registry().clone();
         trials.extend(availability(&registry));
-        let ctx = Context { registry: registry.clone(), pki: Arc::new(pki), timeout: DEFAULT_TIMEOUT, pcap: None };
-        let scenarios: Vec<Arc<Scenario>> = catalog.scenarios.into_iter().map(Arc::new).collect();
-        let all = cells(&scenarios, &Selection::default());
-        let batch = Arc::new(Batch {
-            ctx,
-            cells: Mutex::new(Some(all.clone())),
-            wanted: OnceLock::new(),
-            results: OnceLock::new(),
-        });
+        let all = run.plan(&Selection::default());
+        let load_ok = run.load_errors.is_empty();
+        let scenarios: Vec<Scenario> = run.scenarios.iter().map(|s| Scenario::clone(s)).collect();
+        let decided: Vec<(String, Option<String>)> = all
+            .iter()
+            .map(|p| match &p.decision {
+                Decision::Unsupported(why) => (p.cell.name(), Some(why.clone())),
+                Decision::Run { .. } => (p.cell.name(), None),
+            })
+            .collect();
+        let batch =
+            Arc::new(Batch { run, cells: Mutex::new(Some(all)), wanted: OnceLock::new(), results: OnceLock::new() });
         let mut unsupported = Vec::new();
-        for cell in all {
-            let name = cell.name();
-            if let Decision::Unsupported(why) = cell.decide(&registry) {
+        for (name, why) in decided {
+            if let Some(why) = why {
                 unsupported.push((name.clone(), why.clone()));
                 // Asked to run anyway (--include-ignored, nextest --run-ignored), it cannot: it fails with the reason
                 // rather than pass, since nothing was checked.
@@ -244,8 +242,7 @@ impl Suite {
         }
         // The catalog check only makes sense over the bundled catalog (a project of its own has no docs/).
         let docs = root.join("docs");
-        if catalog.errors.is_empty() && docs.join("catalog.json").is_file() {
-            let scenarios: Vec<Scenario> = scenarios.iter().map(|s| Scenario::clone(s)).collect();
+        if load_ok && docs.join("catalog.json").is_file() {
             let batch = batch.clone();
             trials.push(Trial::test(CATALOG_TRIAL, move || {
                 let results = batch.results();

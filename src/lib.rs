@@ -24,6 +24,7 @@ pub mod pki;
 pub mod plan;
 pub mod relay;
 pub mod report;
+pub mod run;
 pub mod runner;
 pub mod scenario;
 pub mod settings;
@@ -41,6 +42,7 @@ pub use catalog::{Catalog, scenario_id};
 pub use error::{Error, LoadError, PkiError};
 pub use observation::{ErrorClass, Established, Failure, Observation, Phase, SideOutcome};
 pub use pki::Pki;
+pub use run::Run;
 pub use scenario::Scenario;
 pub use vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role, SignatureScheme};
 

@@ -53,6 +53,48 @@ impl Cell {
     }
 }
 
+/// A cell with its decision, made once: the harness turns it into a trial (ignored or run), the runner plays it as
+/// decided, and neither asks the capability model again.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    /// The cell.
+    pub cell: Cell,
+    /// What to do with it.
+    pub decision: Decision,
+}
+
+/// Something the runner can play: a cell already planned, or a cell it plans as it starts it.
+pub trait Plannable: Send + 'static {
+    /// The cell with its decision.
+    fn planned(self, registry: &Registry) -> Planned;
+    /// The cell.
+    fn cell(&self) -> &Cell;
+}
+
+impl Plannable for Planned {
+    fn planned(self, _: &Registry) -> Planned {
+        self
+    }
+    fn cell(&self) -> &Cell {
+        &self.cell
+    }
+}
+
+impl Plannable for Cell {
+    fn planned(self, registry: &Registry) -> Planned {
+        let decision = self.decide(registry);
+        Planned { cell: self, decision }
+    }
+    fn cell(&self) -> &Cell {
+        self
+    }
+}
+
+/// Every cell with its decision.
+pub fn plan(cells: Vec<Cell>, registry: &Registry) -> Vec<Planned> {
+    cells.into_iter().map(|c| c.planned(registry)).collect()
+}
+
 /// What a cell does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {

@@ -6,14 +6,14 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::backend::{Backend, ConfigError, Endpoint, Registry};
-pub use crate::verdict::CellResult;
-use crate::verdict::{Side, Status, Verdict};
 use crate::observation::{ErrorClass, Failure, Observation, Phase, SideOutcome};
 use crate::pki::Pki;
-use crate::plan::{Cell, Decision};
+use crate::plan::{Cell, Decision, Plannable, Planned};
 use crate::relay::Relay;
 use crate::scenario::{Fault, Mode};
 use crate::tap::{self, Conn, Park};
+pub use crate::verdict::CellResult;
+use crate::verdict::{Side, Status, Verdict};
 use crate::vocab::{BackendId, Role};
 use crate::wire::{Capture, Direction, KeyLog, Wire};
 
@@ -40,12 +40,23 @@ pub struct Context {
 }
 
 impl Context {
+    /// A context with the default deadline and no pcap output.
+    pub fn new(registry: Arc<Registry>, pki: Arc<Pki>) -> Context {
+        Context { registry, pki, timeout: DEFAULT_TIMEOUT, pcap: None }
+    }
+
     /// Decides, runs and judges one cell. Never panics on the cell's behalf: harness faults become `error`.
     pub async fn run_cell(&self, cell: &Cell) -> CellResult {
+        self.run_planned(&cell.clone().planned(&self.registry)).await
+    }
+
+    /// Runs and judges one planned cell as it was decided.
+    pub async fn run_planned(&self, planned: &Planned) -> CellResult {
         let start = Instant::now();
-        let (expectation, because) = match cell.decide(&self.registry) {
-            Decision::Unsupported(why) => return CellResult::new(cell, Status::Unsupported, Some(why)),
-            Decision::Run { expectation, because } => (expectation, because),
+        let cell = &planned.cell;
+        let (expectation, because) = match &planned.decision {
+            Decision::Unsupported(why) => return CellResult::new(cell, Status::Unsupported, Some(why.clone())),
+            Decision::Run { expectation, because } => (expectation.clone(), because.clone()),
         };
         let mut result = CellResult::new(cell, Status::Error, because);
         result.expected = Some(expectation.clone());
@@ -220,9 +231,9 @@ impl Context {
 
     /// Runs many cells concurrently, at most `jobs` at a time, and returns the results in the cells' order. A panic
     /// inside one cell is contained and reported as that cell's `error`.
-    pub async fn run_all(
+    pub async fn run_all<C: Plannable>(
         &self,
-        cells: Vec<Cell>,
+        cells: Vec<C>,
         jobs: usize,
         progress: Option<indicatif::ProgressBar>,
     ) -> Vec<CellResult> {
@@ -246,9 +257,9 @@ impl Context {
     /// held up the rest of the catalog (the in-process catalog took 5 s at `--jobs 4`, 2.4 s when waiting cells
     /// overlapped with the others). The same holds with an external peer: a tool or JVM whose answer the relay holds
     /// back does nothing meanwhile (in the default matrix these cells held the four slots for 10 s of 29).
-    pub async fn run_each<K: Send + 'static>(
+    pub async fn run_each<K: Send + 'static, C: Plannable>(
         &self,
-        cells: impl Iterator<Item = (K, Cell)>,
+        cells: impl Iterator<Item = (K, C)>,
         jobs: usize,
         mut sink: impl FnMut(K, CellResult),
     ) {
@@ -257,18 +268,19 @@ impl Context {
         let (mut busy, mut waiting) = (0usize, 0usize);
         loop {
             while let Some((_, next)) = cells.peek() {
-                let waits = waits(next);
+                let waits = next.waits();
                 let room = if waits { waiting < WAITING_SLOTS } else { busy < jobs.max(1) };
                 if !room {
                     break;
                 }
                 let Some((key, cell)) = cells.next() else { break };
+                let planned = cell.planned(&self.registry);
                 *(if waits { &mut waiting } else { &mut busy }) += 1;
                 let ctx = self.clone();
                 running.spawn(async move {
-                    let mut fallback = CellResult::new(&cell, Status::Error, None);
+                    let mut fallback = CellResult::new(&planned.cell, Status::Error, None);
                     // Its own task, so a panic in a backend ends that task only and becomes this cell's error.
-                    let result = match tokio::spawn(async move { ctx.run_cell(&cell).await }).await {
+                    let result = match tokio::spawn(async move { ctx.run_planned(&planned).await }).await {
                         Ok(r) => r,
                         Err(e) => {
                             fallback.reason = Some(format!("the cell panicked: {e}"));
@@ -294,8 +306,14 @@ impl Context {
 pub const WAITING_SLOTS: usize = 16;
 
 /// Whether a cell only waits on purpose, so it need not take a `--jobs` slot (see [`Context::run_each`]).
-fn waits(cell: &Cell) -> bool {
-    cell.scenario.wire.fault.is_some_and(Fault::waits)
+trait Waits {
+    fn waits(&self) -> bool;
+}
+
+impl<C: Plannable> Waits for C {
+    fn waits(&self) -> bool {
+        self.cell().scenario.wire.fault.is_some_and(Fault::waits)
+    }
 }
 
 /// Whether cells record the wire (always, except in `tlsmatrix bench`, which turns it off to measure what it
@@ -465,7 +483,7 @@ mod tests {
         let files = [root.join("scenarios/wire/stall.yaml"), root.join("scenarios/seed/tls13_success.yaml")];
         let (pki, catalog) = crate::Layout::at(root).load(&files).unwrap();
         let registry = Registry::new(vec![Arc::new(OpensslBackend::new())]);
-        let ctx = Context { registry: Arc::new(registry), pki: Arc::new(pki), timeout: DEFAULT_TIMEOUT, pcap: None };
+        let ctx = Context::new(Arc::new(registry), Arc::new(pki));
         let mut scenarios: Vec<Arc<Scenario>> = catalog.scenarios.into_iter().map(Arc::new).collect();
         scenarios.sort_by_key(|s| s.wire.fault.is_none()); // the stall first
         assert_eq!(scenarios[0].wire.fault, Some(Fault::Stall));

@@ -19,8 +19,9 @@ mod jvm;
 mod scratch;
 mod tool;
 
+use crate::Run;
 use crate::backend::Registry;
-use crate::plan::{Cell, Selection, cells};
+use crate::plan::{Cell, Selection};
 use crate::runner::Context;
 use crate::scenario::Scenario;
 use crate::vocab::BackendId;
@@ -78,10 +79,9 @@ pub fn run(layout: &Layout, iterations: u32, pairs: &Selection, out: &mut dyn st
     let fixtures = pki.names();
     let scenario = Arc::new(Scenario::parse("bench::defaults".into(), Path::new("<bench>"), SCENARIO, &fixtures)?);
     let registry = Arc::new(Registry::all());
-    let ctx =
-        Context { registry: registry.clone(), pki: Arc::new(pki), timeout: crate::runner::DEFAULT_TIMEOUT, pcap: None };
+    let ctx = Context::new(registry.clone(), Arc::new(pki));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
-    let jobs = default_jobs();
+    let jobs = crate::run::default_jobs();
     let w = |out: &mut dyn std::io::Write, line: String| {
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
@@ -151,10 +151,11 @@ pub fn run(layout: &Layout, iterations: u32, pairs: &Selection, out: &mut dyn st
     for capture in [true, false] {
         crate::runner::set_capture(capture);
         for jobs in [1, jobs] {
-            let todo = cells(&plain, &Selection::in_process());
+            let run = Run::new(ctx.clone(), plain.clone()).with_jobs(jobs);
+            let todo = run.plan(&Selection::in_process());
             let n = todo.len();
             let t = Instant::now();
-            let results = rt.block_on(ctx.run_all(todo, jobs, None));
+            let results = run.collect(todo, None)?;
             let wall = t.elapsed();
             let ran = results.iter().filter(|r| r.status != crate::expect::Status::Unsupported).count();
             w(
@@ -186,11 +187,6 @@ pub fn run(layout: &Layout, iterations: u32, pairs: &Selection, out: &mut dyn st
     Ok(())
 }
 
-/// The default `--jobs` of `tlsmatrix run`: twice the CPU count.
-fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get() * 2)
-}
-
 /// The grid `bench --scale` runs: `points` clients, each offering an ALPN protocol the server does not know (so
 /// every combination is a full handshake that succeeds without ALPN), on every in-process pair.
 fn scale_grid(points: usize) -> String {
@@ -207,14 +203,7 @@ fn scale_grid(points: usize) -> String {
 pub fn scale(layout: &Layout, out: &mut dyn std::io::Write) -> Result<(), Error> {
     let (pki, _) = layout.load(&[])?;
     let fixtures = pki.names();
-    let ctx = Context {
-        registry: Arc::new(Registry::all()),
-        pki: Arc::new(pki),
-        timeout: crate::runner::DEFAULT_TIMEOUT,
-        pcap: None,
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
-    let jobs = default_jobs();
+    let ctx = Context::new(Arc::new(Registry::all()), Arc::new(pki));
     let pairs = BackendId::IN_PROCESS.len() * BackendId::IN_PROCESS.len();
     let w = |out: &mut dyn std::io::Write, line: String| {
         let _ = writeln!(out, "{line}");
@@ -230,19 +219,19 @@ pub fn scale(layout: &Layout, out: &mut dyn std::io::Write) -> Result<(), Error>
     for points in [12, 112, 1112] {
         let text = scale_grid(points);
         let scenarios = crate::grid::parse_file("bench::scale".into(), Path::new("<scale>"), &text, &fixtures)?;
-        let scenarios: Vec<Arc<Scenario>> = scenarios.into_iter().map(Arc::new).collect();
+        let run = Run::new(ctx.clone(), scenarios.into_iter().map(Arc::new).collect());
         // Cells are made as the runner asks for them, not all up front.
-        let cells = scenarios.iter().flat_map(|s| {
+        let cells = run.scenarios.iter().flat_map(|s| {
             BackendId::IN_PROCESS.into_iter().flat_map(move |c| {
-                BackendId::IN_PROCESS.into_iter().map(move |v| ((), Cell { scenario: s.clone(), client: c, server: v }))
+                BackendId::IN_PROCESS.into_iter().map(move |v| Cell { scenario: s.clone(), client: c, server: v })
             })
         });
         let (mut total, mut passed) = (0usize, 0usize);
         let t = Instant::now();
-        rt.block_on(ctx.run_each(cells, jobs, |(), r| {
+        run.stream(cells, |r| {
             total += 1;
-            passed += usize::from(r.status == crate::expect::Status::Pass);
-        }));
+            passed += usize::from(r.status == crate::verdict::Status::Pass);
+        })?;
         let wall = t.elapsed().as_secs_f64();
         debug_assert_eq!(total, points * pairs);
         let peak = peak_rss_kib().map_or(0.0, |k| k as f64 / 1024.0);

@@ -93,7 +93,9 @@ fn judge_success(exp: &Expectation, side: &Side<'_>, wire: Option<&Wire>, j: &mu
                 observed: seen,
                 witness: Witness::Wire,
             }),
-            (None, None) if params => j.mismatches.push(Mismatch::of(format!("{role}.{name}"), want, "none", side.backend)),
+            (None, None) if params => {
+                j.mismatches.push(Mismatch::of(format!("{role}.{name}"), want, "none", side.backend))
+            }
             (None, None) => j.notes.push(format!("{role}.{name} not checked: {} does not report it", side.backend)),
         }
     };
@@ -125,7 +127,12 @@ fn judge_failure(exp: &SideExpect, side: &Side<'_>, j: &mut Verdict) {
     }
     let show = |a: Option<crate::vocab::Alert>| a.map_or("none".to_string(), |a| a.to_string());
     if !exp.sent_alert.matches(f.sent_alert) {
-        j.mismatches.push(Mismatch::of(format!("{role}.sent_alert"), &exp.sent_alert, show(f.sent_alert), side.backend));
+        j.mismatches.push(Mismatch::of(
+            format!("{role}.sent_alert"),
+            &exp.sent_alert,
+            show(f.sent_alert),
+            side.backend,
+        ));
     }
     if !exp.received_alert.matches(f.received_alert) {
         j.mismatches.push(Mismatch::of(

@@ -31,7 +31,12 @@ fn cut(fault: Option<Fault>, role: Role) -> Option<&'static str> {
 
 /// Compares both sides' reported alerts with the alerts on the wire of the same connection, knowing the scenario's
 /// fault (if any).
-pub fn check(obs: &Observation, wire: &Wire, (client, server): (BackendId, BackendId), fault: Option<Fault>) -> Verdict {
+pub fn check(
+    obs: &Observation,
+    wire: &Wire,
+    (client, server): (BackendId, BackendId),
+    fault: Option<Fault>,
+) -> Verdict {
     let mut out = Verdict::default();
     let on_wire = |from: Role| wire.alerts.iter().find(|a| a.fatal && a.from == from).map(|a| a.alert);
     let blind = wire.opaque_records > 0;

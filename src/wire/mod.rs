@@ -87,9 +87,9 @@ pub struct WireAlert {
     /// Whether it travelled encrypted (recovered with the key log).
     pub encrypted: bool,
 }
-pub mod pcapng;
 pub mod decrypt;
 pub mod handshake;
+pub mod pcapng;
 pub mod record;
 
 mod analyse;
