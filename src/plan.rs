@@ -42,7 +42,7 @@ impl Cell {
                 Role::Client => caps.check(&self.scenario.client, extra),
                 Role::Server => caps.check(&self.scenario.server, extra),
             };
-            if let Err(why) = checked {
+            if let Err(why) = checked.and_then(|()| backend.expressible(role, &self.scenario)) {
                 return Decision::Unsupported(format!("{id} as {role}: {why}"));
             }
         }

@@ -105,6 +105,12 @@ pub trait Backend: Send + Sync {
     fn behaviour(&self, role: Role) -> Behaviour;
     /// Library and version, for reports (`OpenSSL 3.0.19 27 Jan 2026`).
     fn version(&self) -> String;
+    /// Whether it can express this side's values together, beyond what [`Capabilities`] says of each setting alone
+    /// (GnuTLS's priority strings cannot express every suite list). `Err(reason)` makes the cell `unsupported`
+    /// before it runs, instead of a harness error when the config is built. Most libraries have no such limit.
+    fn expressible(&self, _role: Role, _scenario: &crate::scenario::Scenario) -> Result<(), String> {
+        Ok(())
+    }
     /// Builds the library's server configuration once per cell.
     fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError>;
     /// Builds the library's client configuration once per cell.

@@ -429,9 +429,15 @@ fn certificate_count(b: &[u8], tls13: bool) -> Option<usize> {
     Some(n)
 }
 
-fn encrypted_extensions(b: &[u8]) -> Option<String> {
+/// The ALPN protocol an EncryptedExtensions body selects (TLS 1.3), if any.
+pub fn encrypted_extensions_alpn(b: &[u8]) -> Option<String> {
     let exts = extensions(Reader::new(b).vec16()?)?;
-    let alpn = exts.iter().find(|(t, _)| *t == ext::ALPN).and_then(|(_, d)| alpn_list(d)?.into_iter().next());
+    exts.iter().find(|(t, _)| *t == ext::ALPN).and_then(|(_, d)| alpn_list(d)?.into_iter().next())
+}
+
+fn encrypted_extensions(b: &[u8]) -> Option<String> {
+    extensions(Reader::new(b).vec16()?)?;
+    let alpn = encrypted_extensions_alpn(b);
     Some(match alpn {
         Some(p) => format!("EncryptedExtensions(alpn={})", p.escape_debug()),
         None => "EncryptedExtensions".into(),

@@ -3,6 +3,7 @@
 //! (and TLS 1.2's ServerKeyExchange) say them exactly, in the registry's code points, for every tool alike.
 
 use crate::vocab::{CipherSuite, Group, ProtocolVersion};
+use crate::wire::handshake::{self, msg};
 
 /// What the server's first flight says.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -15,12 +16,44 @@ pub(crate) struct Hello {
     pub group: Option<Group>,
 }
 
-/// The HelloRetryRequest's fixed `random` (RFC 8446 section 4.1.3), first bytes: enough to tell it apart.
-const HRR_RANDOM_PREFIX: [u8; 8] = [0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11];
-
-/// Parses the server-to-client bytes: plaintext handshake records up to the first encrypted one. Truncated or
-/// hostile input yields what could be read, never a panic.
+/// Parses the server-to-client bytes: plaintext handshake records up to the first encrypted one, read with the wire
+/// module's own handshake parser. Truncated or hostile input yields what could be read, never a panic.
 pub(crate) fn parse(bytes: &[u8]) -> Hello {
+    let mut out = Hello::default();
+    let mut suite = None;
+    for m in messages(&plaintext_handshake(bytes)) {
+        match m.typ {
+            msg::SERVER_HELLO => {
+                let Some(sh) = handshake::parse_server_hello(&m.body) else { continue };
+                if !sh.is_hrr() {
+                    out.version = ProtocolVersion::from_wire(sh.chosen_version());
+                    out.cipher = Some(CipherSuite(sh.suite));
+                    suite = Some(sh.suite);
+                }
+                out.group = sh.key_share.map(Group).or(out.group);
+            }
+            msg::SERVER_KEY_EXCHANGE => {
+                out.group = handshake::ske_named_group(&m.body, suite).map(Group).or(out.group);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The ALPN protocol the server selected, from its handshake messages (header included, back to back): the
+/// ServerHello's extension in TLS 1.2, the EncryptedExtensions' in TLS 1.3 (which only a decrypting log shows).
+pub(crate) fn alpn(msgs: &[u8]) -> Option<String> {
+    messages(msgs).into_iter().find_map(|m| match m.typ {
+        msg::SERVER_HELLO => handshake::parse_server_hello(&m.body)?.alpn,
+        msg::ENCRYPTED_EXTENSIONS => handshake::encrypted_extensions_alpn(&m.body),
+        _ => None,
+    })
+}
+
+/// The handshake bytes of the plaintext records at the start of `bytes` (ChangeCipherSpec skipped), up to the first
+/// record of another type or a truncated one.
+fn plaintext_handshake(bytes: &[u8]) -> Vec<u8> {
     let mut hs = Vec::new();
     let mut rest = bytes;
     while rest.len() >= 5 {
@@ -33,81 +66,11 @@ pub(crate) fn parse(bytes: &[u8]) -> Hello {
         }
         rest = &rest[5 + len..];
     }
-    let mut out = Hello::default();
-    let mut msgs = hs.as_slice();
-    while msgs.len() >= 4 {
-        let len = (usize::from(msgs[1]) << 16) | (usize::from(msgs[2]) << 8) | usize::from(msgs[3]);
-        let Some(body) = msgs.get(4..4 + len) else { break };
-        match msgs[0] {
-            2 => server_hello(body, &mut out),
-            12 if body.first() == Some(&3) && body.len() >= 3 => {
-                out.group = Some(Group(u16::from_be_bytes([body[1], body[2]])));
-            }
-            _ => {}
-        }
-        msgs = &msgs[4 + len..];
-    }
-    out
+    hs
 }
 
-/// The ALPN protocol the server selected, from its handshake messages (header included, back to back): the
-/// ServerHello's extension in TLS 1.2, the EncryptedExtensions' in TLS 1.3 (which only a decrypting log shows).
-pub(crate) fn alpn(mut msgs: &[u8]) -> Option<String> {
-    while msgs.len() >= 4 {
-        let len = (usize::from(msgs[1]) << 16) | (usize::from(msgs[2]) << 8) | usize::from(msgs[3]);
-        let body = msgs.get(4..4 + len)?;
-        let exts = match msgs[0] {
-            2 => body.get(35..).and_then(|b| b.get(usize::from(*b.first()?) + 6..)),
-            8 => body.get(2..),
-            _ => None,
-        };
-        if let Some(found) = exts.and_then(alpn_extension) {
-            return Some(found);
-        }
-        msgs = &msgs[4 + len..];
-    }
-    None
-}
-
-/// Extension 0x0010 in an extension block: a list holding the one selected protocol.
-fn alpn_extension(mut ext: &[u8]) -> Option<String> {
-    while ext.len() >= 4 {
-        let kind = u16::from_be_bytes([ext[0], ext[1]]);
-        let len = usize::from(u16::from_be_bytes([ext[2], ext[3]]));
-        let data = ext.get(4..4 + len)?;
-        if kind == 0x0010 {
-            let name = data.get(3..3 + usize::from(*data.get(2)?))?;
-            return Some(String::from_utf8_lossy(name).into_owned());
-        }
-        ext = &ext[4 + len..];
-    }
-    None
-}
-
-fn server_hello(b: &[u8], out: &mut Hello) {
-    let hrr = b.get(2..10) == Some(&HRR_RANDOM_PREFIX[..]);
-    let Some(&sid_len) = b.get(34) else { return };
-    let at = 35 + usize::from(sid_len);
-    let (Some(suite), Some(legacy)) = (b.get(at..at + 2), b.get(0..2)) else { return };
-    if !hrr {
-        out.version = ProtocolVersion::from_wire(u16::from_be_bytes([legacy[0], legacy[1]]));
-        out.cipher = Some(CipherSuite(u16::from_be_bytes([suite[0], suite[1]])));
-    }
-    let Some(ext) = b.get(at + 5..) else { return };
-    let mut ext = ext;
-    while ext.len() >= 4 {
-        let kind = u16::from_be_bytes([ext[0], ext[1]]);
-        let len = usize::from(u16::from_be_bytes([ext[2], ext[3]]));
-        let Some(data) = ext.get(4..4 + len) else { break };
-        match kind {
-            0x002b if data.len() == 2 && !hrr => {
-                out.version = ProtocolVersion::from_wire(u16::from_be_bytes([data[0], data[1]]));
-            }
-            0x0033 if data.len() >= 2 => out.group = Some(Group(u16::from_be_bytes([data[0], data[1]]))),
-            _ => {}
-        }
-        ext = &ext[4 + len..];
-    }
+fn messages(hs: &[u8]) -> Vec<handshake::Message> {
+    handshake::Reassembler::default().push(hs)
 }
 
 #[cfg(test)]

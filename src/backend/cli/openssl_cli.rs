@@ -341,7 +341,7 @@ fn outcome(role: Role, s: &Session, msg: &str) -> SideOutcome {
     // The client's exchange ends when it has sent its close_notify; s_client exits without reading the server's.
     let closed = role == Role::Client || close_notify_in;
     if s.connected && exchanged && sent.is_none() && received.is_none() && clean_exit && closed {
-        let h = hello::parse(server_bytes(role, s));
+        let h = hello::parse(s.server_bytes(role));
         return SideOutcome::Established(Established {
             version: h.version,
             cipher: h.cipher,
@@ -381,14 +381,6 @@ fn outcome(role: Role, s: &Session, msg: &str) -> SideOutcome {
     };
     let phase = if handshake_done { Phase::Data } else { Phase::Handshake };
     SideOutcome::Failed(Failure { phase, sent_alert: sent, received_alert: received, error, message })
-}
-
-/// The bytes the server sent, whichever side of the bridge the tool was on.
-pub(crate) fn server_bytes(role: Role, s: &Session) -> &[u8] {
-    match role {
-        Role::Server => &s.tapped.from_tool,
-        Role::Client => &s.tapped.to_tool,
-    }
 }
 
 /// The server's handshake messages as the `-msg` log shows them (decrypted), back to back: each `Handshake` line is

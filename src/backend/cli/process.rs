@@ -303,6 +303,16 @@ pub(crate) struct Session {
     pub tapped: Tapped,
 }
 
+impl Session {
+    /// The bytes the server sent, whichever side of the bridge the tool was on.
+    pub(crate) fn server_bytes(&self, role: crate::vocab::Role) -> &[u8] {
+        match role {
+            crate::vocab::Role::Server => &self.tapped.from_tool,
+            crate::vocab::Role::Client => &self.tapped.to_tool,
+        }
+    }
+}
+
 /// After the connection (or the tool) ended, how long the other may take before it is ended for it.
 const GRACE: Duration = Duration::from_millis(300);
 
