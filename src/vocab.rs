@@ -408,41 +408,76 @@ impl fmt::Display for Role {
     }
 }
 
-/// A backend's name, as written in scenarios (`when: { client: rustls }`), CLI flags and reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum BackendId {
-    /// The openssl crate (OpenSSL 3 via openssl-sys), with exact alert capture.
-    Openssl,
-    /// The native-tls crate (OpenSSL underneath on Linux), limited to its portable API.
-    NativeTls,
-    /// rustls 0.23 with its default aws-lc-rs provider.
-    Rustls,
-    /// Java's JSSE (SunJSSE), through the single-file adapter `peers/jsse/TlsPeer.java` run by `java`.
-    Jsse,
-    /// The OpenSSL command-line tools (`openssl s_server` / `s_client`), one process per connection.
-    OpensslCli,
-    /// GnuTLS's command-line tools (`gnutls-serv` / `gnutls-cli`), one process per connection.
-    Gnutls,
+/// How many are true (a `const` count for the macro below).
+const fn count_true(flags: &[bool]) -> usize {
+    let (mut i, mut n) = (0, 0);
+    while i < flags.len() {
+        if flags[i] {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
 }
 
-impl BackendId {
-    /// Every backend, in report order.
-    pub const ALL: [BackendId; 6] =
-        [Self::Openssl, Self::NativeTls, Self::Rustls, Self::Jsse, Self::OpensslCli, Self::Gnutls];
-    /// The backends linked into this binary (always available).
-    pub const IN_PROCESS: [BackendId; 3] = [Self::Openssl, Self::NativeTls, Self::Rustls];
-
-    /// The spelling used everywhere.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Openssl => "openssl",
-            Self::NativeTls => "native-tls",
-            Self::Rustls => "rustls",
-            Self::Jsse => "jsse",
-            Self::OpensslCli => "openssl-cli",
-            Self::Gnutls => "gnutls",
+/// Declares [`BackendId`] from one table: each backend is one line (variant, name, the letter the grid view's column
+/// headers use, whether it is linked into this binary), so a new backend adds a line here and one to the registry.
+macro_rules! backend_ids {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal, $letter:literal, $linked:literal;)*) => {
+        /// A backend's name, as written in scenarios (`when: { client: rustls }`), CLI flags and reports.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum BackendId {
+            $($(#[$doc])* $variant,)*
         }
-    }
+
+        impl BackendId {
+            /// Every backend, in report order.
+            pub const ALL: [BackendId; [$($name),*].len()] = [$(Self::$variant),*];
+            /// The backends linked into this binary (always available).
+            pub const IN_PROCESS: [BackendId; count_true(&[$($linked),*])] = {
+                let mut out = [Self::Openssl; count_true(&[$($linked),*])];
+                let (all, linked) = ([$(Self::$variant),*], [$($linked),*]);
+                let (mut i, mut n) = (0, 0);
+                while i < all.len() {
+                    if linked[i] {
+                        out[n] = all[i];
+                        n += 1;
+                    }
+                    i += 1;
+                }
+                out
+            };
+
+            /// The spelling used everywhere.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+
+            /// One letter for the grid view's column headers (`O->R`).
+            pub fn letter(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $letter,)*
+                }
+            }
+        }
+    };
+}
+
+backend_ids! {
+    /// The openssl crate (OpenSSL 3 via openssl-sys), with exact alert capture.
+    Openssl = "openssl", "O", true;
+    /// The native-tls crate (OpenSSL underneath on Linux), limited to its portable API.
+    NativeTls = "native-tls", "N", true;
+    /// rustls 0.23 with its default aws-lc-rs provider.
+    Rustls = "rustls", "R", true;
+    /// Java's JSSE (SunJSSE), through the single-file adapter `peers/jsse/TlsPeer.java` run by `java`.
+    Jsse = "jsse", "J", false;
+    /// The OpenSSL command-line tools (`openssl s_server` / `s_client`), one process per connection.
+    OpensslCli = "openssl-cli", "C", false;
+    /// GnuTLS's command-line tools (`gnutls-serv` / `gnutls-cli`), one process per connection.
+    Gnutls = "gnutls", "G", false;
 }
 
 impl fmt::Display for BackendId {

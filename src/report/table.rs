@@ -53,14 +53,7 @@ pub fn terminal_width() -> usize {
 }
 
 fn short(b: BackendId) -> &'static str {
-    match b {
-        BackendId::Openssl => "O",
-        BackendId::NativeTls => "N",
-        BackendId::Rustls => "R",
-        BackendId::Jsse => "J",
-        BackendId::OpensslCli => "C",
-        BackendId::Gnutls => "G",
-    }
+    b.letter()
 }
 
 fn mark(s: Status) -> &'static str {
