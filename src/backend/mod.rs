@@ -7,6 +7,7 @@
 //! `tlsmatrix explain` reasons with.
 
 mod behaviour;
+mod bridge;
 mod cli;
 pub(crate) use cli::TempDir;
 mod native_tls;

@@ -15,6 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::unix::pipe;
 
+pub(crate) use crate::backend::bridge::{Tapped, bridge};
+
 /// How long a tool may stay silent on its pipes before we give up on it (the harness's deadline is usually shorter).
 pub(crate) const PIPE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -192,88 +194,6 @@ pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// How much of each direction the bridge keeps for [`super::hello::parse`]: the server's plaintext first flight.
-const TAP_LIMIT: usize = 64 * 1024;
-
-/// What crossed the bridge, each direction's first [`TAP_LIMIT`] bytes.
-#[derive(Default)]
-pub(crate) struct Tapped {
-    /// From the harness's peer to the tool.
-    pub to_tool: Vec<u8>,
-    /// From the tool to the harness's peer.
-    pub from_tool: Vec<u8>,
-}
-
-/// Copies bytes both ways between the harness's socket and the tool's connection until both directions ended,
-/// passing each half-close on (so close_notify followed by FIN reaches the peer as it left the tool). A write error
-/// ends its direction: the other side already went away, and its own output says why. A reset of the harness's
-/// socket is passed on as a reset: the tool's connection is dropped at once with SO_LINGER 0, so the tool meets the
-/// reset its peer sent (otherwise it would write its alert into the bridge, which takes it, where a direct connection
-/// would have failed the write).
-/// The taps are filled as bytes pass, so what was seen survives the future being dropped.
-pub(crate) async fn bridge(io: TcpStream, tool: TcpStream, tapped: &mut Tapped) {
-    let (mut ir, mut iw) = io.into_split();
-    let (mut tr, mut tw) = tool.into_split();
-    let reset = {
-        let up = pump(&mut ir, &mut tw, &mut tapped.to_tool);
-        let down = pump(&mut tr, &mut iw, &mut tapped.from_tool);
-        tokio::pin!(up, down);
-        let (mut up_done, mut down_done) = (false, false);
-        loop {
-            tokio::select! {
-                end = &mut up, if !up_done => {
-                    up_done = true;
-                    if end == End::Reset {
-                        break true;
-                    }
-                }
-                _ = &mut down, if !down_done => down_done = true,
-            }
-            if up_done && down_done {
-                break false;
-            }
-        }
-    };
-    if reset {
-        // Whole again, so dropping it closes without the FIN a dropped write half would send first.
-        if let Ok(tool) = tr.reunite(tw) {
-            let _ = tool.set_zero_linger();
-        }
-    }
-}
-
-/// How one direction of the bridge ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum End {
-    /// End of stream (passed on as a half-close), or the other side stopped taking bytes.
-    Closed,
-    /// The read failed: the connection was reset.
-    Reset,
-}
-
-async fn pump(
-    from: &mut (impl AsyncReadExt + Unpin),
-    to: &mut (impl AsyncWriteExt + Unpin),
-    seen: &mut Vec<u8>,
-) -> End {
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) => break,
-            Err(_) => return End::Reset,
-            Ok(n) => n,
-        };
-        if seen.len() < TAP_LIMIT {
-            seen.extend_from_slice(&buf[..n.min(TAP_LIMIT - seen.len())]);
-        }
-        if to.write_all(&buf[..n]).await.is_err() {
-            break;
-        }
-    }
-    let _ = to.shutdown().await;
-    End::Closed
-}
-
 /// How a run talks to the tool through its stdin once connected.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Script {
@@ -321,7 +241,7 @@ pub(crate) async fn drive(mut tool: Tool, io: TcpStream, conn: TcpStream, script
     let mut tapped = Tapped::default();
     let mut triggered = false;
     {
-        let bridge = bridge(io, conn, &mut tapped);
+        let bridge = bridge(io, conn, &mut tapped, std::future::pending());
         tokio::pin!(bridge);
         let Tool { stdin, stdout, stderr, .. } = &mut tool;
         let talk = async {

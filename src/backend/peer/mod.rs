@@ -15,13 +15,12 @@ mod process;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
 use std::sync::Arc;
 
 use self::process::{Process, Reply, Ticket};
+use super::bridge::{Tapped, bridge};
 use super::{ConfigError, Endpoint, credential, pem_chain};
 use crate::observation::SideOutcome;
 use crate::pki::Pki;
@@ -108,55 +107,20 @@ impl PeerEndpoint {
         }
     }
 
-    /// Bridges the harness's connection with the adapter's until the adapter reports its outcome.
+    /// Bridges the harness's connection with the adapter's until the adapter reports its outcome (and has
+    /// finished writing: its last alert or close_notify must reach the harness). What the harness sends after the
+    /// outcome no longer matters and is not waited for.
     async fn finish(&self, io: TcpStream, conn: TcpStream, ticket: &mut Ticket) -> Result<SideOutcome, ConfigError> {
         conn.set_nodelay(true)?;
-        let (io_r, io_w) = io.into_split();
-        let (conn_r, conn_w) = conn.into_split();
-        // Adapter to harness must be forwarded completely: it carries the adapter's last alert or close_notify.
-        // Harness to adapter only matters while the adapter still reads; it is dropped once the outcome is in. A reset
-        // of the harness's socket (a fault scenario's RST) is passed on as a reset: `up` leaves the adapter's socket
-        // at zero linger without a FIN, and `down` lets go of it, which closes it.
-        let reset = tokio::sync::Notify::new();
-        let down = async {
-            tokio::select! {
-                () = pump(conn_r, io_w) => {}
-                () = reset.notified() => {}
-            }
+        let reported = tokio::sync::Notify::new();
+        let outcome = async {
+            let reply = ticket.replies.recv().await;
+            reported.notify_one();
+            reply
         };
-        let up = pump_up(io_r, conn_w, &reset);
-        let outcome = async { ticket.replies.recv().await };
-        let main = async { tokio::join!(down, outcome).1 };
-        tokio::pin!(main, up);
-        let mut up_done = false;
-        let reply = loop {
-            tokio::select! {
-                r = &mut main => break r,
-                () = &mut up, if !up_done => up_done = true,
-            }
-        };
+        let mut tapped = Tapped::default();
+        let (_, reply) = tokio::join!(bridge(io, conn, &mut tapped, reported.notified()), outcome);
         self.early_end(reply)
-    }
-}
-
-/// Copies until end of stream or an error, then closes the writing side: a one-way half of the bridge.
-async fn pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(mut r: R, mut w: W) {
-    let _ = tokio::io::copy(&mut r, &mut w).await;
-    let _ = w.shutdown().await;
-}
-
-/// The harness-to-adapter half of the bridge: like [`pump`], but when the harness's socket was reset the adapter's
-/// socket is set to close with a reset too (zero linger, no FIN), and `reset` tells the other half to let go of it.
-async fn pump_up(mut r: OwnedReadHalf, mut w: OwnedWriteHalf, reset: &tokio::sync::Notify) {
-    match tokio::io::copy(&mut r, &mut w).await {
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-            let _ = w.as_ref().set_zero_linger();
-            w.forget();
-            reset.notify_one();
-        }
-        _ => {
-            let _ = w.shutdown().await;
-        }
     }
 }
 
