@@ -123,6 +123,27 @@ pub(crate) fn openssl_groups() -> Preset<Group> {
 pub(crate) const OPENSSL_ANCHOR: &str =
     "(OpenSSL underneath) accepts only a self-signed trust anchor, as X509_V_FLAG_PARTIAL_CHAIN is not set";
 
+impl Behaviour {
+    /// What OpenSSL itself does underneath a backend that leaves its defaults alone (the openssl crate, native-tls,
+    /// s_server/s_client): its TLS 1.3 suites and groups, security level 2 from the system, a self-signed anchor, CN
+    /// fallback for a client. The backend adds `versions` and its own server quirks.
+    pub(crate) fn openssl_library(role: crate::vocab::Role, versions: Preset<ProtocolVersion>) -> Behaviour {
+        Behaviour {
+            versions,
+            tls12_suites: None,
+            tls13_suites: Some(Preset::new(OPENSSL_TLS13_SUITES, "OpenSSL's default")),
+            groups: Some(openssl_groups()),
+            security_level: Some(2),
+            strength: Strength::SecurityLevel,
+            self_signed_anchor_only: Some(OPENSSL_ANCHOR),
+            cn_fallback: role == crate::vocab::Role::Client,
+            cn_name_constraints: true,
+            ignores_alpn_mismatch: false,
+            dhe_without_parameters: None,
+        }
+    }
+}
+
 impl Capabilities {
     /// Whether the backend can set `knob` at all (a fix may then suggest it).
     pub fn can_set(&self, knob: Knob) -> bool {

@@ -167,32 +167,22 @@ impl Backend for NativeTlsBackend {
     }
 
     fn behaviour(&self, role: Role) -> super::Behaviour {
-        use super::behaviour::{OPENSSL_ANCHOR, OPENSSL_TLS13_SUITES, openssl_groups};
-        use super::{Preset, Strength};
+        use super::{Behaviour, Preset};
         use ProtocolVersion::{Tls12, Tls13};
-        let server = role == Role::Server;
-        super::Behaviour {
-            // Both builders default to a minimum of TLS 1.2; the acceptor is SslAcceptor::mozilla_intermediate.
-            versions: match role {
-                Role::Client => Preset::new([Tls12, Tls13], "native-tls's default minimum is TLS 1.2"),
-                Role::Server => Preset::new(
-                    [Tls12],
-                    "native-tls's default: minimum TLS 1.2, and its SslAcceptor::mozilla_intermediate disables TLS 1.3",
-                ),
-            },
-            tls12_suites: None,
-            // native-tls leaves OpenSSL's TLS 1.3 suites, groups and security level as they are.
-            tls13_suites: Some(Preset::new(OPENSSL_TLS13_SUITES, "OpenSSL's default")),
-            groups: Some(openssl_groups()),
-            security_level: Some(2),
-            strength: Strength::SecurityLevel,
-            self_signed_anchor_only: Some(OPENSSL_ANCHOR),
-            cn_fallback: !server,
-            cn_name_constraints: true,
+        // Both builders default to a minimum of TLS 1.2; the acceptor is SslAcceptor::mozilla_intermediate.
+        let versions = match role {
+            Role::Client => Preset::new([Tls12, Tls13], "native-tls's default minimum is TLS 1.2"),
+            Role::Server => Preset::new(
+                [Tls12],
+                "native-tls's default: minimum TLS 1.2, and its SslAcceptor::mozilla_intermediate disables TLS 1.3",
+            ),
+        };
+        // native-tls leaves OpenSSL's TLS 1.3 suites, groups and security level as they are; mozilla_intermediate
+        // sets ffdhe2048 parameters, so DHE suites work.
+        Behaviour {
             // Its ALPN callback answers no overlap with AlpnError::NOACK (catalog: alpn::no_overlap).
-            ignores_alpn_mismatch: server,
-            // mozilla_intermediate sets ffdhe2048 parameters.
-            dhe_without_parameters: None,
+            ignores_alpn_mismatch: role == Role::Server,
+            ..Behaviour::openssl_library(role, versions)
         }
     }
 

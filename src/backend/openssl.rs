@@ -338,21 +338,10 @@ impl Backend for OpensslBackend {
     }
 
     fn behaviour(&self, role: Role) -> super::Behaviour {
-        use super::behaviour::{OPENSSL_ANCHOR, OPENSSL_TLS13_SUITES, openssl_groups};
-        use super::{NoDhParameters, Preset, Strength};
+        use super::{Behaviour, NoDhParameters, Preset};
         let server = role == Role::Server;
-        super::Behaviour {
-            // A plain SslContextBuilder: every version on, security level 2 from the system (docs/backends.md).
-            versions: Preset::new(ProtocolVersion::ALL, "openssl's default"),
-            tls12_suites: None,
-            tls13_suites: Some(Preset::new(OPENSSL_TLS13_SUITES, "OpenSSL's default")),
-            groups: Some(openssl_groups()),
-            security_level: Some(2),
-            strength: Strength::SecurityLevel,
-            self_signed_anchor_only: Some(OPENSSL_ANCHOR),
-            cn_fallback: !server,
-            cn_name_constraints: true,
-            ignores_alpn_mismatch: false,
+        // A plain SslContextBuilder: every version on, security level 2 from the system (docs/backends.md).
+        Behaviour {
             // OpenSSL enables kDHE only with parameters, a callback or dh_auto (ssl_set_masks); this SSL_CTX has none.
             dhe_without_parameters: server.then_some(NoDhParameters {
                 why: "the openssl backend's plain SSL_CTX has none (no dhparam file, no SSL_CTX_set_dh_auto), so \
@@ -360,6 +349,7 @@ impl Backend for OpensslBackend {
                 remedy: "give the server DH parameters (a dhparam file or SSL_CTX_set_dh_auto), which the harness's \
                          openssl backend does not set",
             }),
+            ..Behaviour::openssl_library(role, Preset::new(ProtocolVersion::ALL, "openssl's default"))
         }
     }
 

@@ -142,24 +142,11 @@ impl Backend for OpensslCliBackend {
     }
 
     fn behaviour(&self, role: Role) -> crate::backend::Behaviour {
-        use crate::backend::behaviour::{OPENSSL_ANCHOR, OPENSSL_TLS13_SUITES, openssl_groups};
-        use crate::backend::{Preset, Strength};
-        let server = role == Role::Server;
-        crate::backend::Behaviour {
-            versions: Preset::new(ProtocolVersion::ALL, "openssl s_server/s_client's default"),
-            tls12_suites: None,
-            tls13_suites: Some(Preset::new(OPENSSL_TLS13_SUITES, "OpenSSL's default")),
-            groups: Some(openssl_groups()),
-            security_level: Some(2),
-            strength: Strength::SecurityLevel,
-            self_signed_anchor_only: Some(OPENSSL_ANCHOR),
-            cn_fallback: !server,
-            cn_name_constraints: true,
-            // OpenSSL 3.0's s_server answers no overlap with no_application_protocol (catalog: alpn::no_overlap).
-            ignores_alpn_mismatch: false,
-            // s_server calls SSL_CTX_set_dh_auto unless given -dhparam (catalog: cipher_suites::dhe_only_server).
-            dhe_without_parameters: None,
-        }
+        use crate::backend::{Behaviour, Preset};
+        // OpenSSL 3.0's s_server answers no ALPN overlap with no_application_protocol (catalog: alpn::no_overlap),
+        // and calls SSL_CTX_set_dh_auto unless given -dhparam (catalog: cipher_suites::dhe_only_server): OpenSSL's
+        // own behaviour, no quirk of the tool's.
+        Behaviour::openssl_library(role, Preset::new(ProtocolVersion::ALL, "openssl s_server/s_client's default"))
     }
 
     fn version(&self) -> String {
