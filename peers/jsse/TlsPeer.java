@@ -225,8 +225,32 @@ public class TlsPeer {
         throw new Unsupported("the private key is none of RSA, EC, Ed25519, Ed448, RSASSA-PSS");
     }
 
+    /**
+     * Key managers already built, by credential (chain and key PEM). An application builds its key manager once, at
+     * start-up; building it per connection, as a fresh PKCS#12 key store does, costs two PBKDF2 runs of 10,000
+     * iterations (the key is encrypted into the store and decrypted out of it), some 6 ms a cell. The JDK's key
+     * manager holds only the credential and is safe to share between threads; a connection's state (its SSLContext,
+     * its session) stays per request. Bounded: a run with more credentials starts over.
+     */
+    static final java.util.concurrent.ConcurrentHashMap<String, X509KeyManager> KEY_MANAGERS =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
     /** The JDK's default key manager over one credential, as an application builds it from a key store. */
     static X509KeyManager keyManager(Map<String, Object> cred) throws Exception {
+        String key = cred.get("chain_pem") + "|" + cred.get("key_pem");
+        X509KeyManager known = KEY_MANAGERS.get(key);
+        if (known != null) {
+            return known;
+        }
+        X509KeyManager built = buildKeyManager(cred);
+        if (KEY_MANAGERS.size() >= 256) {
+            KEY_MANAGERS.clear();
+        }
+        KEY_MANAGERS.put(key, built);
+        return built;
+    }
+
+    static X509KeyManager buildKeyManager(Map<String, Object> cred) throws Exception {
         List<X509Certificate> chain = certificates((String) cred.get("chain_pem"));
         if (chain.isEmpty()) {
             throw new IllegalArgumentException("certificate.chain_pem holds no certificate");
