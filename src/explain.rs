@@ -227,6 +227,7 @@ impl<'a> Side<'a> {
                 (&[Tls12, Tls13], "Java 17's default: jdk.tls.disabledAlgorithms disables TLSv1 and TLSv1.1")
             }
             (BackendId::Gnutls, _) => (&[Tls12, Tls13], "GnuTLS's NORMAL priority string"),
+            (BackendId::Python, _) => (&[Tls12, Tls13], "Python's default: SSLContext's minimum is TLS 1.2 (3.10+)"),
         };
         Effective { items: range.to_vec(), default: Some(why.into()) }
     }
@@ -234,7 +235,9 @@ impl<'a> Side<'a> {
     /// The OpenSSL security level in force, for the OpenSSL-based backends (rustls has no such concept).
     fn effective_security_level(&self) -> Option<u8> {
         match self.backend {
-            BackendId::Openssl | BackendId::NativeTls | BackendId::OpensslCli => Some(self.security_level.unwrap_or(2)),
+            BackendId::Openssl | BackendId::NativeTls | BackendId::OpensslCli | BackendId::Python => {
+                Some(self.security_level.unwrap_or(2))
+            }
             BackendId::Rustls | BackendId::Jsse | BackendId::Gnutls => None,
         }
     }

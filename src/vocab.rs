@@ -423,12 +423,15 @@ pub enum BackendId {
     OpensslCli,
     /// GnuTLS's command-line tools (`gnutls-serv` / `gnutls-cli`), one process per connection.
     Gnutls,
+    /// Python's `ssl` module (CPython over its OpenSSL), through the adapter `peers/python/tls_peer.py` run by
+    /// `python3`.
+    Python,
 }
 
 impl BackendId {
     /// Every backend, in report order.
-    pub const ALL: [BackendId; 6] =
-        [Self::Openssl, Self::NativeTls, Self::Rustls, Self::Jsse, Self::OpensslCli, Self::Gnutls];
+    pub const ALL: [BackendId; 7] =
+        [Self::Openssl, Self::NativeTls, Self::Rustls, Self::Jsse, Self::OpensslCli, Self::Gnutls, Self::Python];
     /// The backends linked into this binary (always available).
     pub const IN_PROCESS: [BackendId; 3] = [Self::Openssl, Self::NativeTls, Self::Rustls];
 
@@ -441,6 +444,7 @@ impl BackendId {
             Self::Jsse => "jsse",
             Self::OpensslCli => "openssl-cli",
             Self::Gnutls => "gnutls",
+            Self::Python => "python",
         }
     }
 }

@@ -60,6 +60,7 @@ fn short(b: BackendId) -> &'static str {
         BackendId::Jsse => "J",
         BackendId::OpensslCli => "C",
         BackendId::Gnutls => "G",
+        BackendId::Python => "P",
     }
 }
 
