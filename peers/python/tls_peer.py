@@ -66,6 +66,17 @@ ALERT_NAMES = {
 }
 ALERT_CONTENT_TYPE = 21
 
+# Defaults that depend on how and when the interpreter was built, not on the Python code an application runs, are set
+# to what CPython 3.11.7 (built with its own default suites) does, so that one scenario catalog holds for every python3
+# (restore_defaults); on such a build this changes nothing:
+# - the cipher string and the TLS 1.2 minimum: CPython's own (PY_SSL_DEFAULT_CIPHER_STRING in Modules/_ssl.c, and
+#   minimum_version TLSv1_2), unless it was configured --with-ssl-default-suites=openssl, as Debian's python3 is,
+#   which keeps OpenSSL's DEFAULT list (SHA-1 and static-RSA suites included) and its minimum (any version);
+# - OP_IGNORE_UNEXPECTED_EOF: set on every new context by earlier 3.10/3.11 releases (Debian's 3.11.2), not by 3.11.7;
+#   with it OpenSSL takes an end of stream without close_notify for a clean close (and sends no decode_error).
+PY_DEFAULT_CIPHERS = "@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM"
+IGNORE_EOF = getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
+
 
 class Unsupported(Exception):
     """A config this adapter cannot express: the reply is `unsupported` with this reason."""
@@ -126,11 +137,34 @@ SUITES = None
 
 # ---- configuration -------------------------------------------------------------------------------------------------
 
+def restore_defaults(ctx):
+    """CPython 3.11.7's defaults where this build differs (see PY_DEFAULT_CIPHERS); a no-op on such a build."""
+    ctx.set_ciphers(PY_DEFAULT_CIPHERS)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.options &= ~IGNORE_EOF
+
+
+def build_deviations():
+    """What restore_defaults changes on this interpreter, for the version line."""
+    plain = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    restored = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    restore_defaults(restored)
+    out = []
+    if [c["name"] for c in plain.get_ciphers()] != [c["name"] for c in restored.get_ciphers()]:
+        out.append("default cipher string")
+    if plain.minimum_version != restored.minimum_version:
+        out.append("TLS 1.2 minimum")
+    if plain.options & IGNORE_EOF:
+        out.append("OP_IGNORE_UNEXPECTED_EOF off")
+    return out
+
+
 def client_context(cfg, material):
     """ssl.create_default_context(ssl.Purpose.SERVER_AUTH), built the same way but WITHOUT its load_default_certs()
     step: create_default_context loads the system trust store whenever no cadata is given, and a cell trusts exactly
     material.trust_pem (empty: nothing at all)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    restore_defaults(ctx)
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.check_hostname = True
     trust(ctx, material)
@@ -145,6 +179,7 @@ def server_context(cfg, material, credential):
     """ssl.create_default_context(ssl.Purpose.CLIENT_AUTH) (which loads no trust store: its verify mode is
     CERT_NONE), then the scenario's settings."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    restore_defaults(ctx)
     trust(ctx, material)
     keylog(ctx)
     common(ctx, cfg)
@@ -265,6 +300,10 @@ def established(s):
 def error_class(e):
     """The contract's error class for the exception, by its type; what is not known here is `unmapped`."""
     if isinstance(e, (ssl.SSLEOFError, ssl.SSLZeroReturnError, EndOfStream)):
+        return "eof"
+    # Older releases (Debian's 3.11.2) raise OpenSSL's "unexpected eof while reading" as a plain SSLError; 3.11.7 as
+    # SSLEOFError.
+    if isinstance(e, ssl.SSLError) and getattr(e, "reason", None) == "UNEXPECTED_EOF_WHILE_READING":
         return "eof"
     if isinstance(e, ssl.SSLSyscallError):
         return "io"
@@ -487,7 +526,12 @@ def handle(line):
 
 
 def version():
-    return "Python %s, %s" % (platform.python_version(), ssl.OPENSSL_VERSION)
+    v = "Python %s, %s" % (platform.python_version(), ssl.OPENSSL_VERSION)
+    changed = build_deviations()
+    if not changed:
+        return v
+    listed = ", ".join(changed[:-1]) + " and " + changed[-1] if len(changed) > 1 else changed[0]
+    return v + " (the adapter restores CPython 3.11.7's %s)" % listed
 
 
 def probe():
