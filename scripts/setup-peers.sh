@@ -10,6 +10,7 @@
 #   gnutls-bin                 gnutls-cli / gnutls-serv: the `gnutls` backend
 #   openjdk-17-jre-headless    java: the `jsse` backend (its JDK's javac compiles the adapter once: openjdk-17-jdk-headless)
 #   openssl                    the `openssl-cli` backend
+#   python3                    the `python` backend (its ssl module)
 #   tshark                     reads the pcapng exports (tests/pcapng.rs)
 #   chromium                   renders the HTML report (scripts/html-check.sh)
 set -euo pipefail
@@ -24,6 +25,7 @@ declare -A need=(
   [java]=openjdk-17-jre-headless
   [javac]=openjdk-17-jdk-headless
   [openssl]=openssl
+  [python3]=python3
   [tshark]=tshark
   [chromium]=chromium
 )

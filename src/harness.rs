@@ -55,6 +55,8 @@ impl Tool {
     pub const JAVA: Tool = Tool { program: "java", install: "apt-get install openjdk-17-jre-headless" };
     /// The OpenSSL command line (the `openssl-cli` backend).
     pub const OPENSSL: Tool = Tool { program: "openssl", install: "apt-get install openssl" };
+    /// A Python 3 interpreter with its ssl module (the `python` backend).
+    pub const PYTHON3: Tool = Tool { program: "python3", install: "apt-get install python3" };
 
     /// Where the program is on PATH, if it is.
     pub fn find(&self) -> Option<std::path::PathBuf> {

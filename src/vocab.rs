@@ -478,6 +478,9 @@ backend_ids! {
     OpensslCli = "openssl-cli", "C", false;
     /// GnuTLS's command-line tools (`gnutls-serv` / `gnutls-cli`), one process per connection.
     Gnutls = "gnutls", "G", false;
+    /// Python's `ssl` module (CPython over its OpenSSL), through the adapter `peers/python/tls_peer.py` run by
+    /// `python3`.
+    Python = "python", "P", false;
 }
 
 impl fmt::Display for BackendId {

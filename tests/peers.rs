@@ -1,8 +1,10 @@
-//! The jsse peer-process backend against real stacks: Java's own exception texts, an openssl witness for the alerts
-//! Java is inferred to send, the unavailable backend when `java` is missing, and its speed.
+//! The peer-process backends (jsse, python) against real stacks: Java's and Python's own exception texts, an openssl
+//! witness for the alerts Java is inferred to send, Python's resumption across two requests, the unavailable backend
+//! when the runtime is missing, and their speed.
 //!
-//! The tests that need a JVM are ignored, with the install command, on a machine without `java` on PATH (a failure
-//! under `TLSMATRIX_REQUIRE_TOOLS=1`); the unavailable path is tested on every machine, by hiding `java`.
+//! The tests that need a JVM (a `python3`) are ignored, with the install command, on a machine without `java`
+//! (`python3`) on PATH (a failure under `TLSMATRIX_REQUIRE_TOOLS=1`); the unavailable path is tested on every machine,
+//! by hiding the runtime.
 
 use std::path::Path;
 use std::process::Command;
@@ -181,8 +183,157 @@ fn the_seed_scenarios_pass_with_java_on_either_side() {
     }
 }
 
+/// Python's texts, alerts and parameters against openssl. A message keeps CPython's `(_ssl.c:N)` suffix, exactly as a
+/// Python program prints it; only the prefix is compared, since N differs between CPython builds.
+fn python_against_openssl_on_the_seed_scenarios() {
+    let (ctx, scenarios) = setup();
+    use BackendId::{Openssl, Python};
+    let rt = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+
+    for (client, server) in [(Python, Openssl), (Openssl, Python)] {
+        let c = cell(&scenarios, "seed::tls13_success", client, server);
+        let r = rt().block_on(ctx.run_cell(&c));
+        assert_eq!(r.status, Status::Pass, "{}: {:?} {:?}", c.name(), r.mismatches, r.reason);
+        let o = r.observed.expect("observed");
+        for side in [&o.client, &o.server] {
+            let SideOutcome::Established(e) = side else { panic!("{side}") };
+            assert_eq!(e.version, Some(ProtocolVersion::Tls13));
+            assert_eq!(e.cipher.map(|c| c.to_string()).as_deref(), Some("TLS_AES_256_GCM_SHA384"));
+            assert_eq!(e.resumed, Some(false));
+        }
+    }
+
+    // Untrusted CA: the famous message, and the alert Python sent, seen by its own callback and by openssl.
+    let o = observe(&ctx, &cell(&scenarios, "seed::untrusted_ca", Python, Openssl));
+    let f = failure(&o.client);
+    assert!(
+        f.message.starts_with(
+            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate \
+             (_ssl.c:"
+        ),
+        "{}",
+        f.message
+    );
+    assert_eq!((f.sent_alert, f.error), (Some(Alert::UNKNOWN_CA), ErrorClass::Local));
+    assert_eq!(o.server.received_alert(), Some(Alert::UNKNOWN_CA));
+
+    // No suite in common: the Python server says so and sends handshake_failure.
+    let o = observe(&ctx, &cell(&scenarios, "seed::no_common_cipher_tls12", Openssl, Python));
+    let f = failure(&o.server);
+    assert!(f.message.starts_with("[SSL: NO_SHARED_CIPHER] no shared cipher (_ssl.c:"), "{}", f.message);
+    assert_eq!(f.sent_alert, Some(Alert::HANDSHAKE_FAILURE));
+    assert_eq!(o.client.received_alert(), Some(Alert::HANDSHAKE_FAILURE));
+
+    // A TLS 1.0-only server: the alert Python received, in Python's words.
+    let o = observe(&ctx, &cell(&scenarios, "seed::legacy_tls10_server", Python, Openssl));
+    let f = failure(&o.client);
+    assert!(f.message.starts_with("[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version"), "{}", f.message);
+    assert_eq!((f.received_alert, f.error), (Some(Alert::PROTOCOL_VERSION), ErrorClass::PeerAlert));
+}
+
+/// The two connections of a `mode: resume` cell are two adapter requests: the second resumes the first one's
+/// session (TLS 1.3 ticket, TLS 1.2 session id), with python as client, as server, and on both sides.
+fn python_resumes_sessions_across_requests() {
+    let (ctx, scenarios) = setup();
+    use BackendId::{Openssl, Python};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for id in ["resumption::tls13_ticket", "resumption::tls12_session_id"] {
+        for (client, server) in [(Python, Openssl), (Openssl, Python), (Python, Python)] {
+            let c = cell(&scenarios, id, client, server);
+            let r = rt.block_on(ctx.run_cell(&c));
+            assert_eq!(r.status, Status::Pass, "{}: {:?} {:?}", c.name(), r.mismatches, r.reason);
+            let o = r.observed.expect("observed");
+            for side in [&o.client, &o.server] {
+                let SideOutcome::Established(e) = side else { panic!("{side}") };
+                assert_eq!(e.resumed, Some(true), "{}: {side}", c.name());
+            }
+        }
+    }
+}
+
+fn without_python_every_python_cell_is_unsupported_and_the_rest_still_runs() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .env("PATH", empty.path())
+        .args(["--root", ROOT, "run", "--format", "json", "--filter", "seed::*"])
+        .args(["--client", "openssl,rustls,python", "--server", "openssl,rustls,python"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    let cells = report["cells"].as_array().expect("cells");
+    let (mut python, mut for_python) = (0, 0);
+    for c in cells {
+        let (client, server, status) = (c["client"].as_str(), c["server"].as_str(), c["status"].as_str());
+        if client == Some("python") || server == Some("python") {
+            python += 1;
+            assert_eq!(status, Some("unsupported"), "{c}");
+            let reason = c["reason"].as_str().unwrap_or_default();
+            if reason.starts_with("python as") {
+                assert!(reason.contains("python3 not found on PATH") && reason.contains("apt-get install"), "{reason}");
+                for_python += 1;
+            }
+        } else {
+            assert!(matches!(status, Some("pass" | "unsupported")), "{c}");
+        }
+    }
+    assert_eq!(python, 10 * 5, "every seed scenario has 5 cells with python on a side");
+    assert!(for_python >= 40, "only {for_python} python cells name the missing python3");
+    let backends = report["environment"]["backends"].as_array().expect("environment.backends");
+    let lib = backends.iter().find(|b| b["name"] == "python").map(|b| b["library"].to_string()).unwrap_or_default();
+    assert!(lib.contains("not found"), "{lib}");
+}
+
+/// The seed scenarios as a Python user meets them: every cell with python on either side passes or is unsupported
+/// with its reason, and the report carries Python's own messages.
+fn the_seed_scenarios_pass_with_python_on_either_side() {
+    let all = "python,openssl,native-tls,rustls";
+    for (side, other) in [("--client", "--server"), ("--server", "--client")] {
+        let out = Command::new(BIN)
+            .args(["--root", ROOT, "run", "--filter", "seed::*", side, "python", other, all, "--format", "json"])
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+        let cells = report["cells"].as_array().unwrap();
+        let bad: Vec<_> = cells.iter().filter(|c| c["status"] != "pass" && c["status"] != "unsupported").collect();
+        assert!(bad.is_empty(), "{side} python: {bad:#?}");
+        let ran = cells.iter().filter(|c| c["status"] == "pass").count();
+        assert!(ran >= 25, "{side} python: only {ran} cells ran");
+        assert_eq!(out.status.code(), Some(0));
+        let python = cells.iter().filter(|c| c[&side[2..]] == "python").flat_map(|c| {
+            ["client", "server"].map(|s| c["observed"][s]["message"].as_str().unwrap_or_default().to_string())
+        });
+        assert!(python.into_iter().any(|m| m.starts_with("[SSL: ")), "{side}");
+    }
+}
+
+/// The adapter's start (probe, interpreter, ready) and cells per second once it is up, printed for the record.
+fn python_speed() {
+    let (ctx, scenarios) = setup();
+    let c = cell(&scenarios, "seed::tls13_success", BackendId::Python, BackendId::Openssl);
+    let python = ctx.registry.get(BackendId::Python).expect("registered").clone();
+    let t = Instant::now();
+    drop(python.client(&c.scenario.client, &ctx.pki).expect("the adapter starts"));
+    let start = t.elapsed();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    const N: usize = 100;
+    let t = Instant::now();
+    let results = rt.block_on(ctx.run_all(vec![c.clone(); N], 4, None));
+    let wall = t.elapsed();
+    let passed = results.iter().filter(|r| r.status == Status::Pass).count();
+    assert_eq!(passed, N, "{:?}", results.iter().find(|r| r.status != Status::Pass));
+    println!(
+        "python: adapter start {:.0} ms; {N} cells python->openssl in {:.2} s = {:.0} cells/s ({})",
+        start.as_secs_f64() * 1000.0,
+        wall.as_secs_f64(),
+        N as f64 / wall.as_secs_f64(),
+        python.version()
+    );
+}
+
 fn main() -> std::process::ExitCode {
     const JAVA: &[Tool] = &[Tool::JAVA];
+    const PYTHON: &[Tool] = &[Tool::PYTHON3];
     run_trials(vec![
         trial_needing("jsse_against_openssl_on_the_seed_scenarios", JAVA, jsse_against_openssl_on_the_seed_scenarios),
         trial(
@@ -194,6 +345,22 @@ fn main() -> std::process::ExitCode {
             "the_seed_scenarios_pass_with_java_on_either_side",
             JAVA,
             the_seed_scenarios_pass_with_java_on_either_side,
+        ),
+        trial_needing(
+            "python_against_openssl_on_the_seed_scenarios",
+            PYTHON,
+            python_against_openssl_on_the_seed_scenarios,
+        ),
+        trial_needing("python_resumes_sessions_across_requests", PYTHON, python_resumes_sessions_across_requests),
+        trial(
+            "without_python_every_python_cell_is_unsupported_and_the_rest_still_runs",
+            without_python_every_python_cell_is_unsupported_and_the_rest_still_runs,
+        ),
+        trial_needing("python_speed", PYTHON, python_speed),
+        trial_needing(
+            "the_seed_scenarios_pass_with_python_on_either_side",
+            PYTHON,
+            the_seed_scenarios_pass_with_python_on_either_side,
         ),
     ])
 }

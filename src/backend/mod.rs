@@ -36,7 +36,7 @@ pub use self::behaviour::{Behaviour, NoDhParameters, Preset, Strength};
 pub use self::cli::{GnutlsBackend, OpensslCliBackend};
 pub use self::native_tls::NativeTlsBackend;
 pub use self::openssl::{OpensslBackend, keep_system_trust_out};
-pub use self::peer::JsseBackend;
+pub use self::peer::{JsseBackend, PythonBackend};
 pub use self::rustls::{RustlsBackend, sent_alert as rustls_sent_alert};
 
 /// What a backend can express for one role. Everything it lacks carries the reason a user would want to read.
@@ -184,6 +184,7 @@ impl Registry {
                 Arc::new(JsseBackend::new()),
                 Arc::new(OpensslCliBackend::new()),
                 Arc::new(GnutlsBackend::new()),
+                Arc::new(PythonBackend::new()),
             ],
         }
     }

@@ -47,6 +47,9 @@ pub(crate) const SENT_ALERTS: &[(&str, Option<Alert>)] = &[
     ("legacy sigalg disallowed or unsupported", Some(Alert::INTERNAL_ERROR)),
     // ssl3_get_record: a record longer than the protocol allows.
     ("packet length too long", Some(Alert::RECORD_OVERFLOW)),
+    // ssl3_read_bytes: a record the state does not expect (an alert where the ClientHello should be); seen by the
+    // openssl backend's callback and on the wire: versions::tls10_client_default_security_level, python client.
+    ("unexpected message", Some(Alert::UNEXPECTED_MESSAGE)),
 ];
 
 /// The alert OpenSSL sends for a failed certificate verification, by X509 verify error text

@@ -12,6 +12,7 @@
 
 mod jsse;
 mod process;
+mod python;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
@@ -30,6 +31,7 @@ use crate::vocab::Role;
 use crate::wire::KeyLog;
 
 pub use self::jsse::JsseBackend;
+pub use self::python::PythonBackend;
 
 /// A certificate and its key, as the contract carries them.
 fn credential_json(pki: &Pki, name: &FixtureName, shape: ChainShape) -> Result<Value, ConfigError> {

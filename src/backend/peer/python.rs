@@ -1,0 +1,285 @@
+//! The `python` backend: Python's `ssl` module through `peers/python/tls_peer.py`, run by the `python3` on PATH.
+//!
+//! The adapter source is compiled into this binary. What the interpreter can do (its version, its OpenSSL's suites,
+//! whether `SSLContext._msg_callback` is there) is probed once, the first time the planner asks for the
+//! capabilities, by running the adapter source with `--probe` (`python3 -c SOURCE --probe`, a few tens of
+//! milliseconds). The adapter itself starts on the first python cell: the source and a table of IANA suite names are
+//! written to a private temporary directory, and one process serves every cell (Python reads no setting once per
+//! process, unlike Java).
+//!
+//! Resumption: the two connections of a `mode: resume` cell are two requests through one endpoint. Each endpoint
+//! adds an `endpoint` id of its own to its requests, and the adapter keeps that endpoint's contexts (a server's
+//! session cache and ticket keys live in its `SSLContext`) and a client's last session for the next request.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::process::{Pool, ProcessKey};
+use super::{PeerEndpoint, client_request, server_request};
+use crate::backend::cli::which;
+use crate::backend::{Backend, Capabilities, ConfigError, Endpoint, TempDir};
+use crate::pki::Pki;
+use crate::scenario::{ClientConfig, ServerConfig};
+use crate::settings::Settings;
+use crate::vocab::{BackendId, CipherSuite, ProtocolVersion, Role};
+
+/// The adapter, as shipped in the repository.
+const SOURCE: &str = include_str!("../../../peers/python/tls_peer.py");
+/// What to do when `python3` is missing or unusable.
+const INSTALL_HINT: &str = "install Python 3.8+ with its ssl module (apt-get install python3)";
+/// How long the interpreter may take to start and say ready (a few tens of milliseconds on an idle machine).
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// What the process is called in errors.
+const NAME: &str = "python adapter";
+
+/// Endpoint ids, unique in this process: the adapter keeps an endpoint's contexts and session under it.
+static NEXT_ENDPOINT: AtomicU64 = AtomicU64::new(1);
+
+/// What the probe found: the interpreter, its version, and the capabilities of both roles.
+struct Probed {
+    /// The interpreter itself (`sys.executable`), so starting the adapter skips launcher shims (pyenv's cost 0.2 s).
+    executable: Option<PathBuf>,
+    version: Option<String>,
+    client: Capabilities,
+    server: Capabilities,
+}
+
+/// The python backend.
+pub struct PythonBackend {
+    python: Option<PathBuf>,
+    probed: OnceLock<Probed>,
+    pool: Pool,
+    dir: OnceLock<Result<TempDir, String>>,
+}
+
+/// The capabilities of both roles, in one place: `probe` is the adapter's `--probe` output (`None`: unavailable).
+fn capabilities(probe: Option<&Value>, unavailable: Option<String>) -> (Capabilities, Capabilities) {
+    let has = |v: ProtocolVersion| probe.and_then(|p| p["versions"][v.name()].as_bool()).unwrap_or(false);
+    use crate::settings::Knob::*;
+    let settings = Settings::new()
+        .supports([Versions, CipherSuites, SecurityLevel, Alpn, ChainShape, ClientAuth, SniCertificates])
+        .supports([SessionTickets, Certificate, Resumption, Trust, ServerName])
+        .lacks(
+            Tls13CipherSuites,
+            "Python's ssl module (3.11) has no API for TLS 1.3 suites: SSLContext.set_ciphers sets the TLS 1.2 list \
+             only, and OpenSSL's SSL_CTX_set_ciphersuites is not wrapped (OpenSSL's three default suites are used)",
+        )
+        .lacks(
+            Groups,
+            "Python's ssl module (3.11) has no API for a group list: SSLContext.set_ecdh_curve sets a single EC curve \
+             (no X25519, no ffdhe, no order), and OpenSSL's SSL_CTX_set1_groups_list is not wrapped",
+        )
+        .lacks(
+            SignatureAlgorithms,
+            "Python's ssl module (3.11) has no API for signature algorithms: OpenSSL's SSL_CTX_set1_sigalgs_list is \
+             not wrapped",
+        )
+        .lacks(
+            Sni,
+            "Python's ssl module has no API for SNI on its own: wrap_socket(server_hostname=...) sets both the SNI \
+             and the name verified (_ssl_configure_hostname in Modules/_ssl.c), and without server_hostname \
+             check_hostname must be off",
+        )
+        .not_applicable(JavaSecurity, crate::backend::NOT_JAVA);
+    let client = Capabilities {
+        versions: ProtocolVersion::ALL.into_iter().filter(|v| has(*v)).collect(),
+        versions_reason: "this Python's OpenSSL does not implement it (ssl.HAS_TLSv1* is false)",
+        settings,
+        // The TLS 1.2-and-older suites OpenSSL can enable through set_ciphers; TLS 1.3 suites cannot be chosen.
+        cipher_suites: probe
+            .and_then(|p| p["suites"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_u64().and_then(|c| u16::try_from(c).ok()).map(CipherSuite))
+            .filter(|s| !s.is_tls13() && s.name().is_some())
+            .collect(),
+        // None can be chosen (see lacks): OpenSSL's default list is used.
+        groups: BTreeSet::new(),
+        exact_alerts: true,
+        // Version and suite from SSLSocket.version() / cipher(); the group has no API (the wire shows it).
+        reports_parameters: true,
+        unavailable,
+    };
+    let server = client.clone();
+    (client, server)
+}
+
+impl PythonBackend {
+    /// The python backend with the `python3` found on PATH now (none: every cell is unsupported, with the hint).
+    pub fn new() -> Self {
+        Self::with_python(which("python3"))
+    }
+
+    /// The python backend with this interpreter (tests pass `None` to see the unavailable backend).
+    pub fn with_python(python: Option<PathBuf>) -> Self {
+        PythonBackend { python, probed: OnceLock::new(), pool: Pool::new(NAME), dir: OnceLock::new() }
+    }
+
+    /// Runs the probe once and keeps what it found.
+    fn probed(&self) -> &Probed {
+        self.probed.get_or_init(|| {
+            let unavailable = |why: String| {
+                let (client, server) = capabilities(None, Some(format!("{why}: {INSTALL_HINT}")));
+                Probed { executable: None, version: None, client, server }
+            };
+            let Some(python) = &self.python else {
+                return unavailable("python3 not found on PATH".into());
+            };
+            let out = match Command::new(python).arg("-c").arg(SOURCE).arg("--probe").output() {
+                Ok(out) => out,
+                Err(e) => return unavailable(format!("cannot run {}: {e}", python.display())),
+            };
+            let probe: Option<Value> = serde_json::from_slice(&out.stdout).ok();
+            let Some(probe) = probe.filter(|_| out.status.success()) else {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
+                return unavailable(format!("{} has no usable ssl module ({last})", python.display()));
+            };
+            let version = probe["version"].as_str().map(String::from);
+            if probe["msg_callback"].as_bool() != Some(true) {
+                let v = version.clone().unwrap_or_else(|| python.display().to_string());
+                return unavailable(format!(
+                    "{v} has no ssl.SSLContext._msg_callback (Python 3.8+), which the adapter needs to see alerts"
+                ));
+            }
+            let (client, server) = capabilities(Some(&probe), None);
+            let executable = probe["executable"].as_str().filter(|e| !e.is_empty()).map(PathBuf::from);
+            Probed { executable, version, client, server }
+        })
+    }
+
+    /// The private directory holding the adapter and its suite-name table, written on first use.
+    fn dir(&self) -> Result<&TempDir, String> {
+        let made = self.dir.get_or_init(|| {
+            let dir = TempDir::new("python").map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+            // The adapter's IANA names: by code point, from the vocabulary (OpenSSL's names come from OpenSSL).
+            let names: Map<String, Value> =
+                CipherSuite::known().filter_map(|s| Some((s.0.to_string(), s.name()?.into()))).collect();
+            for (file, text) in [("tls_peer.py", SOURCE.to_string()), ("suites.json", Value::Object(names).to_string())]
+            {
+                dir.write(file, text.as_bytes()).map_err(|e| format!("cannot write {file}: {e}"))?;
+            }
+            Ok(dir)
+        });
+        made.as_ref().map_err(Clone::clone)
+    }
+
+    /// `python3 tls_peer.py --suites suites.json` in the private directory.
+    fn launch(&self) -> Result<Command, String> {
+        let probed = self.probed();
+        if let Some(why) = &probed.client.unavailable {
+            return Err(why.clone());
+        }
+        let python = probed.executable.clone().or_else(|| self.python.clone()).ok_or("python3 not found")?;
+        let dir = self.dir()?.path();
+        let mut cmd = Command::new(python);
+        cmd.arg(dir.join("tls_peer.py")).arg("--suites").arg(dir.join("suites.json")).current_dir(dir);
+        Ok(cmd)
+    }
+
+    fn endpoint(&self, role: Role, mut request: Map<String, Value>) -> Result<Box<dyn Endpoint>, ConfigError> {
+        let process = self.pool.get(&ProcessKey::default(), || self.launch(), START_TIMEOUT).map_err(ConfigError)?;
+        request.insert("endpoint".into(), NEXT_ENDPOINT.fetch_add(1, Ordering::Relaxed).into());
+        Ok(Box::new(PeerEndpoint { process, role, request, name: NAME }))
+    }
+}
+
+impl Default for PythonBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Backend for PythonBackend {
+    fn id(&self) -> BackendId {
+        BackendId::Python
+    }
+
+    fn capabilities(&self, role: Role) -> &Capabilities {
+        let p = self.probed();
+        match role {
+            Role::Client => &p.client,
+            Role::Server => &p.server,
+        }
+    }
+
+    fn behaviour(&self, role: Role) -> crate::backend::Behaviour {
+        use crate::backend::{Behaviour, Preset};
+        use ProtocolVersion::{Tls12, Tls13};
+        // create_default_context's contexts over the system OpenSSL: SSLContext's minimum is TLS 1.2 (3.10+), and
+        // its cipher string leaves out SHA-1 and static-RSA suites; security level 2 from the system.
+        let versions = Preset::new([Tls12, Tls13], "Python's default: SSLContext's minimum is TLS 1.2 (3.10+)");
+        Behaviour {
+            // Its ALPN selection callback answers no overlap with SSL_TLSEXT_ERR_NOACK (catalog: alpn::no_overlap).
+            ignores_alpn_mismatch: role == Role::Server,
+            // An SSLContext has no DH parameters until load_dh_params() is called, so OpenSSL never selects a DHE
+            // suite (catalog: cipher_suites::dhe_only_server, handshake_failure from the python server).
+            dhe_without_parameters: (role == Role::Server).then_some(crate::backend::NoDhParameters {
+                why: "a Python SSLContext has none until SSLContext.load_dh_params() is called, so OpenSSL never \
+                      selects these suites, whatever the client offers",
+                remedy: "call SSLContext.load_dh_params(dhparam_file) on the server's context",
+            }),
+            ..Behaviour::openssl_library(role, versions)
+        }
+    }
+
+    /// The version the probe or the adapter reported; no process is started just to print it.
+    fn version(&self) -> String {
+        let probed = self.probed.get();
+        let v = self.pool.version().or_else(|| probed.and_then(|p| p.version.clone()));
+        match (v, &self.python, probed.and_then(|p| p.client.unavailable.as_ref())) {
+            (_, _, Some(why)) => why.clone(),
+            (Some(v), _, None) => v,
+            (None, Some(_), None) => "python3 (version read at first use)".into(),
+            (None, None, None) => format!("python3 not found on PATH: {INSTALL_HINT}"),
+        }
+    }
+
+    fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
+        self.endpoint(Role::Server, server_request(cfg, pki)?)
+    }
+
+    fn client(&self, cfg: &ClientConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
+        self.endpoint(Role::Client, client_request(cfg, pki)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_python_every_cell_is_unsupported_and_nothing_starts() {
+        let b = PythonBackend::with_python(None);
+        assert!(b.version().contains("not found"), "{}", b.version());
+        for role in [Role::Client, Role::Server] {
+            let why = b.capabilities(role).unavailable.clone().unwrap_or_default();
+            assert!(why.starts_with("python3 not found on PATH"), "{why}");
+            assert!(why.contains("apt-get install python3"), "{why}");
+        }
+        assert!(b.dir.get().is_none(), "no directory or process before first use");
+    }
+
+    #[test]
+    fn an_interpreter_without_ssl_is_unavailable_with_its_error() {
+        // `false` runs, prints nothing and fails, as an interpreter whose `import ssl` raises would.
+        let b = PythonBackend::with_python(which("false"));
+        let why = b.capabilities(Role::Client).unavailable.clone().unwrap_or_default();
+        assert!(why.contains("has no usable ssl module") && why.contains(INSTALL_HINT), "{why}");
+    }
+
+    #[test]
+    fn the_lacking_knobs_name_the_missing_api() {
+        let (client, _) = capabilities(None, None);
+        for (knob, why) in client.settings.lacking().filter(|(k, _)| *k != crate::settings::Knob::Sni) {
+            assert!(why.contains("no API"), "{knob:?}: {why}");
+        }
+        assert!(client.cipher_suites.is_empty() && client.versions.is_empty(), "nothing without a probe");
+    }
+}
