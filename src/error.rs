@@ -110,14 +110,39 @@ pub enum PkiError {
     },
 }
 
-/// A backend's failure to turn a valid config into a library config (a harness fault, not a TLS outcome).
+/// A backend's failure to turn a valid config into a library config: a harness fault (not a TLS outcome), or a
+/// value combination the backend finds it cannot express only when it builds the config (an adapter's run-time
+/// `unsupported`), which makes the cell `unsupported` with the reason instead of an `error`.
 ///
 /// It lives here, not in `backend`, because the connection types under the seam (`tap::Conn`) report it too.
 #[derive(Debug, Clone)]
-pub struct ConfigError(pub String);
+pub struct ConfigError {
+    /// What went wrong, or what cannot be expressed.
+    pub message: String,
+    /// Whether the backend cannot express the config (the cell is unsupported), rather than failed.
+    pub unsupported: bool,
+}
+
+impl ConfigError {
+    /// A harness fault.
+    pub fn new(message: impl Into<String>) -> ConfigError {
+        ConfigError { message: message.into(), unsupported: false }
+    }
+
+    /// A config this backend cannot express, found while building it.
+    pub fn unsupported(message: impl Into<String>) -> ConfigError {
+        ConfigError { message: message.into(), unsupported: true }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
 
 impl<E: std::error::Error> From<E> for ConfigError {
     fn from(e: E) -> Self {
-        ConfigError(e.to_string())
+        ConfigError::new(e.to_string())
     }
 }

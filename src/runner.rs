@@ -61,8 +61,13 @@ impl Context {
         let mut result = CellResult::new(cell, Status::Error, because);
         result.expected = Some(expectation.clone());
         match self.observe(cell).await {
-            Err(fault) => {
+            Err(NotPlayed::Fault(fault)) => {
                 result.reason = Some(fault);
+            }
+            Err(NotPlayed::Unsupported(why)) => {
+                result.status = Status::Unsupported;
+                result.expected = None;
+                result.reason = Some(why);
             }
             Ok(Played { observation: obs, wire }) => {
                 let caps = |id: BackendId, role| self.registry.get(id).expect("decided above").capabilities(role);
@@ -100,10 +105,10 @@ impl Context {
     /// the observation (unless the first already failed, which is then what the cell reports). Every connection goes
     /// through the recording relay; its bytes are analysed with the key log the backends wrote, and written as a
     /// pcapng file when the context asks for one.
-    pub async fn observe(&self, cell: &Cell) -> Result<Played, String> {
+    pub async fn observe(&self, cell: &Cell) -> Result<Played, NotPlayed> {
         let get = |id| self.registry.get(id).cloned().ok_or_else(|| format!("{id} is not compiled into this build"));
         let (client, server): (Arc<dyn Backend>, Arc<dyn Backend>) = (get(cell.client)?, get(cell.server)?);
-        let fault = |role: Role, id: BackendId| move |ConfigError(m)| format!("{id} as {role}: {m}");
+        let fault = |role: Role, id: BackendId| move |e: ConfigError| NotPlayed::of(e, role, id);
         let mut server_end =
             server.server(&cell.scenario.server, &self.pki).map_err(fault(Role::Server, cell.server))?;
         let mut client_end =
@@ -145,7 +150,7 @@ impl Context {
         client: &mut dyn Endpoint,
         cell: &Cell,
         keys: &KeyLog,
-    ) -> Result<(Observation, Capture), String> {
+    ) -> Result<(Observation, Capture), NotPlayed> {
         let bind = || async { TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("bind 127.0.0.1:0: {e}")) };
         let path = Path::of(cell);
         let listener = bind().await?;
@@ -165,7 +170,7 @@ impl Context {
         };
         let server_side = async {
             let park = park_s;
-            let (sock, _) = listener.accept().await.map_err(|e| ConfigError(format!("accept: {e}")))?;
+            let (sock, _) = listener.accept().await.map_err(|e| ConfigError::new(format!("accept: {e}")))?;
             // Without TCP_NODELAY every handshake flight waits out Nagle + delayed ACK (~44 ms a cell).
             sock.set_nodelay(true)?;
             server.run(conn(sock, Direction::ServerToClient, park), keys).await
@@ -174,7 +179,7 @@ impl Context {
             let park = park_c;
             let sock = TcpStream::connect(relay_addr.unwrap_or(addr))
                 .await
-                .map_err(|e| ConfigError(format!("connect: {e}")))?;
+                .map_err(|e| ConfigError::new(format!("connect: {e}")))?;
             sock.set_nodelay(true)?;
             client.run(conn(sock, Direction::ClientToServer, park), keys).await
         };
@@ -220,7 +225,7 @@ impl Context {
                 message: format!("no result within the {ms} ms deadline"),
             })),
             Ok(Ok(o)) => Ok(o),
-            Ok(Err(ConfigError(m))) => Err(format!("{id} as {role}: {m}")),
+            Ok(Err(e)) => Err(NotPlayed::of(e, role, id)),
         };
         let obs = Observation {
             server: settle(s, Role::Server, cell.server)?,
@@ -348,6 +353,37 @@ impl Path {
     }
 }
 
+/// Why a cell was not played to an observation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotPlayed {
+    /// The harness failed (a socket, a config the library refused, a dead peer process): the cell is an `error`.
+    Fault(String),
+    /// A backend found, while building its config, that it cannot express it: the cell is `unsupported`.
+    Unsupported(String),
+}
+
+impl NotPlayed {
+    fn of(e: ConfigError, role: Role, id: BackendId) -> NotPlayed {
+        let text = format!("{id} as {role}: {}", e.message);
+        if e.unsupported { NotPlayed::Unsupported(text) } else { NotPlayed::Fault(text) }
+    }
+}
+
+impl From<String> for NotPlayed {
+    fn from(fault: String) -> NotPlayed {
+        NotPlayed::Fault(fault)
+    }
+}
+
+impl std::fmt::Display for NotPlayed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotPlayed::Fault(m) => f.write_str(m),
+            NotPlayed::Unsupported(m) => write!(f, "unsupported: {m}"),
+        }
+    }
+}
+
 /// How long the relay may take to drain once both endpoints are done.
 const RELAY_GRACE: Duration = Duration::from_millis(200);
 
@@ -415,7 +451,11 @@ mod tests {
             format!("misbehaving ({})", self.how)
         }
         fn server(&self, _: &ServerConfig, _: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
-            Ok(Box::new(MisbehavingServer(self.how)))
+            match self.how {
+                "unsupported" => Err(ConfigError::unsupported("this server cannot express the config")),
+                "refuses" => Err(ConfigError::new("the library refused the config")),
+                how => Ok(Box::new(MisbehavingServer(how))),
+            }
         }
         fn client(&self, _: &ClientConfig, _: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
             unreachable!("only plays the server")
@@ -453,6 +493,22 @@ mod tests {
 
     fn cell(s: &Arc<Scenario>) -> Cell {
         Cell { scenario: s.clone(), client: BackendId::Openssl, server: BackendId::Rustls }
+    }
+
+    /// A config a backend finds it cannot express only while building it is `unsupported` with the reason (never an
+    /// `error`); a config it fails to build is an `error`.
+    #[tokio::test]
+    async fn a_config_found_inexpressible_at_build_time_is_unsupported() {
+        let (ctx, s) = context("unsupported", Duration::from_secs(5));
+        let r = ctx.run_cell(&cell(&s)).await;
+        assert_eq!(r.status, Status::Unsupported, "{r:?}");
+        assert_eq!(r.reason.as_deref(), Some("rustls as server: this server cannot express the config"));
+        let (ctx, s) = context("refuses", Duration::from_secs(5));
+        let r = ctx.run_cell(&cell(&s)).await;
+        assert_eq!(
+            (r.status, r.reason.as_deref()),
+            (Status::Error, Some("rustls as server: the library refused the config"))
+        );
     }
 
     #[tokio::test]

@@ -42,7 +42,7 @@ impl Conn {
         match self {
             Conn::Direct(s) => Ok(s),
             Conn::Tapped(_) => {
-                Err(ConfigError("an external peer was given a tapped connection; it needs the relay".into()))
+                Err(ConfigError::new("an external peer was given a tapped connection; it needs the relay"))
             }
         }
     }
@@ -236,7 +236,7 @@ mod tests {
             let (park, _linger) = linger();
             let tapped = Conn::tapped(s, Direction::ServerToClient, Recorder::new(), park);
             let err = tapped.into_tcp().unwrap_err();
-            assert!(err.0.contains("relay"), "{}", err.0);
+            assert!(err.message.contains("relay"), "{}", err.message);
         });
     }
 }

@@ -154,7 +154,7 @@ impl<T: Clone> ConfigCache<T> {
         cfg: &C,
         build: impl FnOnce() -> Result<T, ConfigError>,
     ) -> Result<T, ConfigError> {
-        let key = (pki.id(), serde_json::to_string(cfg).map_err(|e| ConfigError(e.to_string()))?);
+        let key = (pki.id(), serde_json::to_string(cfg).map_err(|e| ConfigError::new(e.to_string()))?);
         if let Some(hit) = self.map.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Ok(hit.clone());
         }
@@ -303,7 +303,7 @@ pub(crate) fn pem_chain(certs: &[::openssl::x509::X509]) -> Vec<u8> {
 
 /// The credential behind a fixture name (validated by the catalog).
 pub(crate) fn credential<'a>(pki: &'a Pki, name: &str) -> Result<&'a crate::pki::Credential, ConfigError> {
-    pki.get(name).ok_or_else(|| ConfigError(format!("fixture `{name}` is not in the PKI")))
+    pki.get(name).ok_or_else(|| ConfigError::new(format!("fixture `{name}` is not in the PKI")))
 }
 
 /// The host the client verifies: the scenario's server name, or the loopback address.

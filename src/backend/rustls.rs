@@ -381,7 +381,7 @@ impl Backend for RustlsBackend {
         // none shared with another cell that happens to use the same config.
         let mut config = (*shared).clone();
         config.resumption = rustls::client::Resumption::default();
-        let name = ServerName::try_from(client_host(cfg).to_string()).map_err(|e| ConfigError(e.to_string()))?;
+        let name = ServerName::try_from(client_host(cfg).to_string()).map_err(|e| ConfigError::new(e.to_string()))?;
         Ok(Box::new(Client { config: Arc::new(config), name }))
     }
 }

@@ -155,7 +155,7 @@ impl Backend for OpensslCliBackend {
     }
 
     fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
-        let program = self.program.clone().ok_or_else(|| ConfigError("openssl not found on PATH".into()))?;
+        let program = self.program.clone().ok_or_else(|| ConfigError::new("openssl not found on PATH"))?;
         let dir = TempDir::new("openssl-cli-server")?;
         let id = write_identity(&dir, "server", credential(pki, &cfg.certificate.0)?, cfg.chain)?;
         let mut args = vec![os("s_server"), os("-accept"), os("127.0.0.1:0"), os("-naccept"), os("1")];
@@ -178,7 +178,7 @@ impl Backend for OpensslCliBackend {
     }
 
     fn client(&self, cfg: &ClientConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
-        let program = self.program.clone().ok_or_else(|| ConfigError("openssl not found on PATH".into()))?;
+        let program = self.program.clone().ok_or_else(|| ConfigError::new("openssl not found on PATH"))?;
         let dir = TempDir::new("openssl-cli-client")?;
         let mut args = vec![os("-CAfile"), os(write_trust(&dir, pki, &cfg.trust)?), os("-verify_return_error")];
         let host = client_host(cfg);
@@ -215,7 +215,7 @@ impl Endpoint for Server {
         args.splice(0..0, self.args.iter().cloned());
         let inv = Invocation { program: self.program.clone(), args, env: Vec::new() };
         let mut tool =
-            Tool::spawn(&inv, self.dir.path()).map_err(|e| ConfigError(format!("{}: {e}", inv.display())))?;
+            Tool::spawn(&inv, self.dir.path()).map_err(|e| ConfigError::new(format!("{}: {e}", inv.display())))?;
         // The ACCEPT line also ends a run whose arguments s_server refused (it exits: end of stdout).
         let port = match tool.stdout.read_until(|b| accept_port(b).is_some()).await {
             true => accept_port(&tool.stdout.buf),
@@ -231,7 +231,7 @@ impl Endpoint for Server {
                     let script = Script { first: None, trigger: PING, reply: Some(PING), persistent: false };
                     drive(tool, io, conn, script).await
                 }
-                Err(e) => return Err(ConfigError(format!("connecting to s_server on port {port}: {e}"))),
+                Err(e) => return Err(ConfigError::new(format!("connecting to s_server on port {port}: {e}"))),
             },
         };
         collect_keys(&keyfile, keys);
@@ -252,7 +252,7 @@ impl Endpoint for Client {
         args.extend(logs);
         let inv = Invocation { program: self.program.clone(), args, env: Vec::new() };
         let mut tool =
-            Tool::spawn(&inv, self.dir.path()).map_err(|e| ConfigError(format!("{}: {e}", inv.display())))?;
+            Tool::spawn(&inv, self.dir.path()).map_err(|e| ConfigError::new(format!("{}: {e}", inv.display())))?;
         let accepted = tokio::select! {
             a = listener.accept() => a.ok(),
             () = tool.stdout.read_to_end() => None,

@@ -273,7 +273,7 @@ impl JsseBackend {
         role: Role,
         request: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Box<dyn Endpoint>, ConfigError> {
-        let process = self.pool.get(&key, || self.launch(&key), START_TIMEOUT).map_err(ConfigError)?;
+        let process = self.pool.get(&key, || self.launch(&key), START_TIMEOUT).map_err(ConfigError::new)?;
         Ok(Box::new(PeerEndpoint { process, role, request, name: "jsse adapter" }))
     }
 }

@@ -36,7 +36,7 @@ pub use self::python::PythonBackend;
 /// A certificate and its key, as the contract carries them.
 fn credential_json(pki: &Pki, name: &FixtureName, shape: ChainShape) -> Result<Value, ConfigError> {
     let cred = credential(pki, &name.0)?;
-    let pem = |b: Vec<u8>| String::from_utf8(b).map_err(|e| ConfigError(format!("PEM is not UTF-8: {e}")));
+    let pem = |b: Vec<u8>| String::from_utf8(b).map_err(|e| ConfigError::new(format!("PEM is not UTF-8: {e}")));
     Ok(json!({ "chain_pem": pem(pem_chain(&cred.chain(shape)))?, "key_pem": pem(cred.key_pkcs8_pem())? }))
 }
 
@@ -101,11 +101,13 @@ impl PeerEndpoint {
         let name = self.name;
         match reply {
             Some(Reply::Outcome(o)) => Ok(o),
-            Some(Reply::Unsupported(why)) => Err(ConfigError(format!("the {name} cannot express this: {why}"))),
-            Some(Reply::Error(e)) => Err(ConfigError(format!("the {name} failed: {e}"))),
-            Some(Reply::Died(why)) => Err(ConfigError(why)),
-            Some(Reply::Listening(_)) => Err(ConfigError(format!("the {name} announced a port twice"))),
-            None => Err(ConfigError(format!("the {name} forgot the request"))),
+            Some(Reply::Unsupported(why)) => {
+                Err(ConfigError::unsupported(format!("the {name} cannot express this: {why}")))
+            }
+            Some(Reply::Error(e)) => Err(ConfigError::new(format!("the {name} failed: {e}"))),
+            Some(Reply::Died(why)) => Err(ConfigError::new(why)),
+            Some(Reply::Listening(_)) => Err(ConfigError::new(format!("the {name} announced a port twice"))),
+            None => Err(ConfigError::new(format!("the {name} forgot the request"))),
         }
     }
 
@@ -134,14 +136,14 @@ impl Endpoint for PeerEndpoint {
         let name = self.name;
         match self.role {
             Role::Server => {
-                let mut ticket = self.process.request(self.request.clone()).map_err(ConfigError)?;
+                let mut ticket = self.process.request(self.request.clone()).map_err(ConfigError::new)?;
                 let port = match ticket.replies.recv().await {
                     Some(Reply::Listening(p)) => p,
                     other => return self.early_end(other),
                 };
                 let conn = TcpStream::connect(("127.0.0.1", port))
                     .await
-                    .map_err(|e| ConfigError(format!("connect to the {name} on 127.0.0.1:{port}: {e}")))?;
+                    .map_err(|e| ConfigError::new(format!("connect to the {name} on 127.0.0.1:{port}: {e}")))?;
                 self.finish(io, conn, &mut ticket).await
             }
             Role::Client => {
@@ -149,7 +151,7 @@ impl Endpoint for PeerEndpoint {
                 let port = listener.local_addr()?.port();
                 let mut req = self.request.clone();
                 req.insert("connect".into(), port.into());
-                let mut ticket = self.process.request(req).map_err(ConfigError)?;
+                let mut ticket = self.process.request(req).map_err(ConfigError::new)?;
                 let conn = tokio::select! {
                     accepted = listener.accept() => accepted?.0,
                     reply = ticket.replies.recv() => return self.early_end(reply),

@@ -184,7 +184,8 @@ impl PythonBackend {
     }
 
     fn endpoint(&self, role: Role, mut request: Map<String, Value>) -> Result<Box<dyn Endpoint>, ConfigError> {
-        let process = self.pool.get(&ProcessKey::default(), || self.launch(), START_TIMEOUT).map_err(ConfigError)?;
+        let process =
+            self.pool.get(&ProcessKey::default(), || self.launch(), START_TIMEOUT).map_err(ConfigError::new)?;
         request.insert("endpoint".into(), NEXT_ENDPOINT.fetch_add(1, Ordering::Relaxed).into());
         Ok(Box::new(PeerEndpoint { process, role, request, name: NAME }))
     }

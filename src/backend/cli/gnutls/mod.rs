@@ -188,16 +188,16 @@ impl Backend for GnutlsBackend {
 
     fn expressible(&self, role: Role, scenario: &crate::scenario::Scenario) -> Result<(), String> {
         match role {
-            Role::Server => suite_items(&scenario.server).map(|_| ()).map_err(|ConfigError(why)| why),
+            Role::Server => suite_items(&scenario.server).map(|_| ()).map_err(|e| e.message),
             Role::Client => Ok(()),
         }
     }
 
     fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
         if let Some(why) = &self.caps_server.unavailable {
-            return Err(ConfigError(why.clone()));
+            return Err(ConfigError::new(why.clone()));
         }
-        let program = self.serv.clone().ok_or_else(|| ConfigError("gnutls-serv not found on PATH".into()))?;
+        let program = self.serv.clone().ok_or_else(|| ConfigError::new("gnutls-serv not found on PATH"))?;
         let dir = TempDir::new("gnutls-server")?;
         let shim = dir.write("loopback.so", SHIM)?;
         // `--debug=5`: the record layer's log, where the alerts are (see the module docs).
@@ -235,7 +235,7 @@ impl Backend for GnutlsBackend {
     }
 
     fn client(&self, cfg: &ClientConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
-        let program = self.cli.clone().ok_or_else(|| ConfigError("gnutls-cli not found on PATH".into()))?;
+        let program = self.cli.clone().ok_or_else(|| ConfigError::new("gnutls-cli not found on PATH"))?;
         let dir = TempDir::new("gnutls-client")?;
         // `--debug=5`: the record layer's log, where the alerts are (see the module docs).
         let mut args = vec![os("--debug=5"), os("--x509cafile"), os(write_trust(&dir, pki, &cfg.trust)?)];
@@ -277,7 +277,7 @@ impl Endpoint for Client {
         let env = vec![("SSLKEYLOGFILE".to_string(), os(&keyfile))];
         let inv = Invocation { program: self.program.clone(), args, env };
         let mut tool =
-            Tool::spawn(&inv, self.dir.path()).map_err(|e| ConfigError(format!("{}: {e}", inv.display())))?;
+            Tool::spawn(&inv, self.dir.path()).map_err(|e| ConfigError::new(format!("{}: {e}", inv.display())))?;
         let accepted = tokio::select! {
             a = listener.accept() => a.ok(),
             () = tool.stdout.read_to_end() => None,
@@ -326,7 +326,7 @@ impl Endpoint for Server {
         let env = vec![("SSLKEYLOGFILE".to_string(), os(&keyfile)), ("LD_PRELOAD".to_string(), os(&self.shim))];
         let inv = Invocation { program: self.program.clone(), args: self.args.clone(), env };
         let mut tool =
-            Tool::spawn(&inv, self.dir.path()).map_err(|e| ConfigError(format!("{}: {e}", inv.display())))?;
+            Tool::spawn(&inv, self.dir.path()).map_err(|e| ConfigError::new(format!("{}: {e}", inv.display())))?;
         // The listening line, or the end of stderr: gnutls-serv refused its arguments or files and exited.
         let port = match tool.stderr.read_until(|b| listening(b).is_some()).await {
             true => listening(&tool.stderr.buf),
@@ -334,7 +334,7 @@ impl Endpoint for Server {
         };
         let session = match port {
             None => never_connected(tool).await,
-            Some(Err(why)) => return Err(ConfigError(why)),
+            Some(Err(why)) => return Err(ConfigError::new(why)),
             Some(Ok(port)) => match TcpStream::connect(("127.0.0.1", port)).await {
                 Ok(conn) => {
                     let _ = conn.set_nodelay(true);
@@ -343,7 +343,7 @@ impl Endpoint for Server {
                     let script = Script { first: None, trigger: b"- Description: ", reply: None, persistent: true };
                     drive(tool, io, conn, script).await
                 }
-                Err(e) => return Err(ConfigError(format!("connecting to gnutls-serv on port {port}: {e}"))),
+                Err(e) => return Err(ConfigError::new(format!("connecting to gnutls-serv on port {port}: {e}"))),
             },
         };
         collect_keys(&keyfile, keys);

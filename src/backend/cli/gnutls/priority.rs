@@ -134,7 +134,7 @@ pub(super) fn suite_items(cfg: &ServerConfig) -> Result<Option<String>, ConfigEr
         Some(list) => {
             for s in list {
                 let Some(&(_, k, c, m)) = SUITES_12.iter().find(|t| t.0 == s.0) else {
-                    return Err(ConfigError(format!("{s} has no GnuTLS priority items")));
+                    return Err(ConfigError::unsupported(format!("{s} has no GnuTLS priority items")));
                 };
                 add(&mut kx, k);
                 add(&mut ciphers, c);
@@ -152,7 +152,7 @@ pub(super) fn suite_items(cfg: &ServerConfig) -> Result<Option<String>, ConfigEr
         Some(list) => {
             for s in list {
                 let Some(&(_, c)) = SUITES_13.iter().find(|t| t.0 == s.0) else {
-                    return Err(ConfigError(format!("{s} has no GnuTLS priority item")));
+                    return Err(ConfigError::unsupported(format!("{s} has no GnuTLS priority item")));
                 };
                 add(&mut ciphers, c);
             }
@@ -202,7 +202,7 @@ pub(super) fn suite_items(cfg: &ServerConfig) -> Result<Option<String>, ConfigEr
     }
     if !extra.is_empty() || !missing.is_empty() {
         let names = |v: &[CipherSuite]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ");
-        return Err(ConfigError(format!(
+        return Err(ConfigError::unsupported(format!(
             "the suite lists cannot be expressed as a GnuTLS priority string: its key exchange, cipher and MAC items \
              apply to every version enabled and combine freely, so it would also enable [{}] and miss [{}]",
             names(&extra),

@@ -52,14 +52,14 @@ fn a_suite_list_that_is_a_product_of_items_is_expressed() {
 fn a_suite_list_gnutls_would_widen_is_refused_with_the_extra_suites() {
     // ECDHE-ECDSA + ECDHE-RSA with AES-128-GCM + CHACHA20 would enable all four combinations.
     let mixed = server(&[Tls12], &[0xc02b, 0xcca8], &[]);
-    let e = suite_items(&mixed).unwrap_err().0;
+    let e = suite_items(&mixed).unwrap_err().message;
     assert!(e.contains("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"), "{e}");
     // With TLS 1.3 on as well, its default ciphers come along for TLS 1.2 too.
     let both = server(&[Tls12, Tls13], &[0xc02b], &[]);
-    let e = suite_items(&both).unwrap_err().0;
+    let e = suite_items(&both).unwrap_err().message;
     assert!(e.contains("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"), "{e}");
     // And TLS 1.2's default ciphers widen a TLS 1.3 list.
-    let e = suite_items(&server(&[Tls12, Tls13], &[], &[0x1301])).unwrap_err().0;
+    let e = suite_items(&server(&[Tls12, Tls13], &[], &[0x1301])).unwrap_err().message;
     assert!(e.contains("also enable [TLS_AES_256_GCM_SHA384"), "{e}");
 }
 
