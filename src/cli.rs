@@ -178,11 +178,12 @@ pub struct RunArgs {
     /// Compare with an earlier JSON report and list what changed (exit 1 on a regression or changed observation).
     #[arg(long)]
     pub baseline: Option<PathBuf>,
-    /// Cells run at once (default: twice the CPU count; cells mostly wait on each other).
-    #[arg(long)]
+    /// Cells run at once (default: twice the CPU count; cells mostly wait on each other), 1 to 1024: each cell holds
+    /// a few sockets, and more at once than the descriptor limit allows fails cells with "Too many open files".
+    #[arg(long, value_parser = jobs_in_range)]
     pub jobs: Option<usize>,
-    /// Per-cell deadline in milliseconds (three times this for cells with an external peer).
-    #[arg(long, default_value_t = 5000)]
+    /// Per-cell deadline in milliseconds (three times this for cells with an external peer), 1 to 600000.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub timeout: u64,
     /// Run the selection N times and list every cell whose status or observation varied (exit 1 if any did); the
     /// report shows the last run.
@@ -199,6 +200,14 @@ pub struct RunArgs {
     /// Write one pcapng file per cell into DIR, with the cell's TLS secrets embedded (Wireshark decrypts it as is).
     #[arg(long, value_name = "DIR")]
     pub pcap: Option<PathBuf>,
+}
+
+/// `--jobs`: 1 to 1024.
+fn jobs_in_range(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=1024) => Ok(n),
+        _ => Err(format!("`{s}`: expected a number of cells from 1 to 1024")),
+    }
 }
 
 /// How a matrix is run.

@@ -139,7 +139,28 @@ struct PkiFile {
 /// and property tests reach the parser through this, since [`Pki::load`] also makes keys.
 pub fn parse_spec(path: &Path, text: &str) -> Result<BTreeMap<String, CertSpec>, LoadError> {
     let file: PkiFile = yaml::from_str(text).map_err(|e| LoadError::at(path, e.line, e.column, e.message))?;
+    // A name becomes file names (`pki-export`: NAME.key), so it must be a plain name, never a path.
+    if let Some(bad) = file.certificates.keys().find(|n| !plain_name(n)) {
+        let line = text.lines().position(|l| l.trim_start().trim_start_matches(['"', '\'']).starts_with(bad.as_str()));
+        let shown: String = bad.chars().take(64).collect();
+        return Err(LoadError::at(
+            path,
+            line.map(|l| l + 1),
+            None,
+            format!(
+                "certificate name `{shown}`: expected a plain name (letters, digits, `-`, `_`, `.`; not starting with `.`), not a path"
+            ),
+        ));
+    }
     Ok(file.certificates)
+}
+
+/// Letters, digits, `-`, `_` and `.`, not starting with `.`, at most 128 bytes: safe as a file name anywhere.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// A certificate with its key and the chain a server or client sends with it.
@@ -222,8 +243,15 @@ impl Pki {
 
     /// Writes every fixture as PEM files into `dir` (`<name>.crt`, `<name>.key`, and `<name>.chain.crt` with the
     /// leaf followed by its intermediates), for use with other tools (`openssl s_server -cert ... -key ...`).
+    ///
+    /// The directory is created private (0700) when it does not exist; keys are written 0600 and certificates 0644.
+    /// A file already there is replaced, a symbolic link included: the link itself is removed and a new file
+    /// created in its place (`create_new`), so a planted link never makes the export write a key elsewhere.
     pub fn export(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-        std::fs::create_dir_all(dir)?;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        if !dir.is_dir() {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        }
         let mut written = Vec::new();
         for (name, cred) in &self.creds {
             let pem = |certs: &[X509]| certs.iter().flat_map(|c| c.to_pem().unwrap_or_default()).collect::<Vec<u8>>();
@@ -233,7 +261,12 @@ impl Pki {
                 ("key", cred.key_pkcs8_pem()),
             ] {
                 let path = dir.join(format!("{name}.{suffix}"));
-                std::fs::write(&path, bytes)?;
+                if path.symlink_metadata().is_ok() {
+                    std::fs::remove_file(&path)?;
+                }
+                let mode = if suffix == "key" { 0o600 } else { 0o644 };
+                let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&path)?;
+                std::io::Write::write_all(&mut f, &bytes)?;
                 written.push(path);
             }
         }
@@ -292,7 +325,9 @@ pub fn parse_offset(s: &str) -> Result<i64, String> {
     if s == "0" {
         return Ok(0);
     }
-    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    // The unit is the last character, whatever its width (a non-ASCII one is an error, never a split inside it).
+    let unit_at = s.char_indices().last().map_or(0, |(i, _)| i);
+    let (num, unit) = s.split_at(unit_at);
     let mult = match unit {
         "d" => 86_400,
         "h" => 3_600,
@@ -303,7 +338,7 @@ pub fn parse_offset(s: &str) -> Result<i64, String> {
     num.parse::<i64>()
         .ok()
         .and_then(|n| n.checked_mul(mult))
-        .filter(|secs| secs.abs() <= 200 * 365 * 86_400)
+        .filter(|secs| secs.unsigned_abs() <= 200 * 365 * 86_400)
         .ok_or_else(|| format!("`{s}`: expected an offset like -1d, 12h, 30m, 10s or 0, within 200 years"))
 }
 
@@ -475,12 +510,56 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
+    /// A fixture name becomes a file name: a path in it is refused with its line.
+    #[rstest]
+    #[case("../x")]
+    #[case("/etc/passwd")]
+    #[case(".hidden")]
+    #[case("a/b")]
+    fn a_fixture_name_must_be_a_plain_name(#[case] name: &str) {
+        let text = format!(
+            "certificates:\n  root: {{ cn: r, key: ec-p256, ca: true }}\n  \"{name}\": {{ cn: x, key: ec-p256, issuer: root }}\n"
+        );
+        let err = parse_spec(Path::new("pki.yaml"), &text).unwrap_err();
+        assert_eq!(err.line, Some(3), "{err}");
+        assert!(err.message.contains("expected a plain name"), "{err}");
+    }
+
+    /// `pki-export` into a directory with a planted symbolic link: the link is replaced, its target untouched, and
+    /// the key is written 0600.
+    #[test]
+    fn export_replaces_a_planted_link_and_keeps_keys_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let text = "certificates:\n  root: { cn: r, key: ec-p256, ca: true }\n";
+        let pki = Pki::generate(parse_spec(Path::new("pki.yaml"), text).unwrap()).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, "keep me").unwrap();
+        let out = tmp.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::os::unix::fs::symlink(&victim, out.join("root.key")).unwrap();
+        pki.export(&out).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        let key = out.join("root.key");
+        assert!(!key.symlink_metadata().unwrap().file_type().is_symlink());
+        assert_eq!(key.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        let fresh = tmp.path().join("fresh");
+        pki.export(&fresh).unwrap();
+        assert_eq!(fresh.metadata().unwrap().permissions().mode() & 0o777, 0o700);
+    }
+
     #[rstest]
     #[case("-1d", Ok(-86_400))]
     #[case("12h", Ok(43_200))]
     #[case("0", Ok(0))]
     #[case("1y", Err(()))]
     #[case("d", Err(()))]
+    // Hostile input: a multi-byte last character, the smallest i64 (whose absolute value does not fit), empty.
+    #[case("1\u{e9}", Err(()))]
+    #[case("\u{e9}", Err(()))]
+    #[case("-9223372036854775808s", Err(()))]
+    #[case("9223372036854775807d", Err(()))]
+    #[case("", Err(()))]
     fn offsets(#[case] s: &str, #[case] want: Result<i64, ()>) {
         assert_eq!(parse_offset(s).map_err(|_| ()), want);
     }

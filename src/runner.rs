@@ -403,7 +403,17 @@ fn write_pcap(dir: &std::path::Path, cell: &Cell, captures: &[Capture], keylog: 
     let path = dir.join(name);
     let mut out = Vec::new();
     crate::wire::pcapng::write(captures, keylog, &mut out).map_err(|e| format!("pcapng: {e}"))?;
-    std::fs::write(&path, out).map_err(|e| format!("writing {}: {e}", path.display()))
+    // The file carries the connection's TLS secrets: private to the user (0600), and a link planted in its place is
+    // replaced, never followed.
+    use std::os::unix::fs::OpenOptionsExt;
+    let written = (|| {
+        if path.symlink_metadata().is_ok() {
+            std::fs::remove_file(&path)?;
+        }
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        std::io::Write::write_all(&mut f, &out)
+    })();
+    written.map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
 /// Marks the failure messages of an observation as belonging to an earlier connection.

@@ -351,3 +351,22 @@ fn bench_measures_external_peers_or_says_why_not() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+/// Hostile arguments end fast with the file or flag named and the limit said: a report path that never ends is not
+/// read forever, a deadline of 0 or a `--jobs` beyond the descriptor budget is refused before anything runs.
+#[test]
+fn hostile_arguments_are_refused_with_the_limit() {
+    let root = Path::new(ROOT);
+    let started = std::time::Instant::now();
+    let o = tlsmatrix(root, &["diff", "/dev/zero", "/dev/zero"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("/dev/zero") && err.contains("larger than 128 MiB"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+    for (flag, value, said) in [("--timeout", "0", "1..=600000"), ("--jobs", "100000", "from 1 to 1024")] {
+        let o = tlsmatrix(root, &["run", flag, value]);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(err.contains(said), "{flag} {value}: {err}");
+    }
+}

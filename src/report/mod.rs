@@ -179,6 +179,9 @@ impl Behaviour {
 /// The report format version; bumped on any incompatible change to the JSON shape.
 pub const REPORT_VERSION: u32 = 1;
 
+/// The largest JSON report `diff` and `--baseline` read (128 MiB; the whole default matrix is some 25 MB).
+pub const MAX_REPORT_BYTES: u64 = 128 << 20;
+
 /// Which libraries produced the report.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Environment {
@@ -287,10 +290,24 @@ impl Report {
         self
     }
 
-    /// Reads a JSON report written by `tlsmatrix run --format json`.
+    /// Reads a JSON report written by `tlsmatrix run --format json`, of at most [`MAX_REPORT_BYTES`].
     pub fn load(path: &std::path::Path) -> Result<Report, crate::Error> {
         let bad = |m: String| crate::Error::Load(crate::LoadError::file(path, m));
-        let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read the report: {e}")))?;
+        // Bounded: a path that never ends (`/dev/zero`, a FIFO nobody closes) or a file far beyond any real report is
+        // refused instead of read forever into memory.
+        use std::io::Read;
+        let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot read the report: {e}")))?;
+        let mut bytes = Vec::new();
+        file.take(MAX_REPORT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| bad(format!("cannot read the report: {e}")))?;
+        if bytes.len() as u64 > MAX_REPORT_BYTES {
+            return Err(bad(format!(
+                "larger than {} MiB: not a tlsmatrix report (or a run far bigger than any catalog)",
+                MAX_REPORT_BYTES >> 20
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| bad(format!("not UTF-8 text: {e}")))?;
         let report: Report = serde_json::from_str(&text).map_err(|e| {
             crate::Error::Load(crate::LoadError::at(
                 path,

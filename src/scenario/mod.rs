@@ -195,6 +195,34 @@ impl Scenario {
 
     /// Cross-field rules. Errors carry where to point in the text and the message.
     fn validate(&self) -> Result<(), (Loc, String)> {
+        // An empty list enables nothing: every library refuses it when the config is built, so it is a mistake in the
+        // file, said here with its line (to enable a library's default, leave the key out).
+        let empties = [
+            ("server", "cipher_suites", self.server.cipher_suites.as_ref().map(Vec::len)),
+            ("server", "tls13_cipher_suites", self.server.tls13_cipher_suites.as_ref().map(Vec::len)),
+            ("server", "groups", self.server.groups.as_ref().map(Vec::len)),
+            ("server", "signature_algorithms", self.server.signature_algorithms.as_ref().map(Vec::len)),
+            ("server", "alpn", self.server.alpn.as_ref().map(Vec::len)),
+            ("client", "cipher_suites", self.client.cipher_suites.as_ref().map(Vec::len)),
+            ("client", "tls13_cipher_suites", self.client.tls13_cipher_suites.as_ref().map(Vec::len)),
+            ("client", "groups", self.client.groups.as_ref().map(Vec::len)),
+            ("client", "signature_algorithms", self.client.signature_algorithms.as_ref().map(Vec::len)),
+            ("client", "alpn", self.client.alpn.as_ref().map(Vec::len)),
+        ];
+        if let Some((side, key, _)) = empties.iter().find(|(_, _, n)| *n == Some(0)) {
+            return Err((
+                Loc::In(side, key),
+                format!(
+                    "{side}.{key}: an empty list enables nothing; expected at least one item (leave the key out for the library's default)"
+                ),
+            ));
+        }
+        if let Some(ms) = self.wire.deadline_ms.filter(|ms| *ms > MAX_DEADLINE_MS) {
+            return Err((
+                Loc::In("wire", "deadline_ms"),
+                format!("wire.deadline_ms: {ms} ms; expected at most {MAX_DEADLINE_MS} ms (10 minutes)"),
+            ));
+        }
         for (side, versions, level) in [
             ("server", &self.server.versions, self.server.security_level),
             ("client", &self.client.versions, self.client.security_level),
@@ -348,6 +376,9 @@ fn check_versions(v: &[ProtocolVersion]) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The longest per-connection deadline a scenario may ask for: a stall that waits for it must still end.
+pub const MAX_DEADLINE_MS: u64 = 600_000;
 
 /// Runs `f` with `fixtures` as the names a [`FixtureName`] may take (grid values are checked like hand-written
 /// ones).

@@ -154,6 +154,20 @@ impl Backend for OpensslCliBackend {
         format!("{} (openssl s_server/s_client)", v.unwrap_or_else(|| "openssl not found".into()))
     }
 
+    fn expressible(&self, role: Role, scenario: &crate::scenario::Scenario) -> Result<(), String> {
+        let alpn = match role {
+            Role::Server => scenario.server.alpn.as_deref(),
+            Role::Client => scenario.client.alpn.as_deref(),
+        };
+        match alpn.into_iter().flatten().find(|p| p.contains(',')) {
+            Some(p) => Err(format!(
+                "s_server/s_client take ALPN as one comma-separated -alpn list, so the protocol name {p:?} (with a \
+                 comma) cannot be passed: it would be split into two"
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
         let program = self.program.clone().ok_or_else(|| ConfigError::new("openssl not found on PATH"))?;
         let dir = TempDir::new("openssl-cli-server")?;
@@ -396,6 +410,20 @@ fn alpn(stdout: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `-alpn a,b` is a list of two: a protocol name with a comma would silently test another configuration.
+    #[test]
+    fn an_alpn_name_with_a_comma_is_unsupported_not_split() {
+        let text = "description: d\nserver:\n  certificate: server-ec\n  alpn: [\"a,b\"]\nclient:\n  trust: [root-a]\n  \
+                    alpn: [h2]\nexpect:\n  result: success\n";
+        let fixtures = ["server-ec", "root-a"].into_iter().map(String::from).collect();
+        let s =
+            crate::scenario::Scenario::parse("t::x".into(), std::path::Path::new("t.yaml"), text, &fixtures).unwrap();
+        let b = OpensslCliBackend::new();
+        let why = b.expressible(Role::Server, &s).unwrap_err();
+        assert!(why.contains("\"a,b\"") && why.contains("comma"), "{why}");
+        assert_eq!(b.expressible(Role::Client, &s), Ok(()));
+    }
 
     #[test]
     fn msg_log_alerts_are_read_from_their_bytes() {
