@@ -28,7 +28,6 @@ pub mod run;
 pub mod runner;
 pub mod scenario;
 pub mod settings;
-pub mod tap;
 pub mod verdict;
 mod vocab;
 pub mod wire;

@@ -32,7 +32,7 @@ const GARBAGE: &[u8] = &[
 const OVERSIZED_BODY: usize = (1 << 14) + 2048 + 1;
 
 /// The chunks of one connection, shared by everything that records them: the relay's two pumps, or the two taps
-/// ([`crate::tap`]).
+/// ([`crate::backend::conn`]).
 #[derive(Clone, Debug, Default)]
 pub struct Recorder {
     chunks: Arc<Mutex<Vec<Chunk>>>,

@@ -5,13 +5,13 @@ use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::backend::conn::{self as tap, Conn, Park};
 use crate::backend::{Backend, ConfigError, Endpoint, Registry};
 use crate::observation::{ErrorClass, Failure, Observation, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::plan::{Cell, Decision, Plannable, Planned};
 use crate::relay::Relay;
 use crate::scenario::{Fault, Mode};
-use crate::tap::{self, Conn, Park};
 pub use crate::verdict::CellResult;
 use crate::verdict::{Side, Status, Verdict};
 use crate::vocab::{BackendId, Role};
@@ -143,7 +143,7 @@ impl Context {
     }
 
     /// One connection between the two endpoints, recorded, under the cell's deadline: through the relay when the
-    /// cell has a fault to play or an external peer to bridge, tapped ([`crate::tap`]) otherwise.
+    /// cell has a fault to play or an external peer to bridge, tapped ([`crate::backend::conn`]) otherwise.
     pub(crate) async fn connect_once(
         &self,
         server: &mut dyn Endpoint,
@@ -335,7 +335,7 @@ pub fn set_capture(on: bool) {
 enum Path {
     /// Through the recording relay: the cell plays a fault, or an external peer bridges its socket to a tool.
     Relay,
-    /// Client straight to server, each socket tapped ([`crate::tap`]).
+    /// Client straight to server, each socket tapped ([`crate::backend::conn`]).
     Tap,
     /// Client straight to server, nothing recorded (`bench` only).
     Unrecorded,

@@ -9,6 +9,7 @@
 mod behaviour;
 mod bridge;
 mod cli;
+pub mod conn;
 pub(crate) use cli::TempDir;
 mod native_tls;
 mod openssl;
@@ -28,7 +29,7 @@ use crate::pki::Pki;
 use crate::scenario::{ClientConfig, ServerConfig, SideConfig};
 use crate::settings::{Decision, Knob, SETTINGS, Settings};
 
-use crate::tap::Conn;
+use self::conn::Conn;
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
 

@@ -14,11 +14,11 @@ use super::{
     Backend, Capabilities, ConfigCache, ConfigError, Endpoint, client_host, credential, exchange, pem_chain,
     version_range,
 };
+use crate::backend::conn::Conn;
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ClientConfig, ServerConfig};
 use crate::settings::Settings;
-use crate::tap::Conn;
 use crate::vocab::{BackendId, ProtocolVersion, Role};
 use crate::wire::KeyLog;
 

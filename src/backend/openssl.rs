@@ -28,11 +28,11 @@ use super::openssl_errors::{Diagnosis, diagnose};
 use super::{
     Backend, Capabilities, ConfigCache, ConfigError, Endpoint, client_host, credential, exchange, version_range,
 };
+use crate::backend::conn::Conn;
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ClientAuth, ClientConfig, FixtureName, ServerConfig, SideConfig};
 use crate::settings::Settings;
-use crate::tap::Conn;
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
 

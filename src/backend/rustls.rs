@@ -20,11 +20,11 @@ use rustls::{
 };
 
 use super::{Backend, Capabilities, ConfigCache, ConfigError, Endpoint, client_host, credential, exchange};
+use crate::backend::conn::Conn;
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ChainShape, ClientAuth, ClientConfig, FixtureName, ServerConfig, SideConfig};
 use crate::settings::Settings;
-use crate::tap::Conn;
 use crate::vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
 

@@ -1,7 +1,7 @@
 //! The wire: what the bytes between client and server say, independent of what either library reports.
 //!
 //! Every connection is recorded, chunk by chunk each way, into a [`Capture`] (by taps on the endpoints' sockets,
-//! [`crate::tap`], or by the relay, [`crate::relay`]); each backend that can export its secrets writes them into the
+//! [`crate::backend::conn`], or by the relay, [`crate::relay`]); each backend that can export its secrets writes them into the
 //! cell's [`KeyLog`]. [`analyse`] parses the record layer, decrypts what the key log allows, and returns the
 //! handshake messages and alerts as a [`Wire`] observation.
 

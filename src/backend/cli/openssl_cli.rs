@@ -15,12 +15,12 @@ use tokio::net::{TcpListener, TcpStream};
 use super::hello;
 use super::process::{Invocation, Script, Session, Tool, contains, drive, never_connected};
 use super::{TempDir, collect_keys, first_line, os, which, write_identity, write_trust};
+use crate::backend::conn::Conn;
 use crate::backend::{Backend, Capabilities, ConfigError, Endpoint, PING, client_host, credential};
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{ClientAuth, ClientConfig, ServerConfig, SideConfig};
 use crate::settings::Settings;
-use crate::tap::Conn;
 use crate::vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
 

@@ -23,10 +23,10 @@ use std::sync::Arc;
 use self::process::{Process, Reply, Ticket};
 use super::bridge::{Tapped, bridge};
 use super::{ConfigError, Endpoint, credential, pem_chain};
+use crate::backend::conn::Conn;
 use crate::observation::SideOutcome;
 use crate::pki::Pki;
 use crate::scenario::{ChainShape, ClientConfig, FixtureName, ServerConfig};
-use crate::tap::Conn;
 use crate::vocab::Role;
 use crate::wire::KeyLog;
 

@@ -19,12 +19,12 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::process::{Invocation, Script, Tool, drive, never_connected};
 use super::{TempDir, collect_keys, first_line, os, which, write_identity, write_trust};
+use crate::backend::conn::Conn;
 use crate::backend::{Backend, Capabilities, ConfigError, Endpoint, PING, client_host, credential};
 use crate::observation::SideOutcome;
 use crate::pki::Pki;
 use crate::scenario::{ClientAuth, ClientConfig, ServerConfig};
 use crate::settings::Settings;
-use crate::tap::Conn;
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
 
