@@ -370,3 +370,29 @@ fn hostile_arguments_are_refused_with_the_limit() {
         assert!(err.contains(said), "{flag} {value}: {err}");
     }
 }
+
+/// A wedged `openssl` on PATH (it never answers, and leaves a child behind) does not hang `tlsmatrix list`: the
+/// version probe gives up after its deadline and kills the tool's whole process group.
+#[test]
+fn a_wedged_tool_on_path_does_not_hang_list() {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = tempfile::tempdir().unwrap();
+    let fake = bin.path().join("openssl");
+    std::fs::write(&fake, "#!/bin/sh\nsleep 987654 &\nexec sleep 987653\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    let started = std::time::Instant::now();
+    let o = Command::new(BIN).arg("--root").arg(ROOT).arg("list").env("PATH", path).output().unwrap();
+    let took = started.elapsed();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
+    assert!(out.contains("did not answer within 5 s"), "{out}");
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("sleep 98765"))
+        .collect();
+    assert!(left.is_empty(), "the tool's processes outlived the probe: {left:?}");
+}

@@ -10,6 +10,7 @@ mod behaviour;
 mod bridge;
 mod cli;
 pub mod conn;
+pub(crate) mod probe;
 pub(crate) use cli::TempDir;
 mod native_tls;
 mod openssl;

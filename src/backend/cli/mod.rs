@@ -39,8 +39,14 @@ pub(crate) fn which(name: &str) -> Option<PathBuf> {
 
 /// The first line of `program args...`'s output, for `Backend::version`.
 pub(crate) fn first_line(program: &Path, args: &[&str]) -> Option<String> {
-    let out = std::process::Command::new(program).args(args).output().ok()?;
-    String::from_utf8_lossy(&out.stdout).lines().next().map(|l| l.trim().to_string())
+    let out = crate::backend::probe::run(
+        std::process::Command::new(program).args(args),
+        crate::backend::probe::PROBE_DEADLINE,
+    );
+    match out {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).lines().next().map(|l| l.trim().to_string()),
+        Err(why) => Some(format!("(no version: {why})")),
+    }
 }
 
 /// A private directory for one endpoint's PEM files (mode 0700), removed when the endpoint drops.

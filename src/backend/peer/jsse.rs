@@ -212,13 +212,11 @@ impl JsseBackend {
                 let name = format!("{:016x}", crate::cache::fingerprint(SOURCE.as_bytes()));
                 crate::cache::entry("jsse", &name, |dir| {
                     std::fs::write(dir.join("TlsPeer.java"), SOURCE).map_err(|e| e.to_string())?;
-                    let out = Command::new(&javac)
-                        .args(["--release", "11", "-nowarn", "-d", "."])
-                        .arg("TlsPeer.java")
-                        .current_dir(dir)
-                        .output()
-                        .map_err(|e| format!("cannot run {}: {e}", javac.display()))?;
-                    if !out.status.success() {
+                    let mut cmd = Command::new(&javac);
+                    cmd.args(["--release", "11", "-nowarn", "-d", "."]).arg("TlsPeer.java").current_dir(dir);
+                    // A compile takes a few seconds; a javac that hangs must not hold the run.
+                    let out = crate::backend::probe::run(&mut cmd, std::time::Duration::from_secs(120))?;
+                    if !out.success {
                         return Err(format!("javac failed: {}", String::from_utf8_lossy(&out.stderr)));
                     }
                     Ok(())

@@ -131,12 +131,14 @@ impl PythonBackend {
             let Some(python) = &self.python else {
                 return unavailable("python3 not found on PATH".into());
             };
-            let out = match Command::new(python).arg("-c").arg(SOURCE).arg("--probe").output() {
+            let mut cmd = Command::new(python);
+            cmd.arg("-c").arg(SOURCE).arg("--probe");
+            let out = match crate::backend::probe::run(&mut cmd, crate::backend::probe::PROBE_DEADLINE) {
                 Ok(out) => out,
-                Err(e) => return unavailable(format!("cannot run {}: {e}", python.display())),
+                Err(why) => return unavailable(why),
             };
             let probe: Option<Value> = serde_json::from_slice(&out.stdout).ok();
-            let Some(probe) = probe.filter(|_| out.status.success()) else {
+            let Some(probe) = probe.filter(|_| out.success) else {
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
                 return unavailable(format!("{} has no usable ssl module ({last})", python.display()));
