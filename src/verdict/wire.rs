@@ -87,6 +87,38 @@ pub fn check(
         if matches!(side, SideOutcome::Failed(_)) && side.sent_alert().is_none() && on_wire(role).is_none() && blind {
             out.notes.push(format!("wire: whether the {role} sent an alert is unknown (encrypted, no key log)"));
         }
+        // What this side says was negotiated: the ServerHello on the wire says it too, and a side that reports a
+        // connection the bytes never carried (an adapter that answers `established` without a handshake) is lying.
+        if let SideOutcome::Established(est) = side {
+            let mut differs = |field: &str, reported: Option<String>, seen: Option<String>| {
+                let (Some(reported), Some(seen)) = (reported, seen) else { return };
+                if reported != seen {
+                    out.mismatches.push(Mismatch {
+                        field: format!("{role}.{field}"),
+                        text: format!(
+                            "wire: {role} ({id}) reports {field} {reported}, the ServerHello on the wire says {seen}"
+                        ),
+                        expected: reported,
+                        observed: seen,
+                        witness: Witness::Wire,
+                    });
+                }
+            };
+            differs("version", est.version.map(|v| v.to_string()), wire.version.map(|v| v.to_string()));
+            differs("cipher", est.cipher.map(|c| c.to_string()), wire.cipher.map(|c| c.to_string()));
+            if wire.version.is_none() && wire.cipher.is_none() {
+                out.mismatches.push(Mismatch {
+                    field: format!("{role}.result"),
+                    expected: "established".into(),
+                    observed: "no ServerHello on the wire".into(),
+                    witness: Witness::Wire,
+                    text: format!(
+                        "wire: {role} ({id}) reports an established connection, but no ServerHello crossed the wire: \
+                         no TLS handshake happened on it"
+                    ),
+                });
+            }
+        }
     }
     out
 }

@@ -19,6 +19,13 @@ use crate::observation::SideOutcome;
 
 /// How many stderr lines of an adapter are kept for the error message when it dies.
 const STDERR_TAIL: usize = 20;
+/// The longest stderr line kept (the rest of the line is read and dropped): the tail stays under 20 x 2 KiB.
+const STDERR_LINE: usize = 2048;
+/// The longest stdout line an adapter may write. Replies are one JSON object a line; a longer one (or output without
+/// a newline) breaks the contract, and the process is stopped instead of being read into memory without end.
+const STDOUT_LINE: usize = 1 << 20;
+/// The longest native error text kept from an adapter's outcome; a longer one is cut with a marker saying how much.
+pub(crate) const MESSAGE_LIMIT: usize = 4096;
 /// At most this many adapter processes run at once; starting another one stops the least recently used idle one
 /// (never the one with default settings, nor one still starting; when none can go, the new one starts anyway).
 /// Every distinct launch setting (a `java_security` map, a JVM-wide group list) needs a process of its own, and each
@@ -124,7 +131,9 @@ impl Process {
         std::thread::Builder::new()
             .name("peer-stderr".into())
             .spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut r = BufReader::new(stderr);
+                while let Some(line) = bounded_line(&mut r, STDERR_LINE, true) {
+                    let line = String::from_utf8_lossy(&line).into_owned();
                     let mut t = lock(&tail);
                     if t.len() == STDERR_TAIL {
                         t.pop_front();
@@ -138,15 +147,29 @@ impl Process {
         std::thread::Builder::new()
             .name("peer-stdout".into())
             .spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    dispatch(&line, &pending, &state);
+                let mut r = BufReader::new(stdout);
+                let mut too_long = false;
+                while let Some(line) = bounded_line(&mut r, STDOUT_LINE, false) {
+                    if line.len() > STDOUT_LINE {
+                        too_long = true;
+                        break;
+                    }
+                    dispatch(&String::from_utf8_lossy(&line), &pending, &state);
                 }
-                // End of output: the process is gone (or closed stdout, which the contract forbids).
+                // End of output: the process is gone (or closed stdout, which the contract forbids), or it broke the
+                // contract with a line without end; either way it serves no more requests (the pool replaces it, and
+                // dropping it kills it).
                 std::thread::sleep(Duration::from_millis(50)); // let the stderr thread catch the last words
-                let why = format!(
-                    "the {name} exited; its last stderr lines:\n{}",
-                    lock(&tail).iter().cloned().collect::<Vec<_>>().join("\n")
-                );
+                let tail = lock(&tail).iter().cloned().collect::<Vec<_>>().join("\n");
+                let why = if too_long {
+                    format!(
+                        "the {name} wrote more than {} MiB on stdout without a newline (the contract's replies are one \
+                         JSON object a line): stopped; its last stderr lines:\n{tail}",
+                        STDOUT_LINE >> 20
+                    )
+                } else {
+                    format!("the {name} exited; its last stderr lines:\n{tail}")
+                };
                 *lock(&state.0) = State::Dead(why.clone());
                 state.1.notify_all();
                 for (_, tx) in lock(&pending).drain() {
@@ -212,6 +235,56 @@ impl Drop for Process {
     }
 }
 
+/// The next line of `r` (without its newline), at most `limit` bytes: with `cut`, the rest of a longer line is read
+/// and dropped; without, a longer line comes back as `limit + 1` bytes for the caller to refuse. `None` at the end.
+fn bounded_line(r: &mut impl BufRead, limit: usize, cut: bool) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut line = Vec::new();
+    let n = r.by_ref().take(limit as u64 + 1).read_until(b'\n', &mut line).ok()?;
+    if n == 0 {
+        return None;
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    } else if line.len() > limit {
+        if !cut {
+            return Some(line);
+        }
+        line.truncate(limit);
+        // Drop the rest of the line, a buffer at a time.
+        loop {
+            let buf = r.fill_buf().ok()?;
+            if buf.is_empty() {
+                break;
+            }
+            match buf.iter().position(|b| *b == b'\n') {
+                Some(i) => {
+                    r.consume(i + 1);
+                    break;
+                }
+                None => {
+                    let all = buf.len();
+                    r.consume(all);
+                }
+            }
+        }
+    }
+    Some(line)
+}
+
+/// Cuts an over-long native error text, saying how much went.
+pub(crate) fn cut_message(message: &mut String) {
+    if message.len() > MESSAGE_LIMIT {
+        let mut at = MESSAGE_LIMIT;
+        while !message.is_char_boundary(at) {
+            at -= 1;
+        }
+        let cut = message.len() - at;
+        message.truncate(at);
+        message.push_str(&format!(" [... {cut} more bytes cut]"));
+    }
+}
+
 /// Routes one line of adapter output to the request it answers.
 fn dispatch(line: &str, pending: &Pending, state: &(Mutex<State>, Condvar)) {
     let Ok(Value::Object(msg)) = serde_json::from_str::<Value>(line) else {
@@ -231,7 +304,12 @@ fn dispatch(line: &str, pending: &Pending, state: &(Mutex<State>, Condvar)) {
         }
     } else if let Some(o) = msg.get("outcome") {
         match serde_json::from_value::<SideOutcome>(o.clone()) {
-            Ok(o) => Reply::Outcome(o),
+            Ok(mut o) => {
+                if let SideOutcome::Failed(f) = &mut o {
+                    cut_message(&mut f.message);
+                }
+                Reply::Outcome(o)
+            }
             Err(e) => Reply::Error(format!("the outcome does not follow the contract ({e}): {o}")),
         }
     } else if let Some(why) = msg.get("unsupported") {
@@ -240,6 +318,17 @@ fn dispatch(line: &str, pending: &Pending, state: &(Mutex<State>, Condvar)) {
         Reply::Error(e.as_str().map_or_else(|| e.to_string(), String::from))
     } else {
         Reply::Error(format!("a reply with none of listening, outcome, unsupported, error: {line}"))
+    };
+    let reply = match reply {
+        Reply::Unsupported(mut m) => {
+            cut_message(&mut m);
+            Reply::Unsupported(m)
+        }
+        Reply::Error(mut m) => {
+            cut_message(&mut m);
+            Reply::Error(m)
+        }
+        other => other,
     };
     let mut map = lock(pending);
     let done = reply.is_final();
@@ -266,12 +355,15 @@ pub(crate) struct Pool {
     name: &'static str,
     procs: Mutex<HashMap<ProcessKey, Arc<Process>>>,
     version: Mutex<Option<String>>,
+    /// Launch settings whose process never became ready in this run, with why: every later cell needing them fails at
+    /// once with the reason instead of waiting out the start-up deadline again.
+    failed: Mutex<HashMap<ProcessKey, String>>,
 }
 
 impl Pool {
     /// An empty pool; `name` says what the processes are in error messages (`jsse adapter`).
     pub fn new(name: &'static str) -> Pool {
-        Pool { name, procs: Mutex::default(), version: Mutex::default() }
+        Pool { name, procs: Mutex::default(), version: Mutex::default(), failed: Mutex::default() }
     }
 
     /// The runtime version a ready process reported, if one has started.
@@ -290,6 +382,12 @@ impl Pool {
         launch: impl FnOnce() -> Result<Command, String>,
         ready_within: Duration,
     ) -> Result<Arc<Process>, String> {
+        if let Some(why) = lock(&self.failed).get(key) {
+            return Err(format!(
+                "the {} did not start earlier in this run, so it is not tried again: {why}",
+                self.name
+            ));
+        }
         let p = {
             let mut procs = lock(&self.procs);
             match procs.get(key) {
@@ -314,7 +412,15 @@ impl Pool {
                 }
             }
         };
-        let v = blocking(|| p.wait_ready(ready_within))?;
+        let v = match blocking(|| p.wait_ready(ready_within)) {
+            Ok(v) => v,
+            Err(why) => {
+                // Never ready: stop it (dropping the last reference kills it) and remember why.
+                lock(&self.procs).remove(key);
+                lock(&self.failed).insert(key.clone(), why.clone());
+                return Err(why);
+            }
+        };
         lock(&self.version).get_or_insert(v);
         Ok(p)
     }

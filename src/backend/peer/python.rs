@@ -56,6 +56,8 @@ pub struct PythonBackend {
     probed: OnceLock<Probed>,
     pool: Pool,
     dir: OnceLock<Result<TempDir, String>>,
+    /// How long the adapter may take to say it is ready.
+    start_within: Duration,
 }
 
 /// The capabilities of both roles, in one place: `probe` is the adapter's `--probe` output (`None`: unavailable).
@@ -118,7 +120,20 @@ impl PythonBackend {
 
     /// The python backend with this interpreter (tests pass `None` to see the unavailable backend).
     pub fn with_python(python: Option<PathBuf>) -> Self {
-        PythonBackend { python, probed: OnceLock::new(), pool: Pool::new(NAME), dir: OnceLock::new() }
+        PythonBackend {
+            python,
+            probed: OnceLock::new(),
+            pool: Pool::new(NAME),
+            dir: OnceLock::new(),
+            start_within: START_TIMEOUT,
+        }
+    }
+
+    /// With another start-up deadline (the hostile tests' adapter that never says ready).
+    #[cfg(test)]
+    pub(crate) fn start_within(mut self, d: Duration) -> Self {
+        self.start_within = d;
+        self
     }
 
     /// Runs the probe once and keeps what it found.
@@ -187,7 +202,7 @@ impl PythonBackend {
 
     fn endpoint(&self, role: Role, mut request: Map<String, Value>) -> Result<Box<dyn Endpoint>, ConfigError> {
         let process =
-            self.pool.get(&ProcessKey::default(), || self.launch(), START_TIMEOUT).map_err(ConfigError::new)?;
+            self.pool.get(&ProcessKey::default(), || self.launch(), self.start_within).map_err(ConfigError::new)?;
         request.insert("endpoint".into(), NEXT_ENDPOINT.fetch_add(1, Ordering::Relaxed).into());
         Ok(Box::new(PeerEndpoint { process, role, request, name: NAME }))
     }
@@ -284,5 +299,145 @@ mod tests {
             assert!(why.contains("no API"), "{knob:?}: {why}");
         }
         assert!(client.cipher_suites.is_empty() && client.versions.is_empty(), "nothing without a probe");
+    }
+
+    /// Adapters that misbehave, played by a fake interpreter (a shell script handing over to a Python script of
+    /// modes): the harness stays in charge of each, within a bound of time and memory, and says what went wrong.
+    mod hostile {
+        use super::*;
+        use crate::plan::Cell;
+        use crate::runner::Context;
+        use crate::verdict::Status;
+        use std::sync::Arc;
+
+        const FAKE: &str = r#"
+import json, socket, sys, threading, time
+mode = sys.argv[1]
+if sys.argv[2:4] == ["-c", sys.argv[3]] and "--probe" in sys.argv:
+    print(json.dumps({"version": "fake " + mode, "executable": "", "msg_callback": True,
+                      "versions": {"tls1.0": False, "tls1.1": False, "tls1.2": True, "tls1.3": True},
+                      "suites": [4865, 4866, 4867, 49199]}))
+    sys.exit(0)
+if mode == "never_ready":
+    time.sleep(600)
+out = sys.stdout
+if mode == "flood_before_ready":
+    while True:
+        out.write("x" * 65536)
+print(json.dumps({"ready": True, "version": "fake " + mode}), flush=True)
+lock = threading.Lock()
+def reply(msg):
+    with lock:
+        out.write(json.dumps(msg) + "\n")
+        out.flush()
+def handle(req):
+    rid = req["id"]
+    if mode == "flood":
+        with lock:
+            while True:
+                out.write("y" * 65536)
+    established = {"result": "established", "version": "tls1.3", "cipher": "TLS_AES_128_GCM_SHA256",
+                   "alpn": None, "resumed": False}
+    if mode == "huge_message":
+        reply({"id": rid, "outcome": {"result": "failed", "phase": "handshake", "sent_alert": None,
+               "received_alert": None, "error": "local", "message": "z" * 500_000}})
+        return
+    # "liar": claims a TLS 1.3 connection without a single TLS byte.
+    if req["role"] == "server":
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        reply({"id": rid, "listening": s.getsockname()[1]})
+        c, _ = s.accept()
+        c.close()
+    else:
+        c = socket.create_connection(("127.0.0.1", req["connect"]))
+        c.close()
+    reply({"id": rid, "outcome": established})
+for line in sys.stdin:
+    threading.Thread(target=handle, args=(json.loads(line),), daemon=True).start()
+"#;
+
+        /// A `python3` that runs [`FAKE`] in `mode`.
+        fn fake(dir: &std::path::Path, mode: &str) -> PathBuf {
+            use std::os::unix::fs::PermissionsExt;
+            let script = dir.join("fake.py");
+            std::fs::write(&script, FAKE).unwrap();
+            let shim = dir.join(format!("python3-{mode}"));
+            let real = which("python3").expect("the hostile tests need python3");
+            std::fs::write(&shim, format!("#!/bin/sh\nexec {} {} {mode} \"$@\"\n", real.display(), script.display()))
+                .unwrap();
+            std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+            shim
+        }
+
+        /// python (the fake) against openssl on the seed TLS 1.3 scenario, `n` times, with the registry's
+        /// openssl and this python backend.
+        fn play(python: PythonBackend, n: usize, server: bool) -> Vec<crate::verdict::CellResult> {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+            let (pki, catalog) =
+                crate::Layout::at(root).load(&[root.join("scenarios/seed/tls13_success.yaml")]).unwrap();
+            let registry =
+                crate::backend::Registry::new(vec![Arc::new(crate::backend::OpensslBackend::new()), Arc::new(python)]);
+            let ctx = Context::new(Arc::new(registry), Arc::new(pki));
+            let s = Arc::new(catalog.scenarios.into_iter().next().unwrap());
+            let (client, server_id) =
+                if server { (BackendId::Openssl, BackendId::Python) } else { (BackendId::Python, BackendId::Openssl) };
+            let cells = vec![Cell { scenario: s, client, server: server_id }; n];
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+            rt.block_on(ctx.run_all(cells, 4, None))
+        }
+
+        #[test]
+        fn an_adapter_that_never_says_ready_costs_the_run_one_start_deadline() {
+            let tmp = tempfile::tempdir().unwrap();
+            let b =
+                PythonBackend::with_python(Some(fake(tmp.path(), "never_ready"))).start_within(Duration::from_secs(1));
+            let started = std::time::Instant::now();
+            let results = play(b, 6, false);
+            assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
+            for r in &results {
+                assert_eq!(r.status, Status::Error, "{r:?}");
+            }
+            let reasons: Vec<&str> = results.iter().filter_map(|r| r.reason.as_deref()).collect();
+            assert!(reasons.iter().any(|r| r.contains("did not become ready within 1 s")), "{reasons:?}");
+        }
+
+        #[test]
+        fn an_adapter_flooding_stdout_is_stopped_not_read_into_memory() {
+            for mode in ["flood_before_ready", "flood"] {
+                let tmp = tempfile::tempdir().unwrap();
+                let b = PythonBackend::with_python(Some(fake(tmp.path(), mode))).start_within(Duration::from_secs(20));
+                let r = &play(b, 1, false)[0];
+                assert_eq!(r.status, Status::Error, "{mode}: {r:?}");
+                let why = r.reason.as_deref().unwrap_or_default();
+                assert!(why.contains("more than 1 MiB on stdout without a newline"), "{mode}: {why}");
+            }
+        }
+
+        #[test]
+        fn a_huge_native_message_is_cut_with_a_marker() {
+            let tmp = tempfile::tempdir().unwrap();
+            let b = PythonBackend::with_python(Some(fake(tmp.path(), "huge_message")));
+            let r = &play(b, 1, false)[0];
+            let f = r.observed.as_ref().and_then(|o| o.client.failure()).expect("the fake client fails");
+            assert!(f.message.len() < 5000 && f.message.ends_with("more bytes cut]"), "{}", f.message.len());
+        }
+
+        #[test]
+        fn an_adapter_claiming_a_connection_the_wire_never_carried_fails_the_cell() {
+            for server in [false, true] {
+                let tmp = tempfile::tempdir().unwrap();
+                let b = PythonBackend::with_python(Some(fake(tmp.path(), "liar")));
+                let r = &play(b, 1, server)[0];
+                assert_eq!(r.status, Status::Fail, "{r:?}");
+                let liar = if server { "server (python)" } else { "client (python)" };
+                assert!(
+                    r.mismatches.iter().any(|m| m.contains(liar) && m.contains("no ServerHello crossed the wire")),
+                    "{:?}",
+                    r.mismatches
+                );
+            }
+        }
     }
 }
