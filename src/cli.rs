@@ -218,6 +218,8 @@ struct RunOptions {
     pcap: Option<Arc<PathBuf>>,
     shard: Option<Shard>,
     stream: Option<Arc<Stream>>,
+    /// Where streamed results are also compared across `--repeat` runs.
+    stability: Option<Arc<std::sync::Mutex<crate::report::Stability>>>,
 }
 
 /// One shard of a run: the K-th of N (1-based).
@@ -464,13 +466,24 @@ fn matrix(
         // number of cells; only the counts are kept.
         let mut sink: Box<dyn Write> = match out {
             Stream::Stdout => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-            Stream::File(path) => Box::new(std::io::BufWriter::new(
-                std::fs::File::create(path).map_err(|source| Error::Write { path: path.clone(), source })?,
-            )),
+            Stream::File(path, append) => {
+                let mut open = std::fs::OpenOptions::new();
+                open.write(true).create(true);
+                if *append {
+                    open.append(true)
+                } else {
+                    open.truncate(true)
+                };
+                let file = open.open(path).map_err(|source| Error::Write { path: path.clone(), source })?;
+                Box::new(std::io::BufWriter::new(file))
+            }
         };
         let mut counts = crate::report::Summary::default();
         run.stream(todo, |r| {
             counts.add(r.status);
+            if let Some(s) = &options.stability {
+                s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).add(&r);
+            }
             let _ = serde_json::to_writer(&mut sink, &r).map(|()| sink.write_all(b"\n"));
         })?;
         let _ = sink.flush();
@@ -491,7 +504,8 @@ fn matrix(
 #[derive(Clone, Debug)]
 enum Stream {
     Stdout,
-    File(PathBuf),
+    /// The file, and whether to append to it (the second and later runs of `--repeat`).
+    File(PathBuf, bool),
 }
 
 /// Every scenario on every pair, as the catalog shows them.
@@ -512,14 +526,29 @@ fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
         None => None,
     };
     let mut runs = Vec::new();
-    for _ in 0..args.repeat {
+    // A streamed run keeps no cells, so repeated streamed runs compare what each cell did as it passes.
+    let stability = Arc::new(std::sync::Mutex::new(crate::report::Stability::default()));
+    for i in 0..args.repeat {
         let stream = matches!(args.format, Format::Jsonl)
-            .then(|| Arc::new(args.output.as_ref().map_or(Stream::Stdout, |p| Stream::File(p.clone()))));
-        let options =
-            RunOptions { jobs: args.jobs, timeout: Some(timeout), pcap: pcap.clone(), shard: args.shard, stream };
+            .then(|| Arc::new(args.output.as_ref().map_or(Stream::Stdout, |p| Stream::File(p.clone(), i > 0))));
+        let options = RunOptions {
+            jobs: args.jobs,
+            timeout: Some(timeout),
+            pcap: pcap.clone(),
+            shard: args.shard,
+            stream,
+            stability: Some(stability.clone()),
+        };
         runs.push(matrix(layout, &args.paths, matcher.as_ref(), &sel, &options)?.0);
     }
-    let unstable = crate::report::unstable(&runs);
+    let streamed = matches!(args.format, Format::Jsonl);
+    let (unstable, seen) = if streamed {
+        let s = std::mem::take(&mut *stability.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let n = s.cells();
+        (s.unstable(), n)
+    } else {
+        (crate::report::unstable(&runs), runs.last().map_or(0, |r| r.cells.len()))
+    };
     let report = runs.pop().expect("at least one run");
     // NO_COLOR (no-color.org): any non-empty value turns colour off.
     let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -554,7 +583,7 @@ fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
     }
     let mut code = report.exit_code() as u8;
     if args.repeat > 1 {
-        eprintln!("{} runs of {} cells: {} cells varied", args.repeat, report.cells.len(), unstable.len());
+        eprintln!("{} runs of {seen} cells: {} cells varied", args.repeat, unstable.len());
         for (cell, outcomes) in &unstable {
             eprintln!("  {cell}: {}", outcomes.join(" | "));
         }

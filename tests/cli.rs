@@ -295,6 +295,24 @@ fn repeat_reports_no_variation_on_a_stable_selection() {
     assert_eq!(tlsmatrix(Path::new(ROOT), &["run", "--repeat", "0"]).status.code(), Some(2));
 }
 
+/// A streamed run (`--format jsonl`) keeps no report, yet `--repeat` still compares every cell across the runs, and
+/// `--output` holds every run's lines (appended, not overwritten by each repeat).
+#[test]
+fn repeat_compares_streamed_runs_and_keeps_every_runs_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cells.jsonl");
+    let args = ["run", "--filter", "seed::*", "--repeat", "3", "--client", "in-process", "--server", "in-process"];
+    let mut args: Vec<&str> = args.to_vec();
+    let file_arg = file.display().to_string();
+    args.extend(["--format", "jsonl", "--output", &file_arg]);
+    let out = tlsmatrix(Path::new(ROOT), &args);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stderr.contains("3 runs of 90 cells: 0 cells varied"), "{stderr}");
+    let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+    assert_eq!(lines, 270, "three runs of 90 cells");
+}
+
 #[test]
 fn bench_reports_every_pair_and_the_catalog_throughput() {
     let out = tlsmatrix(Path::new(ROOT), &["bench", "--iterations", "2"]);

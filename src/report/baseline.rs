@@ -72,17 +72,43 @@ pub(crate) fn normalized(c: &CellResult) -> serde_json::Value {
 /// Cells whose status or observation (messages aside) varied between repeated runs of the same selection, each with
 /// the distinct outcomes seen: the flake detector behind `tlsmatrix run --repeat N`.
 pub fn unstable(runs: &[Report]) -> Vec<(String, Vec<String>)> {
-    let mut seen: BTreeMap<String, Vec<(serde_json::Value, String)>> = BTreeMap::new();
-    for r in runs {
-        for c in &r.cells {
-            let key = (serde_json::json!(c.status), normalized(c));
-            let entry = seen.entry(c.name()).or_default();
-            if !entry.iter().any(|(k, _)| *k == serde_json::json!([key.0, key.1])) {
-                entry.push((serde_json::json!([key.0, key.1]), summary(c)));
-            }
+    let mut seen = Stability::default();
+    for c in runs.iter().flat_map(|r| &r.cells) {
+        seen.add(c);
+    }
+    seen.unstable()
+}
+
+/// The distinct outcomes each cell had over repeated runs, collected as results arrive (a streamed `--format
+/// jsonl` run keeps no report, only this: one short entry per distinct outcome of a cell).
+#[derive(Debug, Default)]
+pub struct Stability {
+    seen: BTreeMap<String, Vec<(serde_json::Value, String)>>,
+}
+
+impl Stability {
+    /// One more result of a cell.
+    pub fn add(&mut self, c: &CellResult) {
+        let key = serde_json::json!([serde_json::json!(c.status), normalized(c)]);
+        let entry = self.seen.entry(c.name()).or_default();
+        if !entry.iter().any(|(k, _)| *k == key) {
+            entry.push((key, summary(c)));
         }
     }
-    seen.into_iter().filter(|(_, v)| v.len() > 1).map(|(k, v)| (k, v.into_iter().map(|(_, s)| s).collect())).collect()
+
+    /// How many cells were seen.
+    pub fn cells(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// The cells that did not always do the same, each with its distinct outcomes.
+    pub fn unstable(self) -> Vec<(String, Vec<String>)> {
+        self.seen
+            .into_iter()
+            .filter(|(_, v)| v.len() > 1)
+            .map(|(k, v)| (k, v.into_iter().map(|(_, s)| s).collect()))
+            .collect()
+    }
 }
 
 /// `client.cipher: X -> Y` for every observed field that differs.

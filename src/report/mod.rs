@@ -16,7 +16,7 @@ use crate::expect::Status;
 use crate::observation::{ErrorClass, SideOutcome};
 use crate::runner::CellResult;
 
-pub use baseline::{Change, ChangeKind, Diff, unstable};
+pub use baseline::{Change, ChangeKind, Diff, Stability, unstable};
 pub use catalog::{Catalog as CatalogData, Entry as CatalogEntry, render as catalog};
 pub use compare::render as compare;
 pub use html::render as html;
