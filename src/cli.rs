@@ -449,6 +449,7 @@ fn matrix(
             "no scenario matches (check --filter and the paths; `tlsmatrix list` shows the ids)".into(),
         ));
     }
+    run.interruptible = true;
     run.context.timeout = timeout.unwrap_or(crate::runner::DEFAULT_TIMEOUT);
     run.context.pcap = pcap;
     if let Some(jobs) = jobs {
@@ -540,6 +541,9 @@ fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
             stability: Some(stability.clone()),
         };
         runs.push(matrix(layout, &args.paths, matcher.as_ref(), &sel, &options)?.0);
+        if crate::interrupt::requested().is_some() {
+            break;
+        }
     }
     let streamed = matches!(args.format, Format::Jsonl);
     let (unstable, seen) = if streamed {
@@ -602,6 +606,14 @@ fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
         if code != 2 {
             code = code.max(diff.exit_code());
         }
+    }
+    if let Some(stopped) = crate::interrupt::exit_code() {
+        // A partial run is not a verdict: the code says it was stopped, after every completed cell was reported.
+        eprintln!(
+            "tlsmatrix: stopped by a signal after {} completed cells; exit {stopped}",
+            report.summary.pass + report.summary.fail + report.summary.unsupported + report.summary.error
+        );
+        code = stopped;
     }
     Ok(code)
 }

@@ -19,6 +19,7 @@ pub mod expect {
 pub mod explain;
 pub mod grid;
 pub mod harness;
+pub mod interrupt;
 mod observation;
 pub mod pki;
 pub mod plan;

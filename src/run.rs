@@ -32,6 +32,9 @@ pub struct Run {
     pub load_errors: Vec<LoadError>,
     /// Cells in flight at once.
     pub jobs: usize,
+    /// Whether SIGINT / SIGTERM stop the run gracefully, keeping what completed ([`crate::interrupt`]); the CLI
+    /// sets it, a library user decides.
+    pub interruptible: bool,
 }
 
 impl Run {
@@ -47,7 +50,7 @@ impl Run {
 
     /// A run of scenarios built elsewhere (a generated grid, a test's own registry).
     pub fn new(context: Context, scenarios: Vec<Arc<Scenario>>) -> Run {
-        Run { context, scenarios, load_errors: Vec::new(), jobs: default_jobs() }
+        Run { context, scenarios, load_errors: Vec::new(), jobs: default_jobs(), interruptible: false }
     }
 
     /// With another set of backends (tests add deliberately broken peers).
@@ -98,17 +101,28 @@ impl Run {
         mut sink: impl FnMut(CellResult),
     ) -> Result<(), Error> {
         let rt = runtime()?;
-        rt.block_on(self.context.run_each(todo.into_iter().map(|c| ((), c)), self.jobs, |(), r| sink(r)));
+        rt.block_on(async {
+            if self.interruptible {
+                crate::interrupt::listen();
+            }
+            self.context.run_each(todo.into_iter().map(|c| ((), c)), self.jobs, |(), r| sink(r)).await
+        });
         Ok(())
     }
 
-    /// Plays `todo` and returns the results in its order, ticking `progress` per cell.
+    /// Plays `todo` and returns the results in its order, ticking `progress` per cell (with [`Run::interruptible`]
+    /// and a signal: the cells that completed).
     pub fn collect<C: Plannable>(
         &self,
         todo: Vec<C>,
         progress: Option<indicatif::ProgressBar>,
     ) -> Result<Vec<CellResult>, Error> {
-        Ok(runtime()?.block_on(self.context.run_all(todo, self.jobs, progress)))
+        Ok(runtime()?.block_on(async {
+            if self.interruptible {
+                crate::interrupt::listen();
+            }
+            self.context.run_all(todo, self.jobs, progress).await
+        }))
     }
 }
 

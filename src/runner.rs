@@ -250,7 +250,8 @@ impl Context {
             out[i] = Some(r);
         })
         .await;
-        out.into_iter().map(|r| r.expect("every cell reports")).collect()
+        // Every cell reports, unless a signal stopped the run: then the ones that completed.
+        out.into_iter().flatten().collect()
     }
 
     /// Runs cells as they come from `cells`, at most `jobs` at a time, handing each result to `sink` as soon as it
@@ -272,6 +273,17 @@ impl Context {
         let mut cells = cells.peekable();
         let (mut busy, mut waiting) = (0usize, 0usize);
         loop {
+            // Asked to stop (SIGINT, SIGTERM: `crate::interrupt`): no new cell starts; the ones in flight get a
+            // bounded time to report, then are abandoned (dropping them drops their endpoints).
+            if crate::interrupt::requested().is_some() {
+                let until = tokio::time::Instant::now() + crate::interrupt::GRACE;
+                while let Ok(Some(Ok((key, result, _)))) = tokio::time::timeout_at(until, running.join_next()).await {
+                    sink(key, result);
+                }
+                running.abort_all();
+                while running.join_next().await.is_some() {}
+                break;
+            }
             while let Some((_, next)) = cells.peek() {
                 let waits = next.waits();
                 let room = if waits { waiting < WAITING_SLOTS } else { busy < jobs.max(1) };
@@ -295,7 +307,11 @@ impl Context {
                     (key, result, waits)
                 });
             }
-            match running.join_next().await {
+            let joined = tokio::select! {
+                j = running.join_next() => j,
+                () = crate::interrupt::stopped() => continue,
+            };
+            match joined {
                 None => break,
                 Some(Ok((key, result, waits))) => {
                     *(if waits { &mut waiting } else { &mut busy }) -= 1;

@@ -414,3 +414,42 @@ fn a_wedged_tool_on_path_does_not_hang_list() {
         .collect();
     assert!(left.is_empty(), "the tool's processes outlived the probe: {left:?}");
 }
+
+/// SIGINT during a run: the cells in flight finish or are abandoned within the grace period, every completed result
+/// is written whole (a streamed run: each line a complete object; a buffered run: a valid report of what completed),
+/// and the exit code is 130.
+#[test]
+fn sigint_keeps_every_completed_result_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["jsonl", "json"] {
+        let file = dir.path().join(format!("out.{format}"));
+        let mut child = Command::new(BIN)
+            .args(["--root", ROOT, "run", "--format", format, "--output"])
+            .arg(&file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        let started = std::time::Instant::now();
+        let out = child.wait_with_output().unwrap();
+        let took = started.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{format}: {stderr}");
+        assert!(took < std::time::Duration::from_secs(15), "{format}: {took:?} after SIGINT");
+        assert!(stderr.contains("stopped by a signal after"), "{format}: {stderr}");
+        let text = std::fs::read_to_string(&file).unwrap();
+        if format == "jsonl" {
+            let lines: Vec<&str> = text.lines().collect();
+            assert!(!lines.is_empty(), "no result was kept");
+            for l in &lines {
+                serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("a cut line ({e}): {l}"));
+            }
+        } else {
+            let report: serde_json::Value = serde_json::from_str(&text).expect("a valid report");
+            assert!(!report["cells"].as_array().unwrap().is_empty(), "no result was kept");
+        }
+    }
+}
