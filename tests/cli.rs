@@ -423,7 +423,7 @@ fn sigint_keeps_every_completed_result_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     for format in ["jsonl", "json"] {
         let file = dir.path().join(format!("out.{format}"));
-        let mut child = Command::new(BIN)
+        let child = Command::new(BIN)
             .args(["--root", ROOT, "run", "--format", format, "--output"])
             .arg(&file)
             .stdout(std::process::Stdio::null())
