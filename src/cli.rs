@@ -300,6 +300,9 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             let sel = Selection { clients: backends(&client)?, servers: backends(&server)? };
             let (report, _) = matrix(&layout, &paths, matcher.as_ref(), &sel, &RunOptions::default())?;
             print!("{}", crate::report::compare(&report));
+            for e in &report.load_errors {
+                eprintln!("{e}");
+            }
             Ok(if report.exit_code() == 2 { 2 } else { 0 })
         }
         Command::Explain { scenario, client, server } => explain(&layout, &scenario, &client, &server),

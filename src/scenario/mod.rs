@@ -195,6 +195,14 @@ impl Scenario {
 
     /// Cross-field rules. Errors carry where to point in the text and the message.
     fn validate(&self) -> Result<(), (Loc, String)> {
+        // What a user sees and why the scenario exists: a scenario without it says nothing (YAML's `null` and `~`
+        // read as those words, so they are refused too).
+        if matches!(self.description.trim(), "" | "null" | "~" | "Null" | "NULL") {
+            return Err((
+                Loc::In("description", ""),
+                "description: expected the real-world situation and what a user sees, in words".into(),
+            ));
+        }
         // An empty list enables nothing: every library refuses it when the config is built, so it is a mistake in the
         // file, said here with its line (to enable a library's default, leave the key out).
         let empties = [
