@@ -423,9 +423,12 @@ fn sigint_keeps_every_completed_result_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     for format in ["jsonl", "json"] {
         let file = dir.path().join(format!("out.{format}"));
+        let tmp = dir.path().join(format!("tmp-{format}"));
+        std::fs::create_dir(&tmp).unwrap();
         let child = Command::new(BIN)
             .args(["--root", ROOT, "run", "--format", format, "--output"])
             .arg(&file)
+            .env("TMPDIR", &tmp)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -440,6 +443,9 @@ fn sigint_keeps_every_completed_result_and_exits_130() {
         assert_eq!(out.status.code(), Some(130), "{format}: {stderr}");
         assert!(took < std::time::Duration::from_secs(15), "{format}: {took:?} after SIGINT");
         assert!(stderr.contains("stopped by a signal after"), "{format}: {stderr}");
+        // Every cell's private directory (tool keys, key logs) and every adapter's went with the run.
+        let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
+        assert!(left.is_empty(), "{format}: left in TMPDIR: {left:?}");
         let text = std::fs::read_to_string(&file).unwrap();
         if format == "jsonl" {
             let lines: Vec<&str> = text.lines().collect();
