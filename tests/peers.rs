@@ -162,24 +162,30 @@ fn jsse_speed() {
 /// The seed scenarios as a Java user meets them: every cell with jsse on either side passes, including the exact
 /// Java exception texts the scenarios expect (`message: { jsse: ... }`) and the Java fix for the TLS 1.0 server.
 fn the_seed_scenarios_pass_with_java_on_either_side() {
-    let all = "jsse,openssl,native-tls,rustls";
+    seed_scenarios_on_either_side("jsse", 15, "javax.net.ssl.SSLHandshakeException: ");
+}
+
+/// Every seed cell with `peer` on either side (against the linked-in backends and itself) passes or is unsupported
+/// with its reason, at least `at_least` of them run, and the report carries the stack's own error texts (one
+/// starting with `text`), as its users print them.
+fn seed_scenarios_on_either_side(peer: &str, at_least: usize, text: &str) {
+    let all = format!("{peer},openssl,native-tls,rustls");
     for (side, other) in [("--client", "--server"), ("--server", "--client")] {
         let out = Command::new(BIN)
-            .args(["--root", ROOT, "run", "--filter", "seed::*", side, "jsse", other, all, "--format", "json"])
+            .args(["--root", ROOT, "run", "--filter", "seed::*", side, peer, other, &all, "--format", "json"])
             .output()
             .unwrap();
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
         let cells = report["cells"].as_array().unwrap();
         let bad: Vec<_> = cells.iter().filter(|c| c["status"] != "pass" && c["status"] != "unsupported").collect();
-        assert!(bad.is_empty(), "{side} jsse: {bad:#?}");
+        assert!(bad.is_empty(), "{side} {peer}: {bad:#?}");
         let ran = cells.iter().filter(|c| c["status"] == "pass").count();
-        assert!(ran >= 15, "{side} jsse: only {ran} cells ran");
+        assert!(ran >= at_least, "{side} {peer}: only {ran} cells ran");
         assert_eq!(out.status.code(), Some(0));
-        // The Java texts are in the report as Java printed them.
-        let java = cells.iter().filter(|c| c[&side[2..]] == "jsse").flat_map(|c| {
+        let texts = cells.iter().filter(|c| c[&side[2..]] == peer).flat_map(|c| {
             ["client", "server"].map(|s| c["observed"][s]["message"].as_str().unwrap_or_default().to_string())
         });
-        assert!(java.into_iter().any(|m| m.starts_with("javax.net.ssl.SSLHandshakeException: ")), "{side}");
+        assert!(texts.into_iter().any(|m| m.starts_with(text)), "{side} {peer}: no message starts with {text:?}");
     }
 }
 
@@ -287,24 +293,7 @@ fn without_python_every_python_cell_is_unsupported_and_the_rest_still_runs() {
 /// The seed scenarios as a Python user meets them: every cell with python on either side passes or is unsupported
 /// with its reason, and the report carries Python's own messages.
 fn the_seed_scenarios_pass_with_python_on_either_side() {
-    let all = "python,openssl,native-tls,rustls";
-    for (side, other) in [("--client", "--server"), ("--server", "--client")] {
-        let out = Command::new(BIN)
-            .args(["--root", ROOT, "run", "--filter", "seed::*", side, "python", other, all, "--format", "json"])
-            .output()
-            .unwrap();
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
-        let cells = report["cells"].as_array().unwrap();
-        let bad: Vec<_> = cells.iter().filter(|c| c["status"] != "pass" && c["status"] != "unsupported").collect();
-        assert!(bad.is_empty(), "{side} python: {bad:#?}");
-        let ran = cells.iter().filter(|c| c["status"] == "pass").count();
-        assert!(ran >= 25, "{side} python: only {ran} cells ran");
-        assert_eq!(out.status.code(), Some(0));
-        let python = cells.iter().filter(|c| c[&side[2..]] == "python").flat_map(|c| {
-            ["client", "server"].map(|s| c["observed"][s]["message"].as_str().unwrap_or_default().to_string())
-        });
-        assert!(python.into_iter().any(|m| m.starts_with("[SSL: ")), "{side}");
-    }
+    seed_scenarios_on_either_side("python", 25, "[SSL: ");
 }
 
 /// The adapter's start (probe, interpreter, ready) and cells per second once it is up, printed for the record.
