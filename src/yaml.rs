@@ -91,8 +91,37 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
         if let Some(i) = message.rfind(" at line ") {
             message.truncate(i);
         }
-        YamlError { line: loc.as_ref().map(|l| l.line()), column: loc.as_ref().map(|l| l.column()), message }
+        let (line, column) = refine(text, loc.as_ref().map(|l| (l.line(), l.column())), &message);
+        YamlError { line, column, message }
     })
+}
+
+/// serde_yaml places an error raised while reading a value (an unknown protocol version, an unknown alert) at the
+/// start of the mapping that holds it, which is the line above when the key is not the mapping's first. The message
+/// names the offending word in backticks, so the location moves to that word's first whole occurrence at or after
+/// the reported spot, within the next 50 lines; a word not found there leaves the location as it was. A missing
+/// field has no word on the page: its location (the mapping) is already the right one.
+fn refine(text: &str, at: Option<(usize, usize)>, message: &str) -> (Option<usize>, Option<usize>) {
+    let Some((line, column)) = at else { return (None, None) };
+    let word = (!message.starts_with("missing field"))
+        .then(|| message.split('`').nth(1))
+        .flatten()
+        .filter(|w| !w.is_empty() && !w.contains('\n'));
+    let Some(word) = word else { return (Some(line), Some(column)) };
+    let part = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.');
+    for (n, l) in text.lines().enumerate().skip(line.saturating_sub(1)).take(50) {
+        let start = if n + 1 == line { column.saturating_sub(1).min(l.len()) } else { 0 };
+        let mut from = start;
+        while let Some(i) = l.get(from..).and_then(|rest| rest.find(word)).map(|i| i + from) {
+            let before = l[..i].chars().next_back();
+            let after = l[i + word.len()..].chars().next();
+            if !before.is_some_and(part) && !after.is_some_and(part) {
+                return (Some(n + 1), Some(l[..i].chars().count() + 1));
+            }
+            from = i + word.len();
+        }
+    }
+    (Some(line), Some(column))
 }
 
 /// `deserialize_with` for a map whose keys must be unique: serde's `BTreeMap` keeps the last of two equal keys, so

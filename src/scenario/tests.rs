@@ -71,6 +71,7 @@ fn overrides_resolve_most_specific_first(
 #[case::empty_alpn(GOOD.replace("  trust: [root-a]", "  trust: [root-a]\n  alpn: [\"\"]"), 6, "1 to 255 bytes")]
 #[case::bad_host(GOOD.replace("  trust: [root-a]", "  trust: [root-a]\n  server_name: not a host"), 6, "neither a DNS name")]
 #[case::resumed_single(GOOD.replace("  result: failure\n  client: { received_alert: protocol_version }\n  server: { sent_alert: protocol_version }", "  result: success\n  resumed: true"), 8, "needs `mode: resume`")]
+#[case::value_below_the_first_key(GOOD.replace("  result: failure\n", "  result: failure\n  version: tls9\n"), 8, "unknown protocol version `tls9`")]
 #[case::null_description(GOOD.replace("description: d", "description: null"), 1, "expected the real-world situation")]
 #[case::empty_groups(GOOD.replace("  trust: [root-a]", "  trust: [root-a]\n  groups: []"), 6, "an empty list enables nothing")]
 #[case::endless_deadline(format!("{GOOD}wire:\n  deadline_ms: 18446744073709551615\n"), 18, "at most 600000 ms")]
