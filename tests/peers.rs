@@ -100,38 +100,44 @@ fn jsse_against_openssl_on_the_seed_scenarios() {
 }
 
 fn without_java_every_jsse_cell_is_unsupported_and_the_rest_still_runs() {
+    without_its_runtime("jsse", "java not found on PATH");
+}
+
+/// With an empty PATH, every seed cell with `peer` on a side is unsupported, the ones the peer itself decides name
+/// the missing runtime (`missing`) with the install hint, every other cell still runs, and the report's environment
+/// says the library was not found.
+fn without_its_runtime(peer: &str, missing: &str) {
     let empty = tempfile::tempdir().unwrap();
+    let backends = format!("openssl,rustls,{peer}");
     let out = Command::new(BIN)
         .env("PATH", empty.path())
         .args(["--root", ROOT, "run", "--format", "json", "--filter", "seed::*"])
-        .args(["--client", "openssl,rustls,jsse", "--server", "openssl,rustls,jsse"])
+        .args(["--client", &backends, "--server", &backends])
         .output()
         .expect("the binary runs");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
     let cells = report["cells"].as_array().expect("cells");
-    let (mut jsse, mut for_java) = (0, 0);
+    let (mut with_peer, mut naming) = (0, 0);
     for c in cells {
         let (client, server, status) = (c["client"].as_str(), c["server"].as_str(), c["status"].as_str());
-        if client == Some("jsse") || server == Some("jsse") {
-            jsse += 1;
+        if client == Some(peer) || server == Some(peer) {
+            with_peer += 1;
             assert_eq!(status, Some("unsupported"), "{c}");
-            // The client is checked first: a rustls client that cannot set a knob says so before jsse is asked.
+            // The client is checked first: a rustls client that cannot set a knob says so before the peer is asked.
             let reason = c["reason"].as_str().unwrap_or_default();
-            if reason.starts_with("jsse as") {
-                assert!(reason.contains("java not found on PATH") && reason.contains("apt-get install"), "{reason}");
-                for_java += 1;
-            } else {
-                assert!(!reason.contains("java"), "{reason}");
+            if reason.starts_with(&format!("{peer} as")) {
+                assert!(reason.contains(missing) && reason.contains("apt-get install"), "{reason}");
+                naming += 1;
             }
         } else {
             assert!(matches!(status, Some("pass" | "unsupported")), "{c}");
         }
     }
-    assert_eq!(jsse, 10 * 5, "every seed scenario has 5 cells with jsse on a side");
-    assert!(for_java >= 40, "only {for_java} jsse cells name the missing java");
+    assert_eq!(with_peer, 10 * 5, "every seed scenario has 5 cells with {peer} on a side");
+    assert!(naming >= 40, "only {naming} {peer} cells name the missing runtime");
     let backends = report["environment"]["backends"].as_array().expect("environment.backends");
-    let lib = backends.iter().find(|b| b["name"] == "jsse").map(|b| b["library"].to_string()).unwrap_or_default();
+    let lib = backends.iter().find(|b| b["name"] == peer).map(|b| b["library"].to_string()).unwrap_or_default();
     assert!(lib.contains("not found"), "{lib}");
 }
 
@@ -258,36 +264,7 @@ fn python_resumes_sessions_across_requests() {
 }
 
 fn without_python_every_python_cell_is_unsupported_and_the_rest_still_runs() {
-    let empty = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .env("PATH", empty.path())
-        .args(["--root", ROOT, "run", "--format", "json", "--filter", "seed::*"])
-        .args(["--client", "openssl,rustls,python", "--server", "openssl,rustls,python"])
-        .output()
-        .expect("the binary runs");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
-    let cells = report["cells"].as_array().expect("cells");
-    let (mut python, mut for_python) = (0, 0);
-    for c in cells {
-        let (client, server, status) = (c["client"].as_str(), c["server"].as_str(), c["status"].as_str());
-        if client == Some("python") || server == Some("python") {
-            python += 1;
-            assert_eq!(status, Some("unsupported"), "{c}");
-            let reason = c["reason"].as_str().unwrap_or_default();
-            if reason.starts_with("python as") {
-                assert!(reason.contains("python3 not found on PATH") && reason.contains("apt-get install"), "{reason}");
-                for_python += 1;
-            }
-        } else {
-            assert!(matches!(status, Some("pass" | "unsupported")), "{c}");
-        }
-    }
-    assert_eq!(python, 10 * 5, "every seed scenario has 5 cells with python on a side");
-    assert!(for_python >= 40, "only {for_python} python cells name the missing python3");
-    let backends = report["environment"]["backends"].as_array().expect("environment.backends");
-    let lib = backends.iter().find(|b| b["name"] == "python").map(|b| b["library"].to_string()).unwrap_or_default();
-    assert!(lib.contains("not found"), "{lib}");
+    without_its_runtime("python", "python3 not found on PATH");
 }
 
 /// The seed scenarios as a Python user meets them: every cell with python on either side passes or is unsupported

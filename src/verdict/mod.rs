@@ -167,10 +167,10 @@ impl Verdict {
         fault: Option<Fault>,
     ) -> Verdict {
         let pair = (client.backend, server.backend);
-        let observed = Observation { client: client.outcome.clone(), server: server.outcome.clone() };
+        let outcomes = (client.outcome, server.outcome);
         let mut v = judge(expectation, client, server, wire, fault.is_none());
         if let Some(last) = wire {
-            let w = check_wire(&observed, last, pair, fault);
+            let w = check_wire(outcomes, last, pair, fault);
             v.mismatches.extend(w.mismatches);
             v.notes.extend(w.notes);
         }

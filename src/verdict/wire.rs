@@ -8,7 +8,7 @@
 //! (see [`cut`]): what that side says afterwards never reaches the wire.
 
 use super::{Mismatch, Verdict, Witness};
-use crate::observation::{Observation, SideOutcome};
+use crate::observation::SideOutcome;
 use crate::scenario::Fault;
 use crate::vocab::{Alert, BackendId, Role};
 use crate::wire::Wire;
@@ -32,7 +32,7 @@ fn cut(fault: Option<Fault>, role: Role) -> Option<&'static str> {
 /// Compares both sides' reported alerts with the alerts on the wire of the same connection, knowing the scenario's
 /// fault (if any).
 pub fn check(
-    obs: &Observation,
+    (client_outcome, server_outcome): (&SideOutcome, &SideOutcome),
     wire: &Wire,
     (client, server): (BackendId, BackendId),
     fault: Option<Fault>,
@@ -41,7 +41,7 @@ pub fn check(
     let on_wire = |from: Role| wire.alerts.iter().find(|a| a.fatal && a.from == from).map(|a| a.alert);
     let blind = wire.opaque_records > 0;
     for (role, id, side, peer) in
-        [(Role::Client, client, &obs.client, Role::Server), (Role::Server, server, &obs.server, Role::Client)]
+        [(Role::Client, client, client_outcome, Role::Server), (Role::Server, server, server_outcome, Role::Client)]
     {
         let name = |a: Option<Alert>| a.map_or_else(|| "no alert".to_string(), |a| a.to_string());
         // What this side sent.
@@ -126,6 +126,7 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observation::Observation;
     use crate::observation::{ErrorClass, Failure, Phase};
     use crate::wire::WireAlert;
 
@@ -146,13 +147,13 @@ mod tests {
         let obs = Observation { client: failed(Some(Alert::DECODE_ERROR)), server: failed(Some(Alert::DECODE_ERROR)) };
         let client_alert = WireAlert { from: Role::Client, fatal: true, alert: Alert::DECODE_ERROR, encrypted: false };
         let wire = Wire { alerts: vec![client_alert], ..Wire::default() };
-        let c = check(&obs, &wire, PAIR, Some(Fault::HttpResponse));
+        let c = check((&obs.client, &obs.server), &wire, PAIR, Some(Fault::HttpResponse));
         assert!(c.mismatches.is_empty(), "{:?}", c.mismatches);
         assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
         assert!(c.notes[0].contains("server (openssl-cli) reports sending decode_error; not on the wire"), "{c:?}");
         // Without the fault, or where the relay kept reading that side, the same report is a mismatch.
         for fault in [None, Some(Fault::CloseAfterClientHello)] {
-            let c = check(&obs, &wire, PAIR, fault);
+            let c = check((&obs.client, &obs.server), &wire, PAIR, fault);
             assert_eq!(c.mismatches.len(), 1, "{fault:?}: {c:?}");
         }
     }
@@ -162,7 +163,7 @@ mod tests {
         let obs = Observation { client: failed(Some(Alert::HANDSHAKE_FAILURE)), server: failed(None) };
         let seen = WireAlert { from: Role::Client, fatal: true, alert: Alert::DECODE_ERROR, encrypted: false };
         let wire = Wire { alerts: vec![seen], ..Wire::default() };
-        let c = check(&obs, &wire, PAIR, Some(Fault::ResetAfterClientHello));
+        let c = check((&obs.client, &obs.server), &wire, PAIR, Some(Fault::ResetAfterClientHello));
         assert_eq!(c.mismatches.len(), 1, "{c:?}");
         assert!(c.notes.is_empty(), "{c:?}");
     }
