@@ -134,18 +134,24 @@ impl Drop for Tool {
     }
 }
 
-/// One output pipe and everything read from it so far.
+/// What is kept of a tool's stdout or stderr: gnutls-serv's level-5 debug log of one connection is some 100 KiB, so a
+/// tool printing more is flooding; the rest is read (the tool never blocks on a full pipe) and dropped.
+const OUTPUT_LIMIT: usize = 16 << 20;
+
+/// One output pipe and everything read from it so far (at most [`OUTPUT_LIMIT`] bytes).
 pub(crate) struct Output {
     pipe: pipe::Receiver,
     /// The bytes so far.
     pub buf: Vec<u8>,
     /// Whether the pipe reached its end.
     pub eof: bool,
+    /// Bytes read past the limit and dropped.
+    dropped: usize,
 }
 
 impl Output {
     fn new(pipe: pipe::Receiver) -> Output {
-        Output { pipe, buf: Vec::new(), eof: false }
+        Output { pipe, buf: Vec::new(), eof: false, dropped: 0 }
     }
 
     /// Reads more; false at the end of the pipe (or after [`PIPE_TIMEOUT`] of silence, or an error).
@@ -156,7 +162,9 @@ impl Output {
         let mut chunk = [0u8; 8192];
         match tokio::time::timeout(PIPE_TIMEOUT, self.pipe.read(&mut chunk)).await {
             Ok(Ok(n)) if n > 0 => {
-                self.buf.extend_from_slice(&chunk[..n]);
+                let keep = n.min(OUTPUT_LIMIT.saturating_sub(self.buf.len()));
+                self.buf.extend_from_slice(&chunk[..keep]);
+                self.dropped += n - keep;
                 true
             }
             _ => {
@@ -183,9 +191,13 @@ impl Output {
         while self.more().await {}
     }
 
-    /// The output as text.
+    /// The output as text (saying how much was dropped past the limit).
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.buf).into_owned()
+        let mut t = String::from_utf8_lossy(&self.buf).into_owned();
+        if self.dropped > 0 {
+            t.push_str(&format!("\n[... {} more bytes of output dropped]", self.dropped));
+        }
+        t
     }
 }
 
