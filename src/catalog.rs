@@ -23,15 +23,18 @@ impl Catalog {
         let mut files = Vec::new();
         let mut errors = Vec::new();
         for p in paths {
-            if p.is_dir() {
-                collect_yaml(p, &mut files, &mut errors);
-            } else if p.is_file() {
-                files.push(p.clone());
-            } else {
-                errors.push(LoadError::file(
+            match std::fs::metadata(p) {
+                Ok(m) if m.is_dir() => collect_yaml(p, &mut files, &mut errors),
+                Ok(m) if m.is_file() => files.push(p.clone()),
+                Ok(m) => errors.push(LoadError::file(
+                    p,
+                    format!("{}: expected a scenario file or a directory of them", kind_of(&m.file_type())),
+                )),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => errors.push(LoadError::file(
                     p,
                     "no such file or directory (expected a scenario file or a directory of them)",
-                ));
+                )),
+                Err(e) => errors.push(LoadError::file(p, format!("cannot read: {e}"))),
             }
         }
         files.sort();
@@ -39,8 +42,8 @@ impl Catalog {
         let mut scenarios = Vec::new();
         for f in files {
             let id = scenario_id(root, &f);
-            match std::fs::read(&f) {
-                Err(e) => errors.push(LoadError::file(&f, format!("cannot read: {e}"))),
+            match read_bounded(&f) {
+                Err(e) => errors.push(e),
                 Ok(bytes) => match String::from_utf8(bytes) {
                     Err(e) => errors.push(LoadError::file(
                         &f,
@@ -67,6 +70,42 @@ impl Catalog {
         }
         Catalog { scenarios, errors }
     }
+}
+
+/// What a path that is neither a file nor a directory is, in words.
+fn kind_of(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a named pipe (FIFO), not a regular file"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device, not a regular file"
+    } else if t.is_socket() {
+        "a socket, not a regular file"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Reads a scenario file, refusing what is not a regular file (a FIFO would block the open for ever, a device
+/// never ends) and reading at most one byte past the parser's limit, so a huge file costs no more than that.
+pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>, LoadError> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| LoadError::file(path, format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(LoadError::file(path, format!("{}: expected a YAML file", kind_of(&meta.file_type()))));
+    }
+    let limit = crate::yaml::MAX_BYTES as u64;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        .map_err(|e| LoadError::file(path, format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > limit {
+        return Err(LoadError::file(
+            path,
+            format!("{} bytes: expected a YAML file of at most {limit} bytes", meta.len().max(bytes.len() as u64)),
+        ));
+    }
+    Ok(bytes)
 }
 
 fn collect_yaml(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {

@@ -458,6 +458,9 @@ fn matrix(
     if let Some(jobs) = jobs {
         run = run.with_jobs(jobs);
     }
+    for note in &run.notes {
+        eprintln!("tlsmatrix: {note}");
+    }
     let mut todo = run.plan(sel);
     if let Some(Shard { index, count }) = shard {
         todo = todo.into_iter().skip(index - 1).step_by(count).collect();
@@ -629,6 +632,14 @@ fn explain(layout: &Layout, id: &str, client: &[String], server: &[String]) -> R
     let mut run = Run::load(layout, &paths, |s| single || s.id == id)?;
     run.scenarios.truncate(1);
     let Some(scenario) = run.scenarios.first().cloned() else {
+        // The file named (or the one whose id this is) did not load: say why, not only that it is missing.
+        let own = run
+            .load_errors
+            .iter()
+            .position(|e| single || crate::catalog::scenario_id(&layout.scenarios, &e.path) == id);
+        if let Some(i) = own {
+            return Err(Error::Load(run.load_errors.swap_remove(i)));
+        }
         return Err(Error::Usage(format!(
             "no scenario `{id}`: expected an id such as seed::untrusted_ca (see `tlsmatrix list`) or a file"
         )));

@@ -50,7 +50,7 @@ pub struct LoadError {
 impl LoadError {
     /// An error about a whole file.
     pub fn file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        LoadError { path: path.into(), line: None, column: None, message: message.into() }
+        LoadError { path: path.into(), line: None, column: None, message: shorten(message.into()) }
     }
 
     /// An error at a line (and column) of a file.
@@ -60,8 +60,55 @@ impl LoadError {
         column: Option<usize>,
         message: impl Into<String>,
     ) -> Self {
-        LoadError { path: path.into(), line, column, message: message.into() }
+        LoadError { path: path.into(), line, column, message: shorten(message.into()) }
     }
+}
+
+/// The longest quoted value an error message repeats: a message names the offending value so the user can find it,
+/// and a 1 MB line (or a whole /etc/passwd read as one YAML string) says no more at 1 MB than at 80 characters.
+const ECHO_LIMIT: usize = 80;
+/// The longest message kept whole, whatever it quotes.
+const MESSAGE_LIMIT: usize = 1024;
+
+/// Cuts every quoted part of `message` (between backticks or double quotes) longer than [`ECHO_LIMIT`] characters,
+/// saying how much went, and the whole message past [`MESSAGE_LIMIT`] bytes.
+pub(crate) fn shorten(message: String) -> String {
+    if message.len() <= ECHO_LIMIT {
+        return message;
+    }
+    let mut out = String::with_capacity(message.len().min(MESSAGE_LIMIT + 64));
+    let mut rest = message.as_str();
+    while let Some(open) = rest.find(['`', '"']) {
+        let quote = rest[open..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..=open]);
+        let after = &rest[open + 1..];
+        let close = after.find(quote).unwrap_or(after.len());
+        let quoted = &after[..close];
+        let chars = quoted.chars().count();
+        if chars > ECHO_LIMIT {
+            let kept: String = quoted.chars().take(ECHO_LIMIT).collect();
+            out.push_str(&kept);
+            out.push_str(&format!("... [{} more bytes]", quoted.len() - kept.len()));
+        } else {
+            out.push_str(quoted);
+        }
+        rest = &after[close..];
+        if let Some(q) = rest.strip_prefix(quote) {
+            out.push(quote);
+            rest = q;
+        }
+    }
+    out.push_str(rest);
+    if out.len() > MESSAGE_LIMIT {
+        let mut at = MESSAGE_LIMIT;
+        while !out.is_char_boundary(at) {
+            at -= 1;
+        }
+        let cut = out.len() - at;
+        out.truncate(at);
+        out.push_str(&format!(" [... {cut} more bytes]"));
+    }
+    out
 }
 
 impl fmt::Display for LoadError {
@@ -87,6 +134,8 @@ pub enum PkiError {
     Spec {
         /// The certificate entry.
         name: String,
+        /// The entry's field that is wrong, when one is (`issuer`, `not_after`, `san`): where the error points.
+        field: Option<&'static str>,
         /// What is wrong.
         message: String,
     },
@@ -144,5 +193,29 @@ impl fmt::Display for ConfigError {
 impl<E: std::error::Error> From<E> for ConfigError {
     fn from(e: E) -> Self {
         ConfigError::new(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hostile value is echoed by its first 80 characters and its size; the rest of the message stays whole.
+    #[test]
+    fn long_values_in_messages_are_cut_with_their_size() {
+        let value = "a".repeat(1_000_000);
+        let e =
+            LoadError::at("s.yaml", Some(3), Some(16), format!("unknown certificate `{value}`: expected one of x, y"));
+        assert!(e.message.len() < 200, "{}", e.message.len());
+        assert!(e.message.starts_with(&format!("unknown certificate `{}... [999920 more bytes]`", "a".repeat(80))));
+        assert!(e.message.ends_with(": expected one of x, y"), "{}", e.message);
+        let passwd = format!("invalid type: string \"{}\", expected struct Scenario", "root:x:0:0 ".repeat(400));
+        assert!(LoadError::file("p", passwd).message.ends_with("more bytes]\", expected struct Scenario"));
+        let short = "unknown alert `bad_thing`: expected an alert name";
+        assert_eq!(LoadError::file("p", short).message, short);
+        let unclosed = format!("unknown `{}", "\u{e9}".repeat(5000));
+        assert!(LoadError::file("p", unclosed).message.len() < 300);
+        let many = format!("expected one of {}", "`x`, ".repeat(1000));
+        assert!(LoadError::file("p", many).message.len() <= MESSAGE_LIMIT + 40);
     }
 }

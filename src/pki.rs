@@ -1,9 +1,10 @@
 //! Test certificates, generated for each run from `fixtures/pki.yaml` with the openssl crate.
 //!
 //! Validity is relative to the moment of the run (`not_after: -1d` is "expired yesterday"), so nothing committed can
-//! expire and break the suite, the failure OpenSSL's own ssl-tests hit in 2022. Private keys are the one thing kept on
-//! disk (`fixtures/keys/<name>.pem`, test-only, generated when missing) because RSA key generation costs up to half a
-//! second each; certificates are cheap to sign and are made in memory every run.
+//! expire and break the suite, the failure OpenSSL's own ssl-tests hit in 2022. Keys and certificates alike are made
+//! in memory at every run and never written to disk (nothing to leak, nothing to clean up); RSA key generation is
+//! the costly part, so it is spread over the cores and kept for the life of the process. `tlsmatrix pki-export DIR`
+//! writes them out when a user asks for files.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -207,22 +208,20 @@ impl Pki {
     /// Keys never touch the disk (nothing to leak, nothing to clean up); `tlsmatrix pki-export DIR` writes them out
     /// when a user asks for files.
     pub fn load(spec_path: &Path) -> Result<Pki, crate::Error> {
-        let text = std::fs::read_to_string(spec_path)
-            .map_err(|e| LoadError::file(spec_path, format!("cannot read the PKI description: {e}")))?;
-        Ok(Self::generate(parse_spec(spec_path, &text)?)?)
+        let text = read_text(spec_path)?;
+        Self::generate(parse_spec(spec_path, &text)?).map_err(|e| locate(spec_path, &text, e))
     }
 
     /// Checks `pki.yaml` as [`Pki::load`] does (every spec field, issuers, validity offsets, SANs, by signing every
     /// certificate) but with a P-256 placeholder key for every entry: `validate` answers in milliseconds, without
     /// the RSA key generation whose cost varies from run to run. The result is only good for its names.
     pub fn check(spec_path: &Path) -> Result<Pki, crate::Error> {
-        let text = std::fs::read_to_string(spec_path)
-            .map_err(|e| LoadError::file(spec_path, format!("cannot read the PKI description: {e}")))?;
+        let text = read_text(spec_path)?;
         let mut specs = parse_spec(spec_path, &text)?;
         for spec in specs.values_mut() {
             spec.key = KeyType::EcP256;
         }
-        Ok(Self::generate(specs)?)
+        Self::generate(specs).map_err(|e| locate(spec_path, &text, e))
     }
 
     /// Which load of the PKI this is, unique in the process: library configurations built from it may be reused
@@ -290,12 +289,17 @@ impl Pki {
                 let spec = &specs[name];
                 match &spec.issuer {
                     Some(i) if !specs.contains_key(i) => {
-                        return Err(PkiError::Spec { name: name.clone(), message: format!("unknown issuer `{i}`") });
+                        return Err(PkiError::Spec {
+                            name: name.clone(),
+                            field: Some("issuer"),
+                            message: format!("unknown issuer `{i}`: expected the name of another entry"),
+                        });
                     }
                     Some(i) if !specs[i].ca => {
                         return Err(PkiError::Spec {
                             name: name.clone(),
-                            message: format!("issuer `{i}` is not a CA (ca: true)"),
+                            field: Some("issuer"),
+                            message: format!("issuer `{i}` is not a CA: expected an entry with `ca: true`"),
                         });
                     }
                     Some(i) if !creds.contains_key(i) => still.push(name),
@@ -309,7 +313,14 @@ impl Pki {
             }
             if still.len() == before {
                 let names: Vec<&str> = still.iter().map(|s| s.as_str()).collect();
-                return Err(PkiError::Spec { name: names.join(", "), message: "issuers form a cycle".into() });
+                return Err(PkiError::Spec {
+                    name: names.join(", "),
+                    field: Some("issuer"),
+                    message: format!(
+                        "issuers form a cycle ({}): expected a chain that ends in a self-signed root",
+                        names.join(", ")
+                    ),
+                });
             }
             pending = still;
         }
@@ -317,6 +328,65 @@ impl Pki {
         let id = LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Pki { creds, specs, id })
     }
+}
+
+/// The PKI description's text, read as scenarios are (a regular file, bounded, UTF-8).
+fn read_text(path: &Path) -> Result<String, LoadError> {
+    let bytes = crate::catalog::read_bounded(path)?;
+    String::from_utf8(bytes).map_err(|e| {
+        LoadError::file(
+            path,
+            format!(
+                "not UTF-8 text (invalid byte at offset {}); expected the YAML PKI description",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Turns a semantic PKI error (an unknown issuer, a cycle, a bad offset, a SAN OpenSSL refuses) into a load error at
+/// the entry's line, and at its field's line and column when the error names one, as every scenario error is.
+fn locate(path: &Path, text: &str, err: PkiError) -> crate::Error {
+    let (name, field, message) = match &err {
+        PkiError::Spec { name, field, message } => (name.as_str(), *field, message.clone()),
+        PkiError::Openssl { name, source, .. } => (name.as_str(), None, format!("OpenSSL refused it: {source}")),
+        PkiError::KeyFile { .. } => return err.into(),
+    };
+    // A cycle names every entry in it; the first is where to look.
+    let first = name.split(", ").next().unwrap_or(name);
+    let (line, column) = entry_position(text, first, field);
+    LoadError::at(path, line, column, format!("certificate `{first}`: {message}")).into()
+}
+
+/// The 1-based line (and column) of an entry under `certificates:`, and of one of its fields when given and found
+/// before the next entry. Text search is enough here: the file has already parsed, and entry names are plain names.
+fn entry_position(text: &str, name: &str, field: Option<&str>) -> (Option<usize>, Option<usize>) {
+    let lines: Vec<&str> = text.lines().collect();
+    let key = |l: &str| {
+        let t = l.trim_start().trim_start_matches(['"', '\'']);
+        t.strip_prefix(name).is_some_and(|rest| rest.trim_start_matches(['"', '\'']).trim_start().starts_with(':'))
+    };
+    let Some(at) = lines.iter().position(|l| key(l)) else { return (None, None) };
+    let indent = lines[at].len() - lines[at].trim_start().len();
+    let Some(field) = field else { return (Some(at + 1), Some(indent + 1)) };
+    for (n, l) in lines.iter().enumerate().skip(at) {
+        let this_indent = l.len() - l.trim_start().len();
+        if n > at && !l.trim().is_empty() && !l.trim_start().starts_with('#') && this_indent <= indent {
+            break;
+        }
+        let from = if n == at { indent + name.len() } else { 0 };
+        let hit = l.get(from..).and_then(|rest| {
+            rest.match_indices(field).find(|(i, _)| {
+                let before = rest[..*i].chars().next_back();
+                let after = rest[i + field.len()..].trim_start();
+                !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && after.starts_with(':')
+            })
+        });
+        if let Some((i, _)) = hit {
+            return (Some(n + 1), Some(l[..from + i].chars().count() + 1));
+        }
+    }
+    (Some(at + 1), Some(indent + 1))
 }
 
 /// Parses a relative offset such as `-1d`, `12h`, `30m`, `0` into seconds.
@@ -407,7 +477,8 @@ fn ec_key(curve: Nid) -> Result<PKey<Private>, openssl::error::ErrorStack> {
 
 fn make(name: &str, spec: &CertSpec, issuer: Option<&Credential>, key: PKey<Private>) -> Result<Credential, PkiError> {
     let ossl = |source| PkiError::Openssl { name: name.to_string(), source };
-    let bad = |message: String| PkiError::Spec { name: name.to_string(), message };
+    let bad =
+        |field: &'static str, message: String| PkiError::Spec { name: name.to_string(), field: Some(field), message };
 
     let mut subject = X509NameBuilder::new().map_err(ossl)?;
     subject.append_entry_by_nid(Nid::ORGANIZATIONNAME, &spec.o).map_err(ossl)?;
@@ -424,8 +495,8 @@ fn make(name: &str, spec: &CertSpec, issuer: Option<&Credential>, key: PKey<Priv
     b.set_issuer_name(issuer.map_or(&*subject, |i| i.cert.subject_name())).map_err(ossl)?;
     b.set_pubkey(&key).map_err(ossl)?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let nb = now + parse_offset(&spec.not_before).map_err(|m| bad(format!("not_before: {m}")))?;
-    let na = now + parse_offset(&spec.not_after).map_err(|m| bad(format!("not_after: {m}")))?;
+    let nb = now + parse_offset(&spec.not_before).map_err(|m| bad("not_before", format!("not_before: {m}")))?;
+    let na = now + parse_offset(&spec.not_after).map_err(|m| bad("not_after", format!("not_after: {m}")))?;
     let (nb, na) = (Asn1Time::from_unix(nb).map_err(ossl)?, Asn1Time::from_unix(na).map_err(ossl)?);
     b.set_not_before(&nb).map_err(ossl)?;
     b.set_not_after(&na).map_err(ossl)?;
@@ -457,13 +528,19 @@ fn make(name: &str, spec: &CertSpec, issuer: Option<&Credential>, key: PKey<Priv
     if !spec.san.is_empty() {
         let mut san = SubjectAlternativeName::new();
         for entry in &spec.san {
+            let shown: String = entry.chars().take(80).collect();
             match entry.split_once(':') {
-                Some(("DNS", d)) => san.dns(d),
-                Some(("IP", ip)) => san.ip(ip),
-                _ => return Err(bad(format!("san `{entry}`: expected DNS:<name> or IP:<address>"))),
+                Some(("DNS", d)) if !d.is_empty() && d.is_ascii() => san.dns(d),
+                Some(("IP", ip)) if ip.parse::<std::net::IpAddr>().is_ok() => san.ip(ip),
+                Some(("IP", _)) => {
+                    return Err(bad("san", format!("san `{shown}`: expected an IPv4 or IPv6 address after IP:")));
+                }
+                _ => return Err(bad("san", format!("san `{shown}`: expected DNS:<name> or IP:<address>"))),
             };
         }
-        let ext = san.build(&b.x509v3_context(issuer.map(|i| &*i.cert), None)).map_err(ossl)?;
+        let ext = san
+            .build(&b.x509v3_context(issuer.map(|i| &*i.cert), None))
+            .map_err(|e| bad("san", format!("san: OpenSSL refused it: {e}")))?;
         b.append_extension(ext).map_err(ossl)?;
     }
     let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None)).map_err(ossl)?;
@@ -482,7 +559,8 @@ fn make(name: &str, spec: &CertSpec, issuer: Option<&Credential>, key: PKey<Priv
         }
         // The openssl crate has no builder for nameConstraints; OpenSSL's own config syntax is the supported way.
         #[allow(deprecated)]
-        let ext = openssl::x509::X509Extension::new_nid(None, None, Nid::NAME_CONSTRAINTS, &value).map_err(ossl)?;
+        let ext = openssl::x509::X509Extension::new_nid(None, None, Nid::NAME_CONSTRAINTS, &value)
+            .map_err(|e| bad("name_constraints", format!("name_constraints: OpenSSL refused them: {e}")))?;
         b.append_extension(ext).map_err(ossl)?;
     }
     let signer = issuer.map_or(&key, |i| &i.key);
@@ -586,6 +664,49 @@ certificates:
             again.get("leaf").unwrap().cert.serial_number().to_bn().unwrap(),
             leaf.cert.serial_number().to_bn().unwrap()
         );
+    }
+
+    /// Semantic errors in a PKI description that parses (hostile input) name the file, the entry's field line and
+    /// column, and what was expected, as scenario errors do; none is a bare "OpenSSL error".
+    #[rstest]
+    #[case::unknown_issuer("  leaf:\n    cn: x\n    key: ec-p256\n    issuer: nope\n", 6, 5, "unknown issuer `nope`")]
+    #[case::issuer_not_a_ca("  leaf:\n    cn: x\n    key: ec-p256\n    issuer: plain\n", 6, 5, "not a CA")]
+    #[case::cycle(
+        "  a: { cn: a, key: ec-p256, ca: true, issuer: b }\n  b: { cn: b, key: ec-p256, ca: true, issuer: a }\n",
+        3,
+        39,
+        "cycle"
+    )]
+    #[case::bad_offset("  leaf:\n    cn: x\n    key: ec-p256\n    not_after: \"1\u{e9}\"\n", 6, 5, "not_after")]
+    #[case::huge_offset("  leaf: { cn: x, key: ec-p256, not_before: -9223372036854775808s }\n", 3, 32, "200 years")]
+    #[case::bad_ip_san("  leaf:\n    cn: x\n    key: ec-p256\n    san: ['IP:999.1.1.1']\n", 6, 5, "IPv4 or IPv6")]
+    #[case::bad_san_kind(
+        "  leaf: { cn: x, key: ec-p256, san: ['URI:x'] }\n",
+        3,
+        32,
+        "expected DNS:<name> or IP:<address>"
+    )]
+    fn pki_semantic_errors_have_a_location(
+        #[case] entries: &str,
+        #[case] line: usize,
+        #[case] column: usize,
+        #[case] says: &str,
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("pki.yaml");
+        let text = format!("certificates:\n  plain: {{ cn: p, key: ec-p256 }}\n{entries}");
+        std::fs::write(&path, &text).unwrap();
+        let Err(crate::Error::Load(err)) = Pki::check(&path) else { panic!("expected a load error for\n{text}") };
+        assert_eq!((err.line, err.column), (Some(line), Some(column)), "{err}\n{text}");
+        assert!(err.message.contains(says), "{err}");
+        assert!(err.to_string().starts_with(&format!("{}:{line}:{column}: certificate `", path.display())), "{err}");
+    }
+
+    /// A PKI path that is a FIFO or a device is refused at once, never read for ever.
+    #[test]
+    fn a_pki_path_that_is_not_a_file_is_refused() {
+        let err = Pki::check(Path::new("/dev/zero")).err().unwrap();
+        assert!(err.to_string().contains("a device, not a regular file"), "{err}");
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct Run {
     pub load_errors: Vec<LoadError>,
     /// Cells in flight at once.
     pub jobs: usize,
+    /// What the run changed of what it was asked, for the user to read (a `--jobs` the descriptor limit cannot serve).
+    pub notes: Vec<String>,
     /// Whether SIGINT / SIGTERM stop the run gracefully, keeping what completed ([`crate::interrupt`]); the CLI
     /// sets it, a library user decides.
     pub interruptible: bool,
@@ -50,7 +52,14 @@ impl Run {
 
     /// A run of scenarios built elsewhere (a generated grid, a test's own registry).
     pub fn new(context: Context, scenarios: Vec<Arc<Scenario>>) -> Run {
-        Run { context, scenarios, load_errors: Vec::new(), jobs: default_jobs(), interruptible: false }
+        Run {
+            context,
+            scenarios,
+            load_errors: Vec::new(),
+            jobs: default_jobs(),
+            notes: Vec::new(),
+            interruptible: false,
+        }
     }
 
     /// With another set of backends (tests add deliberately broken peers).
@@ -71,9 +80,12 @@ impl Run {
         self
     }
 
-    /// With `jobs` cells in flight at once.
+    /// With `jobs` cells in flight at once, or fewer when the process's descriptor limit cannot serve that many
+    /// (see [`fit_jobs`]; the reason is in [`Run::notes`]).
     pub fn with_jobs(mut self, jobs: usize) -> Run {
-        self.jobs = jobs.max(1);
+        let (jobs, note) = fit_jobs(jobs.max(1));
+        self.jobs = jobs;
+        self.notes.extend(note);
         self
     }
 
@@ -124,6 +136,37 @@ impl Run {
             self.context.run_all(todo, self.jobs, progress).await
         }))
     }
+}
+
+/// The most descriptors one cell holds at once: the listener, the relay's listener, both ends of the connection and
+/// the relay's two, plus a tool's pipes.
+const DESCRIPTORS_PER_CELL: u64 = 8;
+/// Descriptors kept for everything else: stdio, adapter processes' pipes, the report file, the runtime.
+const DESCRIPTORS_RESERVED: u64 = 64;
+
+/// `jobs`, or fewer when the descriptor limit (`ulimit -n`) cannot hold that many cells at once beside the waiting
+/// cells ([`crate::runner::WAITING_SLOTS`]), with a note saying so. The soft limit is raised to the hard one first,
+/// as servers do: before, `--jobs 1000` under `ulimit -n 1024` made hundreds of cells fail with "Too many open files".
+pub fn fit_jobs(jobs: usize) -> (usize, Option<String>) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit { current: limit.maximum, maximum: limit.maximum };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            limit = getrlimit(Resource::Nofile);
+        }
+    }
+    let Some(soft) = limit.current else { return (jobs, None) };
+    let cells = soft.saturating_sub(DESCRIPTORS_RESERVED) / DESCRIPTORS_PER_CELL;
+    let room = usize::try_from(cells).unwrap_or(usize::MAX).saturating_sub(crate::runner::WAITING_SLOTS).max(1);
+    if jobs <= room {
+        return (jobs, None);
+    }
+    let note = format!(
+        "--jobs {jobs} lowered to {room}: the descriptor limit (ulimit -n) is {soft}, and a cell holds up to \
+         {DESCRIPTORS_PER_CELL}; raise the limit to run more at once"
+    );
+    (room, Some(note))
 }
 
 /// Twice the CPUs: half the cells of a run wait on a peer process or the network at any moment.

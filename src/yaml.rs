@@ -38,7 +38,7 @@ fn pre_check(text: &str) -> Result<(), YamlError> {
         return Err(YamlError {
             line: None,
             column: None,
-            message: format!("{} bytes: expected a scenario file of at most {MAX_BYTES} bytes", text.len()),
+            message: format!("{} bytes: expected a YAML file of at most {MAX_BYTES} bytes", text.len()),
         });
     }
     for (n, line) in text.lines().enumerate() {

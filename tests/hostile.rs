@@ -73,7 +73,7 @@ fn committed() -> Vec<(&'static str, Want)> {
         ),
         ("pki/empty.yaml", want("missing field `certificates`", Some(":1:1:"))),
         ("pki/binary.yaml", want("control characters are not allowed", Some(":1:1:"))),
-        ("pki/invalid_utf8.yaml", want("valid UTF-8", None)),
+        ("pki/invalid_utf8.yaml", want("not UTF-8 text (invalid byte at offset", None)),
         ("pki/tabs.yaml", want("found character that cannot start any token", Some(":3:1:"))),
         ("pki/duplicate_certificate.yaml", want("certificates: duplicate key `root-a`", Some(":2:3:"))),
         ("pki/certificates_list.yaml", want("expected a map", Some(":2:"))),
@@ -88,6 +88,13 @@ fn committed() -> Vec<(&'static str, Want)> {
             want("unknown field `permitted_ip`, expected `permitted_dns` or `excluded_dns`", Some(":7:7:")),
         ),
         ("pki/unknown_key_type.yaml", want("unknown variant `dsa-512`, expected one of", Some(":10:"))),
+        // Semantic errors: the file parses, the certificates cannot be made.
+        ("pki/issuer_cycle.yaml", want("certificate `ca-one`: issuers form a cycle", Some(":3:46:"))),
+        ("pki/issuer_not_a_ca.yaml", want("certificate `leaf-two`: issuer `leaf-one` is not a CA", Some(":9:5:"))),
+        ("pki/unknown_issuer.yaml", want("certificate `leaf`: unknown issuer `root-z`", Some(":6:5:"))),
+        ("pki/bad_offset.yaml", want("certificate `root`: not_after: `1\u{e9}`: expected an offset", Some(":7:5:"))),
+        ("pki/huge_offset.yaml", want("within 200 years", Some(":3:45:"))),
+        ("pki/bad_ip_san.yaml", want("san `IP:999.0.0.1`: expected an IPv4 or IPv6 address", Some(":8:5:"))),
     ]
 }
 
@@ -103,7 +110,7 @@ fn generated() -> Vec<(&'static str, Vec<u8>, Want)> {
     let indent: String = (0..1400).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
     vec![
         ("huge_scalar", format!("description: {}\n", "x".repeat(20 << 20)).into_bytes(), {
-            want("bytes: expected a scenario file of at most 1048576 bytes", None)
+            want("bytes: expected a YAML file of at most 1048576 bytes", None)
         }),
         (
             "deep_flow",
@@ -133,6 +140,13 @@ fn generated() -> Vec<(&'static str, Vec<u8>, Want)> {
         ),
         ("alias_bomb_nine_levels", format!("{laughs}b: *a9\n").into_bytes(), want("unknown field `a0`", Some(":1:1:"))),
         ("alias_bomb_wide", wide.into_bytes(), want("unknown field `a`", Some(":1:1:"))),
+        // An error names the offending value by its first 80 characters and its size, never the whole of it.
+        (
+            "huge_value",
+            // A plain scalar, since YAML keys end at 1,024 characters: the document is one 500 KB string.
+            format!("{}: 1\n", "a".repeat(500_000)).into_bytes(),
+            want("invalid type: string \"aaaaaaaaaa", Some(":1:1:")),
+        ),
     ]
 }
 
@@ -316,4 +330,52 @@ fn generated_hostile_files_end_in_a_clear_error_as_scenarios() {
 #[test]
 fn generated_hostile_files_end_in_a_clear_error_as_the_pki() {
     all_ok(generated().iter().map(|(name, bytes, w)| check(&format!("{name}.yaml"), bytes, true, w)).collect());
+}
+
+/// Paths that are not regular files (a device, a FIFO, a FIFO inside a scenario directory) are refused at once with
+/// what they are: reading one would block for ever or never end.
+#[test]
+fn paths_that_are_not_files_are_refused_with_what_they_are() {
+    let p = project();
+    let fifo = p.path().join("scenarios/pipe.yaml");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    for (args, says) in [
+        (vec![PathBuf::from("/dev/zero")], "/dev/zero: a device, not a regular file"),
+        (vec![fifo.clone()], "pipe.yaml: a named pipe (FIFO), not a regular file"),
+        (vec![p.path().join("scenarios")], "pipe.yaml: a named pipe (FIFO), not a regular file: expected a YAML file"),
+    ] {
+        let r = validate(p.path(), &args);
+        assert_eq!(r.code, Some(2), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{args:?}: expected `{says}` in:\n{}", r.stderr);
+    }
+}
+
+/// `explain FILE` of a file that does not load says why (file, line, column), not that there is no such scenario.
+#[test]
+fn explain_of_a_broken_file_gives_its_error() {
+    let p = project();
+    let bad = p.path().join("scenarios/broken.yaml");
+    std::fs::write(&bad, "description: [\n").unwrap();
+    let out = Command::new(BIN).arg("--root").arg(p.path()).arg("explain").arg(&bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{}:1:14:", bad.display())), "{stderr}");
+    assert!(!stderr.contains("no scenario"), "{stderr}");
+}
+
+/// `--jobs` beyond what the descriptor limit can hold is lowered, with a note, instead of failing cells with "Too
+/// many open files".
+#[test]
+fn jobs_beyond_the_descriptor_limit_are_lowered() {
+    let script = format!(
+        "ulimit -n 256 && exec '{BIN}' --root '{ROOT}' run --jobs 1024 --client openssl,rustls --server openssl,rustls \
+         --format json '{ROOT}/scenarios/seed'"
+    );
+    let out = Command::new("sh").arg("-c").arg(script).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--jobs 1024 lowered to 8: the descriptor limit (ulimit -n) is 256"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(report["summary"]["error"], 0, "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
 }

@@ -108,7 +108,8 @@ pub struct WireConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
     /// This scenario's per-connection deadline in milliseconds (default: the run's `--timeout`), so a scenario about
-    /// stalls does not hold the run for the default five seconds.
+    /// stalls does not hold the run for the default five seconds. Like `--timeout`, it is stretched three times for
+    /// cells with an external peer (a JVM, a tool process), whose start-up and JIT a loaded machine slows down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<u64>,
 }

@@ -26,11 +26,18 @@ const STDERR_LINE: usize = 2048;
 const STDOUT_LINE: usize = 1 << 20;
 /// The longest native error text kept from an adapter's outcome; a longer one is cut with a marker saying how much.
 pub(crate) const MESSAGE_LIMIT: usize = 4096;
-/// At most this many adapter processes run at once; starting another one stops the least recently used idle one
-/// (never the one with default settings, nor one still starting; when none can go, the new one starts anyway).
-/// Every distinct launch setting (a `java_security` map, a JVM-wide group list) needs a process of its own, and each
-/// JVM holds tens of MiB.
+/// At most this many adapter processes of one backend run at once. Every distinct launch setting (a `java_security`
+/// map, a JVM-wide group list) needs a process of its own, and each JVM holds tens of MiB to hundreds under load.
+///
+/// A cell that needs another process retires the least recently used idle one (never the one with default settings,
+/// nor one still starting) and waits until a process has really exited: a retired process that a cell still holds
+/// lives until that cell ends, and counts until then. See [`STALLED`] for the one case that may exceed the cap.
 const MAX_PROCESSES: usize = 4;
+/// When every running process is busy and no request of the pool has finished for this long, the cells holding them
+/// may be waiting for a process of their own (a jsse client and a jsse server with different settings), which could
+/// never start: then one more starts, beyond the cap, and says so in the log. Busy processes that finish requests
+/// (the normal case) keep new ones waiting.
+const STALLED: Duration = Duration::from_secs(3);
 
 /// Request ids, unique in this process (across adapters, so a log line names one request).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -88,6 +95,17 @@ pub(crate) struct Process {
     state: Arc<(Mutex<State>, Condvar)>,
     stderr: Arc<Mutex<VecDeque<String>>>,
     last_used: Mutex<Instant>,
+    /// The pool's count of running processes (decremented when this one has exited) and of finished requests.
+    counters: Arc<Counters>,
+}
+
+/// What a pool counts across its processes, retired ones included.
+#[derive(Default)]
+struct Counters {
+    /// Processes started and not yet exited.
+    live: std::sync::atomic::AtomicUsize,
+    /// Requests finished or abandoned: progress, which tells a busy pool from a stuck one.
+    finished: AtomicU64,
 }
 
 /// A request in flight: its replies arrive on `replies`; dropping it (the cell's deadline passed) forgets the request,
@@ -96,17 +114,19 @@ pub(crate) struct Ticket {
     pub id: u64,
     pub replies: UnboundedReceiver<Reply>,
     pending: Pending,
+    counters: Arc<Counters>,
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
         lock(&self.pending).remove(&self.id);
+        self.counters.finished.fetch_add(1, Ordering::Relaxed);
     }
 }
 
 impl Process {
     /// Starts `cmd` with piped stdio and the threads that read its output.
-    fn spawn(name: String, mut cmd: Command) -> Result<Arc<Process>, String> {
+    fn spawn(name: String, mut cmd: Command, counters: Arc<Counters>) -> Result<Arc<Process>, String> {
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -126,7 +146,9 @@ impl Process {
             state: Arc::new((Mutex::new(State::Starting), Condvar::new())),
             stderr: Arc::default(),
             last_used: Mutex::new(Instant::now()),
+            counters,
         });
+        p.counters.live.fetch_add(1, Ordering::SeqCst);
         let tail = p.stderr.clone();
         std::thread::Builder::new()
             .name("peer-stderr".into())
@@ -212,7 +234,7 @@ impl Process {
         let (tx, rx) = unbounded_channel();
         lock(&self.pending).insert(id, tx);
         *lock(&self.last_used) = Instant::now();
-        let ticket = Ticket { id, replies: rx, pending: self.pending.clone() };
+        let ticket = Ticket { id, replies: rx, pending: self.pending.clone(), counters: self.counters.clone() };
         if let State::Dead(why) = &*lock(&self.state.0) {
             return Err(why.clone());
         }
@@ -232,6 +254,7 @@ impl Drop for Process {
         let mut child = lock(&self.child);
         let _ = child.kill();
         let _ = child.wait();
+        self.counters.live.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -358,12 +381,19 @@ pub(crate) struct Pool {
     /// Launch settings whose process never became ready in this run, with why: every later cell needing them fails at
     /// once with the reason instead of waiting out the start-up deadline again.
     failed: Mutex<HashMap<ProcessKey, String>>,
+    counters: Arc<Counters>,
 }
 
 impl Pool {
     /// An empty pool; `name` says what the processes are in error messages (`jsse adapter`).
     pub fn new(name: &'static str) -> Pool {
-        Pool { name, procs: Mutex::default(), version: Mutex::default(), failed: Mutex::default() }
+        Pool {
+            name,
+            procs: Mutex::default(),
+            version: Mutex::default(),
+            failed: Mutex::default(),
+            counters: Arc::default(),
+        }
     }
 
     /// The runtime version a ready process reported, if one has started.
@@ -388,30 +418,7 @@ impl Pool {
                 self.name
             ));
         }
-        let p = {
-            let mut procs = lock(&self.procs);
-            match procs.get(key) {
-                Some(p) if !p.is_dead() => p.clone(),
-                _ => {
-                    if procs.len() >= MAX_PROCESSES {
-                        // Only a ready, idle process with settings of its own may go: one still starting is about
-                        // to serve the cell that started it, and the default settings' process serves most cells
-                        // of every run (stopping it costs a JVM start and its warm-up each time it comes back).
-                        let lru = procs
-                            .iter()
-                            .filter(|(k, p)| *k != key && **k != ProcessKey::default() && p.is_idle() && p.is_ready())
-                            .min_by_key(|(_, p)| *lock(&p.last_used))
-                            .map(|(k, _)| k.clone());
-                        if let Some(k) = lru {
-                            procs.remove(&k);
-                        }
-                    }
-                    let p = Process::spawn(self.name.to_string(), launch()?)?;
-                    procs.insert(key.clone(), p.clone());
-                    p
-                }
-            }
-        };
+        let p = blocking(|| self.slot(key, launch, ready_within))?;
         let v = match blocking(|| p.wait_ready(ready_within)) {
             Ok(v) => v,
             Err(why) => {
@@ -423,5 +430,104 @@ impl Pool {
         };
         lock(&self.version).get_or_insert(v);
         Ok(p)
+    }
+
+    /// The process for `key` from the pool, or a new one once fewer than [`MAX_PROCESSES`] run.
+    fn slot(
+        &self,
+        key: &ProcessKey,
+        launch: impl FnOnce() -> Result<Command, String>,
+        patience: Duration,
+    ) -> Result<Arc<Process>, String> {
+        let started = Instant::now();
+        let (mut seen, mut since) = (self.counters.finished.load(Ordering::Relaxed), Instant::now());
+        loop {
+            {
+                let mut procs = lock(&self.procs);
+                if let Some(p) = procs.get(key).filter(|p| !p.is_dead()) {
+                    return Ok(p.clone());
+                }
+                procs.retain(|_, p| !p.is_dead());
+                if self.counters.live.load(Ordering::SeqCst) >= MAX_PROCESSES {
+                    // Only a ready, idle process with settings of its own may go: one still starting is about to
+                    // serve the cell that started it, and the default settings' process serves most cells of every
+                    // run (stopping it costs a JVM start and its warm-up each time it comes back).
+                    let lru = procs
+                        .iter()
+                        .filter(|(k, p)| *k != key && **k != ProcessKey::default() && p.is_idle() && p.is_ready())
+                        .min_by_key(|(_, p)| *lock(&p.last_used))
+                        .map(|(k, _)| k.clone());
+                    if let Some(k) = lru {
+                        procs.remove(&k); // exits now, or when the last cell holding it ends
+                    }
+                }
+                let live = self.counters.live.load(Ordering::SeqCst);
+                let stuck = since.elapsed() >= STALLED;
+                if live < MAX_PROCESSES || stuck || started.elapsed() >= patience {
+                    if live >= MAX_PROCESSES {
+                        eprintln!(
+                            "tlsmatrix: {live} {}es run and none finished a request for {} s: starting one more \
+                             beyond the cap of {MAX_PROCESSES}",
+                            self.name,
+                            since.elapsed().as_secs()
+                        );
+                    }
+                    let p = Process::spawn(self.name.to_string(), launch()?, self.counters.clone())?;
+                    procs.insert(key.clone(), p.clone());
+                    return Ok(p);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            let now = self.counters.finished.load(Ordering::Relaxed);
+            if now != seen {
+                (seen, since) = (now, Instant::now());
+            }
+        }
+    }
+
+    /// Processes of this pool that have not exited, retired ones that cells still hold included.
+    #[cfg(test)]
+    pub fn live(&self) -> usize {
+        self.counters.live.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in adapter: says it is ready, then reads requests and never answers, as a busy JVM would.
+    fn fake() -> Result<Command, String> {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo '{\"ready\":true,\"version\":\"fake\"}'; exec cat >/dev/null"]);
+        Ok(cmd)
+    }
+
+    fn key(n: usize) -> ProcessKey {
+        ProcessKey { system: BTreeMap::from([("n".to_string(), n.to_string())]), ..ProcessKey::default() }
+    }
+
+    /// The cap holds: with four processes busy, a fifth setting waits (no fifth process), and starts once a cell
+    /// ends and its process has exited; a retired process a cell still holds counts until then.
+    #[test]
+    fn the_process_cap_holds_while_the_pool_is_busy() {
+        let pool = Arc::new(Pool::new("fake adapter"));
+        let mut held = Vec::new();
+        for n in 0..MAX_PROCESSES {
+            let p = pool.get(&key(n), fake, Duration::from_secs(10)).unwrap();
+            let t = p.request(serde_json::Map::new()).unwrap();
+            held.push((p, t));
+        }
+        assert_eq!(pool.live(), MAX_PROCESSES);
+        let waiting = {
+            let pool = pool.clone();
+            std::thread::spawn(move || pool.get(&key(99), fake, Duration::from_secs(30)).map(|_| ()))
+        };
+        std::thread::sleep(Duration::from_millis(1500)); // well under STALLED
+        assert_eq!(pool.live(), MAX_PROCESSES, "no fifth process while four are busy");
+        assert!(!waiting.is_finished());
+        drop(held.remove(1)); // a cell ends: its process is idle, retired, and exits
+        waiting.join().unwrap().unwrap();
+        assert_eq!(pool.live(), MAX_PROCESSES);
     }
 }
