@@ -1,5 +1,6 @@
 //! Running cells: a server task and a client task over a real loopback TCP connection, each under the cell's deadline.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -271,15 +272,16 @@ impl Context {
         jobs: usize,
         mut sink: impl FnMut(K, CellResult),
     ) {
-        let mut running = tokio::task::JoinSet::new();
+        let mut running: tokio::task::JoinSet<(K, CellResult, bool, Vec<OwnProcess>)> = tokio::task::JoinSet::new();
         let mut cells = cells.peekable();
         let (mut busy, mut waiting) = (0usize, 0usize);
+        let mut own = OwnProcesses::default();
         loop {
             // Asked to stop (SIGINT, SIGTERM: `crate::interrupt`): no new cell starts; the ones in flight get a
             // bounded time to report, then are abandoned (dropping them drops their endpoints).
             if crate::interrupt::requested().is_some() {
                 let until = tokio::time::Instant::now() + crate::interrupt::GRACE;
-                while let Ok(Some(Ok((key, result, _)))) = tokio::time::timeout_at(until, running.join_next()).await {
+                while let Ok(Some(Ok((key, result, ..)))) = tokio::time::timeout_at(until, running.join_next()).await {
                     sink(key, result);
                 }
                 running.abort_all();
@@ -289,9 +291,11 @@ impl Context {
             while let Some((_, next)) = cells.peek() {
                 let waits = next.waits();
                 let room = if waits { waiting < WAITING_SLOTS } else { busy < jobs.max(1) };
-                if !room {
+                let needs = own.of(next.cell(), &self.registry);
+                if !room || (!running.is_empty() && !own.fits(&needs)) {
                     break;
                 }
+                own.take(&needs);
                 let Some((key, cell)) = cells.next() else { break };
                 let planned = cell.planned(&self.registry);
                 *(if waits { &mut waiting } else { &mut busy }) += 1;
@@ -306,7 +310,7 @@ impl Context {
                             fallback
                         }
                     };
-                    (key, result, waits)
+                    (key, result, waits, needs)
                 });
             }
             let joined = tokio::select! {
@@ -315,11 +319,62 @@ impl Context {
             };
             match joined {
                 None => break,
-                Some(Ok((key, result, waits))) => {
+                Some(Ok((key, result, waits, needs))) => {
                     *(if waits { &mut waiting } else { &mut busy }) -= 1;
+                    own.give_back(&needs);
                     sink(key, result)
                 }
                 Some(Err(e)) => unreachable!("the wrapper task only awaits a handle and cannot panic: {e}"),
+            }
+        }
+    }
+}
+
+/// The processes with settings of their own ([`Backend::own_process`]) that the cells in flight use, by backend
+/// and launch settings, with how many cells use each. A cell whose own processes would take a backend past
+/// [`crate::backend::OWN_PROCESSES`] distinct settings waits until cells end: admitted cells always get their
+/// processes, so none holds a JVM while it waits for another (8 jsse-to-jsse scenarios with settings on both sides
+/// at `--jobs 16` ran 12 JVMs when each cell took its first and waited for its second).
+#[derive(Default)]
+struct OwnProcesses(HashMap<OwnProcess, usize>);
+
+/// A backend and the launch settings of a process of its own.
+type OwnProcess = (BackendId, String);
+
+impl OwnProcesses {
+    /// The own processes a cell needs, one per side that needs one.
+    fn of(&self, cell: &Cell, registry: &Registry) -> Vec<OwnProcess> {
+        let mut needs: Vec<OwnProcess> = [(cell.client, Role::Client), (cell.server, Role::Server)]
+            .into_iter()
+            .filter_map(|(id, role)| Some((id, registry.get(id)?.own_process(role, &cell.scenario)?)))
+            .collect();
+        needs.sort();
+        needs.dedup();
+        needs
+    }
+
+    /// Whether the cell's processes fit beside those in use.
+    fn fits(&self, needs: &[OwnProcess]) -> bool {
+        needs.iter().all(|(id, _)| {
+            let in_use = self.0.keys().filter(|(b, _)| b == id).count();
+            let new = needs.iter().filter(|n| n.0 == *id && !self.0.contains_key(n)).count();
+            in_use + new <= crate::backend::OWN_PROCESSES
+        })
+    }
+
+    fn take(&mut self, needs: &[OwnProcess]) {
+        for n in needs {
+            *self.0.entry(n.clone()).or_default() += 1;
+        }
+    }
+
+    fn give_back(&mut self, needs: &[OwnProcess]) {
+        for n in needs {
+            if let Some(c) = self.0.get_mut(n) {
+                *c -= 1;
+                if *c == 0 {
+                    self.0.remove(n);
+                }
             }
         }
     }
@@ -455,6 +510,28 @@ mod tests {
     use tokio::io::AsyncWriteExt;
 
     use super::*;
+
+    /// Cells needing own processes are admitted only while a backend's distinct settings fit under the cap; the
+    /// same settings shared by several cells count once, and ending cells give their room back.
+    #[test]
+    fn own_processes_are_admitted_under_the_cap() {
+        let need = |k: &str| vec![(BackendId::Jsse, k.to_string())];
+        let mut own = OwnProcesses::default();
+        for k in ["a", "b", "c"].into_iter().take(crate::backend::OWN_PROCESSES) {
+            assert!(own.fits(&need(k)));
+            own.take(&need(k));
+        }
+        assert!(!own.fits(&need("d")), "a fourth setting waits");
+        assert!(own.fits(&need("a")), "a setting in use is shared");
+        let pair = vec![(BackendId::Jsse, "a".to_string()), (BackendId::Jsse, "d".to_string())];
+        assert!(!own.fits(&pair));
+        assert!(own.fits(&[(BackendId::Python, "x".to_string())]), "other backends have their own room");
+        own.give_back(&need("b"));
+        assert!(own.fits(&pair));
+        own.take(&need("a"));
+        own.give_back(&need("a"));
+        assert!(!own.fits(&[(BackendId::Jsse, "b".to_string()), (BackendId::Jsse, "d".to_string())]));
+    }
     use crate::backend::{Capabilities, OpensslBackend};
     use crate::scenario::{ClientConfig, Scenario, ServerConfig};
 

@@ -114,6 +114,13 @@ pub trait Backend: Send + Sync {
     fn expressible(&self, _role: Role, _scenario: &crate::scenario::Scenario) -> Result<(), String> {
         Ok(())
     }
+    /// The launch settings of the process of its own that this side needs, if it needs one (a jsse side with
+    /// `java_security` or JVM-wide groups runs in a JVM of its own). The runner starts a cell only when the
+    /// processes of the cells in flight and its own fit under [`OWN_PROCESSES`], so no cell holds one process while
+    /// it waits for another that the cap keeps from starting. Most backends run no process of their own.
+    fn own_process(&self, _role: Role, _scenario: &crate::scenario::Scenario) -> Option<String> {
+        None
+    }
     /// Builds the library's server configuration once per cell.
     fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError>;
     /// Builds the library's client configuration once per cell.
@@ -169,6 +176,10 @@ impl<T: Clone> ConfigCache<T> {
         Ok(built)
     }
 }
+
+/// How many processes with settings of their own ([`Backend::own_process`]) one backend's cells may use at once:
+/// the adapter process cap, less the process with default settings.
+pub const OWN_PROCESSES: usize = peer::process::MAX_PROCESSES - 1;
 
 /// The backends compiled into this build, in report order.
 pub struct Registry {

@@ -312,6 +312,14 @@ fn properties_escape(s: &str, key: bool) -> String {
     out
 }
 
+/// The system property Java 17 reads a side's signature schemes from.
+fn schemes_property(role: Role) -> &'static str {
+    match role {
+        Role::Server => "jdk.tls.server.SignatureSchemes",
+        Role::Client => "jdk.tls.client.SignatureSchemes",
+    }
+}
+
 /// The JVM-wide settings of one side: its security properties, and the groups and signature schemes, which Java 17
 /// only takes as system properties.
 fn process_key(
@@ -380,12 +388,22 @@ impl Backend for JsseBackend {
         }
     }
 
+    fn own_process(&self, role: Role, scenario: &crate::scenario::Scenario) -> Option<String> {
+        let (s, c) = (&scenario.server, &scenario.client);
+        let (security, groups, schemes) = match role {
+            Role::Server => (&s.java_security, s.groups.as_deref(), s.signature_algorithms.as_deref()),
+            Role::Client => (&c.java_security, c.groups.as_deref(), c.signature_algorithms.as_deref()),
+        };
+        let key = process_key(security, groups, schemes, schemes_property(role));
+        (key != ProcessKey::default()).then(|| format!("{key:?}"))
+    }
+
     fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
         let key = process_key(
             &cfg.java_security,
             cfg.groups.as_deref(),
             cfg.signature_algorithms.as_deref(),
-            "jdk.tls.server.SignatureSchemes",
+            schemes_property(Role::Server),
         );
         self.endpoint(key, Role::Server, server_request(cfg, pki)?)
     }
@@ -395,7 +413,7 @@ impl Backend for JsseBackend {
             &cfg.java_security,
             cfg.groups.as_deref(),
             cfg.signature_algorithms.as_deref(),
-            "jdk.tls.client.SignatureSchemes",
+            schemes_property(Role::Client),
         );
         self.endpoint(key, Role::Client, client_request(cfg, pki)?)
     }

@@ -11,7 +11,7 @@
 //! it cancels [`Endpoint::run`] the bridge is dropped, the adapter's socket closes, and its late answer is discarded.
 
 mod jsse;
-mod process;
+pub(crate) mod process;
 mod python;
 
 use async_trait::async_trait;

@@ -32,7 +32,7 @@ pub(crate) const MESSAGE_LIMIT: usize = 4096;
 /// A cell that needs another process retires the least recently used idle one (never the one with default settings,
 /// nor one still starting) and waits until a process has really exited: a retired process that a cell still holds
 /// lives until that cell ends, and counts until then. See [`STALLED`] for the one case that may exceed the cap.
-const MAX_PROCESSES: usize = 4;
+pub(crate) const MAX_PROCESSES: usize = 4;
 /// When every running process is busy and no request of the pool has finished for this long, the cells holding them
 /// may be waiting for a process of their own (a jsse client and a jsse server with different settings), which could
 /// never start: then one more starts, beyond the cap, and says so in the log. Busy processes that finish requests
@@ -466,8 +466,8 @@ impl Pool {
                 if live < MAX_PROCESSES || stuck || started.elapsed() >= patience {
                     if live >= MAX_PROCESSES {
                         eprintln!(
-                            "tlsmatrix: {live} {}es run and none finished a request for {} s: starting one more \
-                             beyond the cap of {MAX_PROCESSES}",
+                            "tlsmatrix: {live} processes of the {} run and none finished a request for {} s: \
+                             starting one more beyond the cap of {MAX_PROCESSES}",
                             self.name,
                             since.elapsed().as_secs()
                         );
