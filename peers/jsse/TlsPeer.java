@@ -915,7 +915,7 @@ public class TlsPeer {
             String received = null;
             String sent = null;
             String error;
-            String own = e.getMessage() == null ? "" : e.getMessage();
+            String own = withoutAlertTag(e.getMessage());
             if (own.startsWith(RECEIVED)) {
                 received = own.substring(RECEIVED.length()).trim();
                 error = "peer_alert";
@@ -943,8 +943,26 @@ public class TlsPeer {
                     + ",\"message\":" + Json.quote(message) + "}";
         }
 
+        /**
+         * The message without the alert tag Java 25 puts in front of it ("(handshake_failure) Received fatal alert:
+         * handshake_failure"; Java 11-21 print "Received fatal alert: handshake_failure"), so one table reads every
+         * release. The tag names the alert of the exception, sent or received, which the rest already determines.
+         */
+        static String withoutAlertTag(String m) {
+            if (m == null) {
+                return "";
+            }
+            if (m.startsWith("(")) {
+                int close = m.indexOf(") ");
+                if (close > 1 && m.substring(1, close).matches("[a-z_]+")) {
+                    return m.substring(close + 2);
+                }
+            }
+            return m;
+        }
+
         static boolean isEof(Exception e) {
-            String m = e.getMessage() == null ? "" : e.getMessage();
+            String m = withoutAlertTag(e.getMessage());
             return e instanceof EOFException || hasCause(e, EOFException.class)
                     || m.contains("Remote host terminated the handshake")
                     || m.contains("Remote host terminated the connection");

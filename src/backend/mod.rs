@@ -195,6 +195,8 @@ impl Registry {
                 Arc::new(NativeTlsBackend::new()),
                 Arc::new(RustlsBackend::new()),
                 Arc::new(JsseBackend::new()),
+                Arc::new(JsseBackend::release(BackendId::Jsse11)),
+                Arc::new(JsseBackend::release(BackendId::Jsse21)),
                 Arc::new(OpensslCliBackend::new()),
                 Arc::new(GnutlsBackend::new()),
                 Arc::new(PythonBackend::new()),

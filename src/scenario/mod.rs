@@ -22,7 +22,7 @@ mod rules;
 mod side;
 
 pub use self::expect::{AlertExpect, ExpectPatch, Expectation, ExpectedResult, SideExpect};
-pub use self::overrides::{Backends, Override, When};
+pub use self::overrides::{Backends, Override, VersionRange, When};
 pub use self::rules::{Derived, Rule, RuleWhen};
 use self::side::is_default;
 pub use self::side::{ChainShape, ClientAuth, ClientConfig, Mode, ServerConfig, SideConfig};
@@ -320,8 +320,10 @@ impl Scenario {
         }
         for (i, o) in self.overrides.iter().enumerate() {
             let here = Loc::Override(i);
-            let problem = if o.when.specificity() == 0 {
+            let problem = if o.when.client.is_none() && o.when.server.is_none() {
                 Some("`when` must name a `client` and/or a `server` backend".to_string())
+            } else if let Err(m) = o.when.check() {
+                Some(m)
             } else if let Some(j) = self.overrides[..i].iter().position(|p| p.when == o.when) {
                 Some(format!("repeats the `when` of overrides[{j}]: merge them"))
             } else {

