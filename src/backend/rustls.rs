@@ -156,6 +156,10 @@ pub fn sent_alert(err: &RustlsError, role: Role) -> Result<Option<Alert>, String
         RustlsError::InvalidMessage(InvalidMessage::InvalidContentType | InvalidMessage::MessageTooLarge) => {
             a(A::DecodeError)
         }
+        // msgs/handshake.rs: a signature_algorithms extension with an empty list (a Java 25 TLS 1.3 client limited
+        // to PKCS#1 schemes sends one) does not decode: S->C Alert(fatal, decode_error) on the wire in
+        // signatures::rsa_pkcs1_only_tls13 (jsse@25 -> rustls).
+        RustlsError::InvalidMessage(InvalidMessage::NoSignatureSchemes) => a(A::DecodeError),
         RustlsError::InappropriateMessage { .. } | RustlsError::InappropriateHandshakeMessage { .. } => {
             a(A::UnexpectedMessage)
         }

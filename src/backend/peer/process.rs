@@ -150,12 +150,16 @@ impl Process {
         });
         p.counters.live.fetch_add(1, Ordering::SeqCst);
         let tail = p.stderr.clone();
+        let mut log = peer_log(&p.name, p.child_id());
         std::thread::Builder::new()
             .name("peer-stderr".into())
             .spawn(move || {
                 let mut r = BufReader::new(stderr);
                 while let Some(line) = bounded_line(&mut r, STDERR_LINE, true) {
                     let line = String::from_utf8_lossy(&line).into_owned();
+                    if let Some(f) = log.as_mut() {
+                        let _ = writeln!(f, "{line}");
+                    }
                     let mut t = lock(&tail);
                     if t.len() == STDERR_TAIL {
                         t.pop_front();
@@ -215,6 +219,10 @@ impl Process {
         }
     }
 
+    fn child_id(&self) -> u32 {
+        lock(&self.child).id()
+    }
+
     fn is_dead(&self) -> bool {
         matches!(*lock(&self.state.0), State::Dead(_))
     }
@@ -256,6 +264,16 @@ impl Drop for Process {
         let _ = child.wait();
         self.counters.live.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// With `TLSMATRIX_PEER_LOG=DIR`, where an adapter's whole stderr goes (`DIR/<name>-<pid>.log`, created 0600): a JVM
+/// run with `JAVA_TOOL_OPTIONS=-Djavax.net.debug=ssl` says there which alert it sent, which the wire cannot show
+/// for an encrypted one. Without it only the last lines are kept, for the error message of a dead adapter.
+fn peer_log(name: &str, pid: u32) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = std::env::var_os("TLSMATRIX_PEER_LOG").filter(|d| !d.is_empty())?;
+    let path = std::path::Path::new(&dir).join(format!("{}-{pid}.log", name.replace(' ', "-")));
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).ok()
 }
 
 /// The next line of `r` (without its newline), at most `limit` bytes: with `cut`, the rest of a longer line is read
