@@ -99,16 +99,21 @@ pub(crate) fn shorten(message: String) -> String {
         }
     }
     out.push_str(rest);
-    if out.len() > MESSAGE_LIMIT {
-        let mut at = MESSAGE_LIMIT;
-        while !out.is_char_boundary(at) {
+    cut_to(&mut out, MESSAGE_LIMIT);
+    out
+}
+
+/// Cuts `text` to at most `limit` bytes (at a character boundary), saying how many bytes went.
+pub(crate) fn cut_to(text: &mut String, limit: usize) {
+    if text.len() > limit {
+        let mut at = limit;
+        while !text.is_char_boundary(at) {
             at -= 1;
         }
-        let cut = out.len() - at;
-        out.truncate(at);
-        out.push_str(&format!(" [... {cut} more bytes]"));
+        let cut = text.len() - at;
+        text.truncate(at);
+        text.push_str(&format!(" [... {cut} more bytes cut]"));
     }
-    out
 }
 
 impl fmt::Display for LoadError {

@@ -315,15 +315,7 @@ fn bounded_line(r: &mut impl BufRead, limit: usize, cut: bool) -> Option<Vec<u8>
 
 /// Cuts an over-long native error text, saying how much went.
 pub(crate) fn cut_message(message: &mut String) {
-    if message.len() > MESSAGE_LIMIT {
-        let mut at = MESSAGE_LIMIT;
-        while !message.is_char_boundary(at) {
-            at -= 1;
-        }
-        let cut = message.len() - at;
-        message.truncate(at);
-        message.push_str(&format!(" [... {cut} more bytes cut]"));
-    }
+    crate::error::cut_to(message, MESSAGE_LIMIT);
 }
 
 /// Routes one line of adapter output to the request it answers.
