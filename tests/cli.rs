@@ -71,7 +71,7 @@ fn a_new_yaml_file_adds_its_cells_without_code() {
     assert_eq!(out.status.code(), Some(0), "{stderr}{stdout}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let cells = report["cells"].as_array().unwrap();
-    let all = tlsmatrix::BackendId::ALL.len();
+    let all = tlsmatrix::BackendId::judged().count();
     assert_eq!(cells.len(), all * all, "every backend on both sides by default");
     assert!(cells.iter().all(|c| c["scenario"] == "mine::trusted"));
 }
@@ -174,7 +174,7 @@ fn a_broken_file_is_one_failing_trial_and_the_rest_still_run() {
     let trials = tlsmatrix::harness::trials(&tlsmatrix::Layout::at(p.path()));
     let names: Vec<&str> = trials.iter().map(|t| t.name()).collect();
     assert!(names.iter().any(|n| n.starts_with("load::") && n.ends_with("alert.yaml")), "{names:?}");
-    let all = tlsmatrix::BackendId::ALL.len();
+    let all = tlsmatrix::BackendId::judged().count();
     assert_eq!(names.iter().filter(|n| n.starts_with("good::trusted::")).count(), all * all, "{names:?}");
 }
 
@@ -448,7 +448,9 @@ fn sigint_keeps_every_completed_result_and_exits_130() {
             first_result = spawned.elapsed();
             std::thread::sleep(std::time::Duration::from_millis(500));
         } else {
-            std::thread::sleep(first_result + std::time::Duration::from_secs(1));
+            // No file to watch until the end: wait well past the first result of the streamed run (a loaded
+            // machine, e.g. the other tests of this binary running beside it, can double that time).
+            std::thread::sleep(first_result * 2 + std::time::Duration::from_secs(3));
         }
         let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
         assert!(killed.success());

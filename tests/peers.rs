@@ -195,16 +195,13 @@ fn seed_scenarios_on_either_side(peer: &str, at_least: usize, text: &str) {
     }
 }
 
-/// Python's texts, alerts and parameters against openssl. A message keeps CPython's `(_ssl.c:N)` suffix, exactly as a
-/// Python program prints it; only the prefix is compared, since N differs between CPython builds.
-fn python_against_openssl_on_the_seed_scenarios() {
-    let (ctx, scenarios) = setup();
-    use BackendId::{Openssl, Python};
-    let rt = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-
-    for (client, server) in [(Python, Openssl), (Openssl, Python)] {
-        let c = cell(&scenarios, "seed::tls13_success", client, server);
-        let r = rt().block_on(ctx.run_cell(&c));
+/// `seed::tls13_success` with `peer` on either side against openssl: both pass and report TLS 1.3 with
+/// TLS_AES_256_GCM_SHA384 (OpenSSL's first default suite, and Java's, Python's and Node's), not resumed.
+fn tls13_success_both_ways(ctx: &Context, scenarios: &[Arc<Scenario>], peer: BackendId) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for (client, server) in [(peer, BackendId::Openssl), (BackendId::Openssl, peer)] {
+        let c = cell(scenarios, "seed::tls13_success", client, server);
+        let r = rt.block_on(ctx.run_cell(&c));
         assert_eq!(r.status, Status::Pass, "{}: {:?} {:?}", c.name(), r.mismatches, r.reason);
         let o = r.observed.expect("observed");
         for side in [&o.client, &o.server] {
@@ -214,6 +211,14 @@ fn python_against_openssl_on_the_seed_scenarios() {
             assert_eq!(e.resumed, Some(false));
         }
     }
+}
+
+/// Python's texts, alerts and parameters against openssl. A message keeps CPython's `(_ssl.c:N)` suffix, exactly as a
+/// Python program prints it; only the prefix is compared, since N differs between CPython builds.
+fn python_against_openssl_on_the_seed_scenarios() {
+    let (ctx, scenarios) = setup();
+    use BackendId::{Openssl, Python};
+    tls13_success_both_ways(&ctx, &scenarios, Python);
 
     // Untrusted CA: the famous message, and the alert Python sent, seen by its own callback and by openssl.
     let o = observe(&ctx, &cell(&scenarios, "seed::untrusted_ca", Python, Openssl));
@@ -297,10 +302,93 @@ fn python_speed() {
     );
 }
 
+/// Node's texts and alerts against openssl, as a Node program meets them. The alerts come from the records the
+/// adapter's tap kept (TLS 1.3 decrypted with the keylog secrets), and openssl, which sees every alert, is the witness.
+fn node_against_openssl_on_the_seed_scenarios() {
+    let (ctx, scenarios) = setup();
+    use BackendId::{Node, Openssl};
+    tls13_success_both_ways(&ctx, &scenarios, Node);
+
+    // Untrusted CA: Node checks the certificate after OpenSSL's handshake (its verify callback accepts everything,
+    // and tls.connect's rejectUnauthorized destroys the socket): no alert at all, and the server sees the stream end
+    // before the client's Finished. Node's message is the famous one.
+    let o = observe(&ctx, &cell(&scenarios, "seed::untrusted_ca", Node, Openssl));
+    let f = failure(&o.client);
+    assert_eq!(f.message, "UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate");
+    assert_eq!((f.sent_alert, f.received_alert, f.error), (None, None, ErrorClass::Local));
+    let s = failure(&o.server);
+    assert_eq!((s.sent_alert, s.received_alert, s.error), (None, None, ErrorClass::Eof), "{}", s.message);
+
+    // No suite in common: the Node server's handshake_failure, read from its records and received by openssl.
+    let o = observe(&ctx, &cell(&scenarios, "seed::no_common_cipher_tls12", Openssl, Node));
+    let f = failure(&o.server);
+    assert!(f.message.starts_with("ERR_SSL_NO_SHARED_CIPHER: "), "{}", f.message);
+    assert_eq!((f.sent_alert, f.error), (Some(Alert::HANDSHAKE_FAILURE), ErrorClass::Local));
+    assert_eq!(o.client.received_alert(), Some(Alert::HANDSHAKE_FAILURE));
+
+    // openssl rejects the Node server's certificate under TLS 1.3: its unknown_ca, received by Node.
+    let o = observe(&ctx, &cell(&scenarios, "seed::untrusted_ca", Openssl, Node));
+    let f = failure(&o.server);
+    assert_eq!((f.received_alert, f.error), (Some(Alert::UNKNOWN_CA), ErrorClass::PeerAlert), "{}", f.message);
+    assert_eq!(o.client.sent_alert(), Some(Alert::UNKNOWN_CA));
+}
+
+/// `mode: resume` through the adapter: the second request resumes the first one's TLS 1.3 ticket, with node as
+/// client and as server.
+fn node_resumes_tls13_sessions_across_requests() {
+    let (ctx, scenarios) = setup();
+    use BackendId::{Node, Openssl};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for (client, server) in [(Node, Openssl), (Openssl, Node)] {
+        let c = cell(&scenarios, "resumption::tls13_ticket", client, server);
+        let r = rt.block_on(ctx.run_cell(&c));
+        assert_eq!(r.status, Status::Pass, "{}: {:?} {:?}", c.name(), r.mismatches, r.reason);
+        let o = r.observed.expect("observed");
+        for side in [&o.client, &o.server] {
+            let SideOutcome::Established(e) = side else { panic!("{side}") };
+            assert_eq!(e.resumed, Some(true), "{}: {side}", c.name());
+        }
+    }
+}
+
+/// The pinned releases from the setup script: each one runs and names its bundled OpenSSL (the reason it is in the
+/// ladder), and connects to openssl with the newest version it has.
+fn node_releases() -> Result<libtest_mimic::Completion, libtest_mimic::Failed> {
+    let (ctx, scenarios) = setup();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let releases = [
+        (BackendId::Node8, "OpenSSL 1.0.2s", ProtocolVersion::Tls12),
+        (BackendId::Node16, "OpenSSL 1.1.1v", ProtocolVersion::Tls13),
+        (BackendId::Node24, "OpenSSL 3.5.9", ProtocolVersion::Tls13),
+    ];
+    let missing: Vec<String> = releases
+        .iter()
+        .filter_map(|(id, ..)| {
+            ctx.registry.get(*id).and_then(|b| b.capabilities(tlsmatrix::Role::Client).unavailable.clone())
+        })
+        .collect();
+    if !missing.is_empty() {
+        return tlsmatrix::harness::missing(&missing.join("; "));
+    }
+    for (id, openssl, newest) in releases {
+        let c = cell(&scenarios, "versions::library_defaults", id, BackendId::Openssl);
+        let o = rt.block_on(ctx.observe(&c)).expect("runs").observation;
+        let SideOutcome::Established(e) = &o.client else { panic!("{id}: {}", o.client) };
+        assert_eq!(e.version, Some(newest), "{id}");
+        let backend = ctx.registry.get(id).expect("registered");
+        assert!(backend.version().contains(openssl), "{id}: {}", backend.version());
+    }
+    Ok(libtest_mimic::Completion::Completed)
+}
+
 fn main() -> std::process::ExitCode {
     const JAVA: &[Tool] = &[Tool::JAVA];
     const PYTHON: &[Tool] = &[Tool::PYTHON3];
+    const NODE: &[Tool] = &[Tool::NODE];
     run_trials(vec![
+        trial_needing("node_against_openssl_on_the_seed_scenarios", NODE, node_against_openssl_on_the_seed_scenarios),
+        trial_needing("node_resumes_tls13_sessions_across_requests", NODE, node_resumes_tls13_sessions_across_requests),
+        libtest_mimic::Trial::ignorable_test("node_releases_run_with_their_bundled_openssl", node_releases),
         trial_needing("jsse_against_openssl_on_the_seed_scenarios", JAVA, jsse_against_openssl_on_the_seed_scenarios),
         trial(
             "without_java_every_jsse_cell_is_unsupported_and_the_rest_still_runs",

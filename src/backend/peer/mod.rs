@@ -11,6 +11,7 @@
 //! it cancels [`Endpoint::run`] the bridge is dropped, the adapter's socket closes, and its late answer is discarded.
 
 mod jsse;
+mod node;
 pub(crate) mod process;
 mod python;
 
@@ -31,7 +32,32 @@ use crate::vocab::Role;
 use crate::wire::KeyLog;
 
 pub use self::jsse::JsseBackend;
+pub use self::node::NodeBackend;
 pub use self::python::PythonBackend;
+
+/// Runs an adapter's `--probe` command and parses the one JSON object it prints. `Err` is why the runtime cannot serve
+/// (it did not start, timed out, or failed: then with its last stderr line, after `unusable`, e.g. "... has no
+/// usable ssl module").
+pub(crate) fn run_probe(
+    cmd: &mut std::process::Command,
+    unusable: impl FnOnce(&str) -> String,
+) -> Result<Value, String> {
+    let out = super::probe::run(cmd, super::probe::PROBE_DEADLINE)?;
+    let probe: Option<Value> = serde_json::from_slice(&out.stdout).ok();
+    probe.filter(|_| out.success).ok_or_else(|| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        unusable(stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output"))
+    })
+}
+
+/// A private temporary directory holding an adapter's files (its source, its tables), written once.
+pub(crate) fn adapter_dir(name: &str, files: &[(&str, String)]) -> Result<super::TempDir, String> {
+    let dir = super::TempDir::new(name).map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    for (file, text) in files {
+        dir.write(file, text.as_bytes()).map_err(|e| format!("cannot write {file}: {e}"))?;
+    }
+    Ok(dir)
+}
 
 /// A certificate and its key, as the contract carries them.
 fn credential_json(pki: &Pki, name: &FixtureName, shape: ChainShape) -> Result<Value, ConfigError> {

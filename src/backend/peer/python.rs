@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::process::{Pool, ProcessKey};
-use super::{PeerEndpoint, client_request, server_request};
+use super::{PeerEndpoint, adapter_dir, client_request, run_probe, server_request};
 use crate::backend::cli::which;
 use crate::backend::{Backend, Capabilities, ConfigError, Endpoint, TempDir};
 use crate::pki::Pki;
@@ -148,16 +148,11 @@ impl PythonBackend {
             };
             let mut cmd = Command::new(python);
             cmd.arg("-c").arg(SOURCE).arg("--probe");
-            let out = match crate::backend::probe::run(&mut cmd, crate::backend::probe::PROBE_DEADLINE) {
-                Ok(out) => out,
-                Err(why) => return unavailable(why),
-            };
-            let probe: Option<Value> = serde_json::from_slice(&out.stdout).ok();
-            let Some(probe) = probe.filter(|_| out.success) else {
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
-                return unavailable(format!("{} has no usable ssl module ({last})", python.display()));
-            };
+            let probe =
+                match run_probe(&mut cmd, |last| format!("{} has no usable ssl module ({last})", python.display())) {
+                    Ok(p) => p,
+                    Err(why) => return unavailable(why),
+                };
             let version = probe["version"].as_str().map(String::from);
             if probe["msg_callback"].as_bool() != Some(true) {
                 let v = version.clone().unwrap_or_else(|| python.display().to_string());
@@ -174,15 +169,13 @@ impl PythonBackend {
     /// The private directory holding the adapter and its suite-name table, written on first use.
     fn dir(&self) -> Result<&TempDir, String> {
         let made = self.dir.get_or_init(|| {
-            let dir = TempDir::new("python").map_err(|e| format!("cannot create a temporary directory: {e}"))?;
             // The adapter's IANA names: by code point, from the vocabulary (OpenSSL's names come from OpenSSL).
             let names: Map<String, Value> =
                 CipherSuite::known().filter_map(|s| Some((s.0.to_string(), s.name()?.into()))).collect();
-            for (file, text) in [("tls_peer.py", SOURCE.to_string()), ("suites.json", Value::Object(names).to_string())]
-            {
-                dir.write(file, text.as_bytes()).map_err(|e| format!("cannot write {file}: {e}"))?;
-            }
-            Ok(dir)
+            adapter_dir(
+                "python",
+                &[("tls_peer.py", SOURCE.to_string()), ("suites.json", Value::Object(names).to_string())],
+            )
         });
         made.as_ref().map_err(Clone::clone)
     }
