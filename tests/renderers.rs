@@ -65,6 +65,37 @@ fn html() {
     insta::assert_snapshot!(report::html(&sample()));
 }
 
+/// `compare` puts a family's releases side by side against the same peer: here Java 17 and Java 25 servers facing
+/// one openssl client, beside a rustls server, where Java 25 answers the client's unknown_ca differently.
+#[test]
+fn compare_shows_where_a_familys_releases_differ() {
+    let mut r = sample();
+    let base = r
+        .cells
+        .iter()
+        .find(|c| c.scenario == "seed::untrusted_ca" && c.client == tlsmatrix::BackendId::Openssl)
+        .unwrap()
+        .clone();
+    r.cells.retain(|c| c.scenario != "seed::untrusted_ca");
+    let mut cell = |server, answer: Option<&str>| {
+        let mut c = base.clone();
+        c.server = server;
+        let text = serde_json::json!({"result": "failed", "phase": "handshake", "sent_alert": answer,
+            "received_alert": "unknown_ca", "error": "peer_alert", "message": "x"});
+        c.observed.as_mut().unwrap().server = serde_json::from_value(text).unwrap();
+        r.cells.push(c);
+    };
+    use tlsmatrix::BackendId::{Jsse, Jsse25, Rustls};
+    cell(Jsse, Some("handshake_failure"));
+    cell(Jsse25, Some("unexpected_message"));
+    cell(Rustls, None);
+    let text = report::compare(&r);
+    assert!(
+        text.contains("  jsse releases as servers facing openssl: jsse -> C→S unknown_ca, S→C handshake_failure; jsse@25 -> C→S unknown_ca, S→C unexpected_message"),
+        "{text}"
+    );
+}
+
 #[test]
 fn compare() {
     insta::assert_snapshot!(report::compare(&sample()));

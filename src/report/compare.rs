@@ -23,7 +23,16 @@ fn disagreement<'a>(cells: impl Iterator<Item = (BackendId, &'a CellResult)>) ->
     })
 }
 
-/// Renders every scenario whose backends do not all behave alike.
+/// The families with more than one release among these cells (jsse with jsse@11, ...).
+fn families(cells: &[&CellResult]) -> Vec<BackendId> {
+    let ids: std::collections::BTreeSet<BackendId> = cells.iter().flat_map(|c| [c.client, c.server]).collect();
+    let mut out: Vec<BackendId> = ids.iter().map(|b| b.family()).collect();
+    out.dedup();
+    out.retain(|f| ids.iter().filter(|b| b.family() == *f).count() > 1);
+    out
+}
+
+/// Renders every scenario whose backends do not all behave alike, and where a family's releases differ.
 pub fn render(report: &Report) -> String {
     let mut by_scenario: BTreeMap<&str, Vec<&CellResult>> = BTreeMap::new();
     for c in &report.cells {
@@ -43,6 +52,27 @@ pub fn render(report: &Report) -> String {
             let same_client = cells.iter().filter(|c| c.client == client).map(|c| (c.server, *c));
             if let Some(d) = disagreement(same_client) {
                 lines.push(format!("  servers facing {client} clients: {d}"));
+            }
+        }
+        // The version view: a family's releases against the same peer (Java 11 and 25 against one openssl server).
+        for family in families(cells) {
+            // Only where other backends share the axis: otherwise the line above already is this one.
+            let others = |on: fn(&CellResult) -> BackendId| cells.iter().any(|c| on(c).family() != family);
+            for peer in BackendId::ALL.into_iter().filter(|p| p.family() != family) {
+                let as_clients = cells.iter().filter(|c| c.server == peer && c.client.family() == family);
+                match disagreement(as_clients.map(|c| (c.client, *c))) {
+                    Some(d) if others(|c| c.client) => {
+                        lines.push(format!("  {family} releases as clients against {peer}: {d}"))
+                    }
+                    _ => {}
+                }
+                let as_servers = cells.iter().filter(|c| c.client == peer && c.server.family() == family);
+                match disagreement(as_servers.map(|c| (c.server, *c))) {
+                    Some(d) if others(|c| c.server) => {
+                        lines.push(format!("  {family} releases as servers facing {peer}: {d}"))
+                    }
+                    _ => {}
+                }
             }
         }
         if lines.is_empty() {
