@@ -411,6 +411,9 @@ fn list(layout: &Layout, paths: &[PathBuf]) -> Result<u8, Error> {
         } else {
             "external peer"
         };
+        // Capabilities first: an adapter backend probes its runtime for them, and the probe also reads its version
+        // (python3 and node print theirs then, without an adapter process).
+        let _ = b.capabilities(Role::Client);
         out.push_str(&format!("  {} ({}) [{default}]\n", b.id(), b.version()));
         for role in [Role::Client, Role::Server] {
             let caps = b.capabilities(role);
