@@ -109,6 +109,11 @@ pub struct SideExpect {
     /// ..."`), checked on the cells of the backends named: the message a bug report will quote.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub message: BTreeMap<BackendId, String>,
+    /// A fragment the error text must contain, by backend, where the whole text varies with the build or the run
+    /// (CPython's `(_ssl.c:N)` suffix, a date in Java's PKIX text): `python: "certificate verify failed:
+    /// certificate has expired"`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub message_contains: BTreeMap<BackendId, String>,
 }
 
 /// The expected outcome of a cell.

@@ -158,6 +158,17 @@ fn judge_failure(exp: &SideExpect, side: &Side<'_>, j: &mut Verdict) {
             });
         }
     }
+    if let Some(want) = exp.message_contains.get(&side.backend) {
+        if !f.message.contains(want.as_str()) {
+            j.mismatches.push(Mismatch {
+                field: format!("{role}.message_contains"),
+                text: format!("{role}.message: expected a text containing {want:?}, observed {:?}", f.message),
+                expected: want.clone(),
+                observed: f.message.clone(),
+                witness: Witness::Library(side.backend),
+            });
+        }
+    }
 }
 
 /// A backend that infers its sent alert is checked against an exact peer's received alert: if they differ, the
@@ -253,5 +264,35 @@ mod tests {
         let witness = Side { role: Role::Client, backend: BackendId::Openssl, caps: &exact, outcome: &reading };
         cross_check(&inferring, &witness, Some(&blind), &mut j);
         assert_eq!(j.mismatches.len(), 1, "{:?}", j.mismatches);
+    }
+
+    #[test]
+    fn message_contains_checks_a_fragment_on_the_backends_it_names() {
+        let c = caps(true);
+        let outcome = SideOutcome::Failed(Failure {
+            message:
+                "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired (_ssl.c:1006)"
+                    .into(),
+            ..match failed(None) {
+                SideOutcome::Failed(f) => f,
+                SideOutcome::Established(_) => unreachable!(),
+            }
+        });
+        let judge = |backend, fragment: &str| {
+            let exp = SideExpect {
+                message_contains: [(BackendId::Python, fragment.to_string())].into(),
+                ..SideExpect::default()
+            };
+            let mut j = Verdict::default();
+            judge_failure(&exp, &Side { role: Role::Client, backend, caps: &c, outcome: &outcome }, &mut j);
+            j.mismatches
+        };
+        assert!(judge(BackendId::Python, "certificate verify failed: certificate has expired").is_empty());
+        let m = judge(BackendId::Python, "certificate is not yet valid");
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m[0].field, "client.message_contains");
+        assert!(m[0].text.contains("expected a text containing"), "{}", m[0].text);
+        // Another backend's cell is not held to python's fragment.
+        assert!(judge(BackendId::Openssl, "certificate is not yet valid").is_empty());
     }
 }
