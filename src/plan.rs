@@ -143,8 +143,8 @@ pub fn plan(cells: Vec<Cell>, registry: &Registry) -> Vec<Planned> {
 pub enum Decision {
     /// Run it and compare with the expectation (`because`: the override's reason, if one applied).
     Run {
-        /// The expectation.
-        expectation: Expectation,
+        /// The expectation (boxed: it is most of the enum's size).
+        expectation: Box<Expectation>,
         /// The reason of the applied override.
         because: Option<String>,
     },

@@ -59,7 +59,7 @@ impl Context {
         let cell = &planned.cell;
         let (expectation, because) = match &planned.decision {
             Decision::Unsupported(why) => return CellResult::new(cell, Status::Unsupported, Some(why.clone())),
-            Decision::Run { expectation, because } => (expectation.clone(), because.clone()),
+            Decision::Run { expectation, because } => ((**expectation).clone(), because.clone()),
         };
         let mut result = CellResult::new(cell, Status::Error, because);
         result.expected = Some(expectation.clone());

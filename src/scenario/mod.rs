@@ -150,8 +150,8 @@ impl Fault {
 pub enum Resolved {
     /// Run it and compare with this expectation; `because` is the override's reason, if one applied.
     Expect {
-        /// The expectation.
-        expectation: Expectation,
+        /// The expectation (boxed: it is most of the enum's size).
+        expectation: Box<Expectation>,
         /// The reason of the override that changed it.
         because: Option<String>,
     },
@@ -165,10 +165,12 @@ impl Scenario {
         let best =
             self.overrides.iter().filter(|o| o.when.matches(client, server)).max_by_key(|o| o.when.specificity());
         match best {
-            None => Resolved::Expect { expectation: self.expect.clone(), because: None },
+            None => Resolved::Expect { expectation: Box::new(self.expect.clone()), because: None },
             Some(Override { unsupported: Some(why), .. }) => Resolved::Unsupported(why.clone()),
             Some(o) => Resolved::Expect {
-                expectation: self.expect.patched(o.expect.as_ref().expect("validated: expect or unsupported")),
+                expectation: Box::new(
+                    self.expect.patched(o.expect.as_ref().expect("validated: expect or unsupported")),
+                ),
                 because: o.reason.clone(),
             },
         }

@@ -46,7 +46,7 @@ fn overrides_resolve_most_specific_first(
 ) {
     let s = parse(GOOD).unwrap();
     match (s.resolve(client, server), want) {
-        (Resolved::Expect { expectation, because: None }, None) => assert_eq!(expectation, s.expect),
+        (Resolved::Expect { expectation, because: None }, None) => assert_eq!(*expectation, s.expect),
         (Resolved::Unsupported(why), Some(Err(()))) => assert_eq!(why, "cannot"),
         (Resolved::Expect { expectation, because: Some(r) }, Some(Ok(alert))) => {
             assert_eq!(r, "because");
