@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use crate::backend::Registry;
-use crate::scenario::{Expectation, ExpectedResult, Knob, Mode, Resolved, Scenario};
+use crate::observation::ErrorClass;
+use crate::scenario::{CloseExpect, Expectation, ExpectedResult, Knob, Mode, Resolved, Scenario, SideExpect};
 use crate::vocab::{BackendId, ProtocolVersion, Role};
 
 /// One client backend against one server backend on one scenario.
@@ -48,52 +49,69 @@ impl Cell {
         }
         match self.scenario.resolve(self.client, self.server) {
             Resolved::Unsupported(why) => Decision::Unsupported(why),
-            Resolved::Expect { expectation, .. } if let Some(q) = self.unjudged(&expectation) => {
-                Decision::Unsupported(q.reason.to_string())
+            Resolved::Expect { mut expectation, because } if let Some(q) = self.quirk(&expectation) => {
+                expectation.close = Some((q.close)());
+                let because = Some(match because {
+                    Some(b) => format!("{b} {}", q.reason),
+                    None => q.reason.to_string(),
+                });
+                Decision::Run { expectation, because }
             }
             Resolved::Expect { expectation, because } => Decision::Run { expectation, because },
         }
     }
 
-    /// The quirk of this pair that the expectation language cannot judge, if one applies.
-    fn unjudged(&self, expectation: &Expectation) -> Option<&'static Unjudged> {
+    /// The close quirk of this pair, if one applies to this expectation (a success that says nothing of the close).
+    fn quirk(&self, expectation: &Expectation) -> Option<&'static CloseQuirk> {
         let may_tls13 =
             |v: &Option<Vec<ProtocolVersion>>| v.as_ref().is_none_or(|v| v.contains(&ProtocolVersion::Tls13));
-        UNJUDGED.iter().find(|q| {
+        CLOSE_QUIRKS.iter().find(|q| {
             q.client == self.client
                 && q.server == self.server
                 && expectation.result == ExpectedResult::Success
+                && expectation.close.is_none()
                 && (!q.tls13
                     || (may_tls13(&self.scenario.client.versions) && may_tls13(&self.scenario.server.versions)))
         })
     }
 }
 
-/// A pair of stacks whose outcome together the expectation language has no words for, as data: its cells are
-/// `unsupported` with the reason (shown in every report, never a pass) wherever the quirk shows, in every scenario,
-/// a user's own included.
-pub struct Unjudged {
+/// A pair of stacks whose connections succeed and then fail at close, as data: wherever the quirk shows, in every
+/// scenario (a user's own included), a success expectation gains the quirk's `close` block, and the cell is judged
+/// with it, the reason shown beside the cell (`because`). Written once here rather than in every scenario, since it
+/// belongs to the pair, not to a scenario.
+pub struct CloseQuirk {
     /// The client backend.
     pub client: BackendId,
     /// The server backend.
     pub server: BackendId,
     /// Only where TLS 1.3 may be negotiated (both sides enable it, or leave versions to the library).
     pub tls13: bool,
-    /// What happens, as the bytes show it, and why it cannot be judged.
+    /// How the close goes wrong.
+    pub close: fn() -> CloseExpect,
+    /// What happens, as the bytes show it.
     pub reason: &'static str,
 }
 
 /// Every such pair. Only cells expected to succeed are affected: a failure in the handshake is judged as usual.
-pub const UNJUDGED: &[Unjudged] = &[Unjudged {
+pub const CLOSE_QUIRKS: &[CloseQuirk] = &[CloseQuirk {
     client: BackendId::Gnutls,
     server: BackendId::Jsse11,
     tls13: true,
-    reason: "not judged: Java 11.0.13's TLS 1.3 server answers the client's close_notify with a warning user_canceled \
-             before its own close_notify (wire: C->S Alert(warning, close_notify), S->C Alert(warning, \
-             user_canceled), S->C Alert(warning, close_notify)); Java 17 and 21 send close_notify alone. gnutls-cli \
-             takes user_canceled as fatal (\"*** Received alert [90]: User canceled; *** Fatal error: A TLS fatal \
-             alert has been received\") and fails after the exchange completed, while the server saw a clean \
-             connection. The expectation language has no outcome for \"data exchanged, then one side fails at close\"",
+    close: || CloseExpect {
+        // user_canceled is a warning (no fatal alert crosses either way): gnutls-cli's own text says which.
+        client: Some(SideExpect {
+            error: Some(ErrorClass::Local),
+            message_contains: [(BackendId::Gnutls, "*** Received alert [90]: User canceled".to_string())].into(),
+            ..SideExpect::default()
+        }),
+        server: None,
+    },
+    reason: "Java 11.0.13's TLS 1.3 server answers the client's close_notify with a warning user_canceled before its \
+             own close_notify (wire: C->S Alert(warning, close_notify), S->C Alert(warning, user_canceled), S->C \
+             Alert(warning, close_notify)); Java 17 and 21 send close_notify alone. gnutls-cli takes user_canceled as \
+             fatal (\"*** Received alert [90]: User canceled; *** Fatal error: A TLS fatal alert has been \
+             received\") and fails after the exchange completed, while the server saw a clean connection.",
 }];
 
 /// A cell with its decision, made once: the harness turns it into a trial (ignored or run), the runner plays it as
@@ -203,22 +221,28 @@ mod tests {
         Cell { scenario: Arc::new(s), client: BackendId::Gnutls, server: BackendId::Jsse11 }
     }
 
-    /// A pair quirk applies where it shows (a success expected, TLS 1.3 possible), in any scenario, and nowhere else.
+    /// A close quirk applies where it shows (a success expected that says nothing of the close, TLS 1.3 possible),
+    /// in any scenario, and nowhere else; where it applies, the cell runs with the quirk's close block and reason.
     #[test]
-    fn unjudged_pairs_apply_where_the_quirk_shows() {
+    fn close_quirks_apply_where_the_quirk_shows() {
         let registry = Registry::all();
         let tls13 = cell("");
         let tls12 = cell("  versions: [tls1.2]\n");
-        assert!(tls13.unjudged(&tls13.scenario.expect).is_some());
-        assert!(tls12.unjudged(&tls12.scenario.expect).is_none());
+        assert!(tls13.quirk(&tls13.scenario.expect).is_some());
+        assert!(tls12.quirk(&tls12.scenario.expect).is_none());
         let mut failing = tls13.scenario.expect.clone();
         failing.result = ExpectedResult::Failure;
-        assert!(tls13.unjudged(&failing).is_none());
+        assert!(tls13.quirk(&failing).is_none());
+        let mut own = tls13.scenario.expect.clone();
+        own.close = Some(CloseExpect::default());
+        assert!(tls13.quirk(&own).is_none(), "a scenario's own close block wins");
         let other = Cell { client: BackendId::Openssl, ..tls13.clone() };
-        assert!(other.unjudged(&other.scenario.expect).is_none());
+        assert!(other.quirk(&other.scenario.expect).is_none());
         let available = |id, role| registry.get(id).is_some_and(|b| b.capabilities(role).unavailable.is_none());
         if available(BackendId::Jsse11, Role::Server) && available(BackendId::Gnutls, Role::Client) {
-            assert!(matches!(tls13.decide(&registry), Decision::Unsupported(r) if r.starts_with("not judged")));
+            let Decision::Run { expectation, because } = tls13.decide(&registry) else { panic!("runs") };
+            assert!(expectation.close.is_some_and(|c| c.client.is_some() && c.server.is_none()));
+            assert!(because.is_some_and(|b| b.contains("user_canceled")));
         }
     }
 }

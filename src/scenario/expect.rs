@@ -144,6 +144,33 @@ pub struct Expectation {
     /// With failure: how the server fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<SideExpect>,
+    /// With success: a side whose close goes wrong after the exchange (`close: { client: { received_alert:
+    /// user_canceled, error: peer_alert } }`): both handshakes and the exchange completed, then that side failed
+    /// in the data phase as its block says, while the other side closed cleanly and is judged as a success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close: Option<CloseExpect>,
+}
+
+/// How the close goes wrong on one side of a connection that otherwise succeeded (see [`Expectation::close`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseExpect {
+    /// The client fails at close, as this block says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<SideExpect>,
+    /// The server fails at close, as this block says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<SideExpect>,
+}
+
+impl CloseExpect {
+    /// The block for one side, if that side is expected to fail at close.
+    pub fn side(&self, role: crate::vocab::Role) -> Option<&SideExpect> {
+        match role {
+            crate::vocab::Role::Client => self.client.as_ref(),
+            crate::vocab::Role::Server => self.server.as_ref(),
+        }
+    }
 }
 
 /// Changes an override makes to the base expectation: each field given replaces the base's.
@@ -175,6 +202,9 @@ pub struct ExpectPatch {
     /// Replaces `server`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<SideExpect>,
+    /// Replaces `close`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close: Option<CloseExpect>,
 }
 
 fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
@@ -196,6 +226,7 @@ impl Expectation {
                     resumed: None,
                     client: None,
                     server: None,
+                    close: None,
                 };
             }
         }
@@ -212,6 +243,9 @@ impl Expectation {
         if p.server.is_some() {
             e.server.clone_from(&p.server);
         }
+        if p.close.is_some() {
+            e.close.clone_from(&p.close);
+        }
         e
     }
 
@@ -220,6 +254,16 @@ impl Expectation {
         match self.result {
             ExpectedResult::Success if self.client.is_some() || self.server.is_some() => {
                 Err("`result: success` takes no `client`/`server` failure blocks".into())
+            }
+            ExpectedResult::Failure if self.close.is_some() => {
+                Err("`close` describes a connection that succeeded and then failed at close: it takes `result: \
+                     success`"
+                    .into())
+            }
+            ExpectedResult::Success
+                if self.close.as_ref().is_some_and(|c| c.client.is_some() == c.server.is_some()) =>
+            {
+                Err("`close` names exactly one side, `client:` or `server:`, the one whose close fails".into())
             }
             ExpectedResult::Failure
                 if self.version.is_some()

@@ -21,7 +21,7 @@ mod overrides;
 mod rules;
 mod side;
 
-pub use self::expect::{AlertExpect, ExpectPatch, Expectation, ExpectedResult, SideExpect};
+pub use self::expect::{AlertExpect, CloseExpect, ExpectPatch, Expectation, ExpectedResult, SideExpect};
 pub use self::overrides::{Backends, Override, VersionRange, When};
 pub use self::rules::{Derived, Rule, RuleWhen};
 use self::side::is_default;

@@ -69,6 +69,14 @@ pub fn judge(
 
 fn judge_success(exp: &Expectation, side: &Side<'_>, wire: Option<&Wire>, j: &mut Verdict) {
     let role = side.role;
+    // A side expected to fail at close: a failure in the data phase, judged by its block.
+    if let Some(close) = exp.close.as_ref().and_then(|c| c.side(role)) {
+        match side.outcome {
+            SideOutcome::Failed(f) if f.phase == crate::observation::Phase::Data => judge_failure(close, side, j),
+            _ => j.mismatches.push(Mismatch::of(role.to_string(), "a failure at close", side.outcome, side.backend)),
+        }
+        return;
+    }
     let est = match side.outcome {
         SideOutcome::Established(e) => e,
         SideOutcome::Failed(_) => {
@@ -264,6 +272,48 @@ mod tests {
         let witness = Side { role: Role::Client, backend: BackendId::Openssl, caps: &exact, outcome: &reading };
         cross_check(&inferring, &witness, Some(&blind), &mut j);
         assert_eq!(j.mismatches.len(), 1, "{:?}", j.mismatches);
+    }
+
+    /// `close`: the named side must fail in the data phase as its block says; an established side, or a failure in
+    /// the handshake, does not match it.
+    #[test]
+    fn a_close_block_expects_a_failure_after_the_exchange() {
+        let c = caps(true);
+        let exp: Expectation = serde_json::from_value(serde_json::json!({
+            "result": "success",
+            "close": {"client": {"error": "local"}}
+        }))
+        .unwrap();
+        assert_eq!(exp.check(), Ok(()));
+        let at = |phase| {
+            SideOutcome::Failed(Failure {
+                phase,
+                ..match failed(None) {
+                    SideOutcome::Failed(f) => f,
+                    SideOutcome::Established(_) => unreachable!(),
+                }
+            })
+        };
+        let judge = |outcome: &SideOutcome| {
+            let mut j = Verdict::default();
+            judge_success(
+                &exp,
+                &Side { role: Role::Client, backend: BackendId::Gnutls, caps: &c, outcome },
+                None,
+                &mut j,
+            );
+            j.mismatches
+        };
+        assert!(judge(&at(Phase::Data)).is_empty());
+        assert_eq!(judge(&at(Phase::Handshake)).len(), 1);
+        let established = SideOutcome::Established(Default::default());
+        assert!(judge(&established)[0].text.contains("a failure at close"), "{:?}", judge(&established));
+        // Both sides, or a failure expectation, are refused.
+        let both: Expectation = serde_json::from_value(serde_json::json!({
+            "result": "success", "close": {"client": {}, "server": {}}
+        }))
+        .unwrap();
+        assert!(both.check().is_err());
     }
 
     #[test]
