@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::process::{Pool, ProcessKey};
-use super::{PeerEndpoint, client_request, server_request};
+use super::{PeerEndpoint, client_request, is_executable, server_request};
 use crate::backend::{Backend, Capabilities, ConfigError, Endpoint};
 use crate::pki::Pki;
 use crate::scenario::{ClientConfig, ServerConfig};
@@ -116,11 +116,6 @@ impl Drop for TempDir {
 fn java_on_path() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|dir| dir.join("java")).find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// `javac` beside the `java` launcher (a full JDK), else the first on PATH.

@@ -50,6 +50,12 @@ pub(crate) fn run_probe(
     })
 }
 
+/// Whether `p` is a file this process may execute (a runtime in the cache, a launcher on PATH).
+pub(crate) fn is_executable(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
 /// A private temporary directory holding an adapter's files (its source, its tables), written once.
 pub(crate) fn adapter_dir(name: &str, files: &[(&str, String)]) -> Result<super::TempDir, String> {
     let dir = super::TempDir::new(name).map_err(|e| format!("cannot create a temporary directory: {e}"))?;

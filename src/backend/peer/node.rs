@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::process::{Pool, ProcessKey};
-use super::{PeerEndpoint, adapter_dir, client_request, run_probe, server_request};
+use super::{PeerEndpoint, adapter_dir, client_request, is_executable, run_probe, server_request};
 use crate::backend::cli::which;
 use crate::backend::{Backend, Capabilities, ConfigError, Endpoint, TempDir};
 use crate::pki::Pki;
@@ -222,11 +222,6 @@ impl NodeBackend {
         request.insert("endpoint".into(), NEXT_ENDPOINT.fetch_add(1, Ordering::Relaxed).into());
         Ok(Box::new(PeerEndpoint { process, role, request, name: NAME }))
     }
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 impl Default for NodeBackend {
