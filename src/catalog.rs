@@ -25,6 +25,11 @@ impl Catalog {
         for p in paths {
             match std::fs::metadata(p) {
                 Ok(m) if m.is_dir() => collect_yaml(p, &mut files, &mut errors),
+                Ok(m) if m.is_file() && is_pki_description(p) => errors.push(LoadError::file(
+                    p,
+                    "a PKI description (pki.yaml), not a scenario: expected a scenario file or a directory; the \
+                     certificates of a pki.yaml are loaded with the scenarios beside it",
+                )),
                 Ok(m) if m.is_file() => files.push(p.clone()),
                 Ok(m) => errors.push(LoadError::file(
                     p,
@@ -86,6 +91,12 @@ fn kind_of(t: &std::fs::FileType) -> &'static str {
     }
 }
 
+/// Whether a file is a PKI description by its name (`pki.yaml`), not a scenario: the catalog skips it, and
+/// [`crate::pki::find_descriptions`] collects it.
+pub fn is_pki_description(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == "pki.yaml" || n == "pki.yml")
+}
+
 /// Reads a scenario file, refusing what is not a regular file (a FIFO would block the open for ever, a device
 /// never ends) and reading at most one byte past the parser's limit, so a huge file costs no more than that.
 pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>, LoadError> {
@@ -121,7 +132,7 @@ fn collect_yaml(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadError
         }
         if p.is_dir() {
             collect_yaml(&p, files, errors);
-        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) && !is_pki_description(&p) {
             files.push(p);
         }
     }

@@ -21,12 +21,24 @@ use crate::{Error, Layout, Scenario};
 #[derive(Parser, Debug)]
 #[command(name = "tlsmatrix", version, about)]
 pub struct Cli {
-    /// Project root holding scenarios/ and fixtures/.
+    /// Project root holding scenarios/ and fixtures/pki.yaml (the built-in certificates when it has none).
     #[arg(long, global = true, default_value = ".")]
     pub root: PathBuf,
+    /// A PKI description to add to the certificates (repeatable); every pki.yaml among the scenarios is added too.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub pki: Vec<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The files `tlsmatrix schema` describes.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum SchemaOf {
+    /// Scenario files.
+    Scenario,
+    /// PKI descriptions (pki.yaml).
+    Pki,
 }
 
 /// Subcommands.
@@ -86,7 +98,12 @@ pub enum Command {
         check: bool,
     },
     /// Print the JSON Schema of scenario files (committed as docs/scenario.schema.json for editors).
-    Schema,
+    Schema {
+        /// Which files: `scenario` (docs/scenario.schema.json) or `pki`, PKI descriptions (pki.yaml,
+        /// docs/pki.schema.json).
+        #[arg(value_enum, default_value = "scenario")]
+        of: SchemaOf,
+    },
     /// Print which backend supports which scenario setting, as client and as server.
     Settings {
         /// Instead: print the README's scenario reference table (generated from the settings table).
@@ -302,7 +319,7 @@ fn write_out(output: Option<&Path>, text: &str) -> Result<(), Error> {
 
 /// Runs a parsed command line; returns the exit code.
 pub fn execute(cli: Cli) -> Result<u8, Error> {
-    let layout = Layout::at(&cli.root);
+    let layout = cli.pki.iter().fold(Layout::at(&cli.root), |l, f| l.with_pki(f.clone()));
     match cli.command {
         Command::Run(args) => run(&layout, args),
         Command::Compare { paths, filter, client, server } => {
@@ -361,8 +378,14 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             }
             Ok(report.exit_code() as u8)
         }
-        Command::Schema => {
-            print!("{}", crate::scenario::json_schema());
+        Command::Schema { of } => {
+            print!(
+                "{}",
+                match of {
+                    SchemaOf::Scenario => crate::scenario::json_schema(),
+                    SchemaOf::Pki => crate::pki::json_schema(),
+                }
+            );
             Ok(0)
         }
         Command::Settings { reference } => {
@@ -390,7 +413,7 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             Ok(0)
         }
         Command::PkiExport { dir } => {
-            let pki = crate::Pki::load(&layout.pki)?;
+            let pki = crate::Pki::load_sources(&layout.pki_for(&[]))?;
             let files = pki.export(&dir).map_err(|source| Error::Write { path: dir.clone(), source })?;
             println!("wrote {} files to {}", files.len(), dir.display());
             Ok(0)

@@ -25,7 +25,7 @@ use crate::expect::Status;
 use crate::plan::{Cell, Decision, Planned, Selection, cells};
 use crate::runner::CellResult;
 use crate::vocab::Role;
-use crate::{Layout, Scenario};
+use crate::{BackendId, Layout, Scenario};
 
 /// The environment variable that turns a missing optional tool from an ignored test into a failure (CI sets it).
 pub const REQUIRE_TOOLS: &str = "TLSMATRIX_REQUIRE_TOOLS";
@@ -114,27 +114,104 @@ pub fn run_trials(trials: Vec<Trial>) -> ExitCode {
     libtest_mimic::run(&Arguments::from_args(), trials).exit_code()
 }
 
-/// Runs every cell of the project at `root` as a test; the entry point of `tests/scenarios.rs`.
-pub fn main(root: &Path) -> ExitCode {
-    crate::backend::keep_system_trust_out();
-    let args = Arguments::from_args();
-    let suite = Suite::new(&Layout::at(root), root);
-    // Unsupported cells are ignored trials (nextest shows them as SKIP, libtest as `ignored`); libtest cannot print
-    // a static ignore's reason, so the reasons come first, grouped by cause, unless a runner is only listing or
-    // picking one test.
-    if !args.list && !args.exact && !suite.unsupported.is_empty() {
-        println!("{} unsupported cells (ignored), by cause:", suite.unsupported.len());
-        for (why, n) in crate::report::group_reasons(suite.unsupported.iter().map(|(_, why)| why.as_str())) {
-            println!("  {n:>5} cells: {why}");
+/// Runs every cell under `path` as a test: the `main` of a `harness = false` test target. Short for
+/// `Harness::new(path).main()`; [`Harness`] also picks the backends.
+///
+/// `path` is either a project root holding `scenarios/` (this repository's `tests/scenarios.rs`, whose catalog check
+/// also runs) or a directory of scenarios on its own, with `pki.yaml` files beside them adding to the built-in
+/// certificates (another crate's `tests/tls`, see [`Layout::dir`]). A relative path is relative to the directory
+/// `cargo test` runs the target in, the package's root.
+///
+/// ```no_run
+/// // tests/tls.rs of another crate, with `[[test]] name = "tls" harness = false` in its Cargo.toml:
+/// fn main() -> std::process::ExitCode {
+///     tlsmatrix::harness::main(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tls"))
+/// }
+/// ```
+pub fn main(path: impl AsRef<Path>) -> ExitCode {
+    Harness::new(path).main()
+}
+
+/// A `cargo test` harness over one project: which scenarios and certificates ([`Layout`]), which backends play
+/// each side (every judged backend unless told: [`Selection::default`]), and whether the committed catalog is
+/// checked.
+///
+/// A crate whose servers run on one stack asks which clients break against them:
+///
+/// ```no_run
+/// use tlsmatrix::BackendId;
+/// fn main() -> std::process::ExitCode {
+///     tlsmatrix::harness::Harness::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tls"))
+///         .servers([BackendId::Openssl, BackendId::Rustls])
+///         .main()
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Harness {
+    layout: Layout,
+    docs: Option<std::path::PathBuf>,
+    selection: Selection,
+}
+
+impl Harness {
+    /// The harness for `path`, a project root or a directory of scenarios (see [`main`]).
+    pub fn new(path: impl AsRef<Path>) -> Harness {
+        let path = path.as_ref();
+        if path.join("scenarios").is_dir() {
+            Harness { docs: Some(path.join("docs")), ..Harness::with_layout(Layout::at(path)) }
+        } else {
+            Harness::with_layout(Layout::dir(path))
         }
     }
-    let trials = suite.trials(&args);
-    libtest_mimic::run(&args, trials).exit_code()
+
+    /// The harness for a layout built by hand (more `pki.yaml` files: [`Layout::with_pki`]); no catalog check.
+    pub fn with_layout(layout: Layout) -> Harness {
+        Harness { layout, docs: None, selection: Selection::default() }
+    }
+
+    /// Only these backends as clients. The committed catalog covers the whole matrix, so a narrower selection
+    /// drops its check.
+    pub fn clients(mut self, clients: impl IntoIterator<Item = BackendId>) -> Harness {
+        self.selection.clients = clients.into_iter().collect();
+        self.docs = None;
+        self
+    }
+
+    /// Only these backends as servers (and no catalog check, as for [`Harness::clients`]).
+    pub fn servers(mut self, servers: impl IntoIterator<Item = BackendId>) -> Harness {
+        self.selection.servers = servers.into_iter().collect();
+        self.docs = None;
+        self
+    }
+
+    /// The trials, as [`main`] would run them with no command-line filter (for a test of the harness itself).
+    pub fn trials(&self) -> Vec<Trial> {
+        Suite::new(self).trials(&Arguments::default())
+    }
+
+    /// Runs the trials the command line selects (`cargo test -- FILTER`, `--list`, `--exact`, nextest) and returns
+    /// the test binary's exit code.
+    pub fn main(self) -> ExitCode {
+        crate::backend::keep_system_trust_out();
+        let args = Arguments::from_args();
+        let suite = Suite::new(&self);
+        // Unsupported cells are ignored trials (nextest shows them as SKIP, libtest as `ignored`); libtest cannot
+        // print a static ignore's reason, so the reasons come first, grouped by cause, unless a runner is only
+        // listing or picking one test.
+        if !args.list && !args.exact && !suite.unsupported.is_empty() {
+            println!("{} unsupported cells (ignored), by cause:", suite.unsupported.len());
+            for (why, n) in crate::report::group_reasons(suite.unsupported.iter().map(|(_, why)| why.as_str())) {
+                println!("  {n:>5} cells: {why}");
+            }
+        }
+        let trials = suite.trials(&args);
+        libtest_mimic::run(&args, trials).exit_code()
+    }
 }
 
 /// The trials: one per cell, plus one failing trial per file that failed to load (the others still run).
 pub fn trials(layout: &Layout) -> Vec<Trial> {
-    Suite::new(layout, &layout.scenarios).trials(&Arguments::default())
+    Harness::with_layout(layout.clone()).trials()
 }
 
 /// The cells of a project, the shared run that plays them, and the extra trials.
@@ -187,10 +264,11 @@ impl Batch {
 }
 
 /// The name of the trial that checks docs/catalog.md and docs/catalog.json.
-const CATALOG_TRIAL: &str = "catalog::is_current";
+pub const CATALOG_TRIAL: &str = "catalog::is_current";
 
 impl Suite {
-    fn new(layout: &Layout, root: &Path) -> Suite {
+    fn new(harness: &Harness) -> Suite {
+        let (layout, docs) = (&harness.layout, harness.docs.as_deref());
         let run = match Run::load(layout, &[], |_| true) {
             Ok(run) => run,
             Err(e) => {
@@ -212,8 +290,8 @@ impl Suite {
             })
             .collect();
         let registry = run.registry().clone();
-        trials.extend(availability(&registry));
-        let all = run.plan(&Selection::default());
+        trials.extend(availability(&registry, &harness.selection));
+        let all = run.plan(&harness.selection);
         let load_ok = run.load_errors.is_empty();
         let scenarios: Vec<Scenario> = run.scenarios.iter().map(|s| Scenario::clone(s)).collect();
         let decided: Vec<(String, Option<String>)> = all
@@ -244,9 +322,9 @@ impl Suite {
                 }
             }));
         }
-        // The catalog check only makes sense over the bundled catalog (a project of its own has no docs/).
-        let docs = root.join("docs");
-        if load_ok && docs.join("catalog.json").is_file() {
+        // The catalog check only makes sense over a committed catalog (a directory of scenarios has none).
+        if let Some(docs) = docs.filter(|d| load_ok && d.join("catalog.json").is_file()) {
+            let docs = docs.to_path_buf();
             let batch = batch.clone();
             trials.push(Trial::test(CATALOG_TRIAL, move || {
                 let results = batch.results();
@@ -271,12 +349,17 @@ impl Suite {
     }
 }
 
-/// One trial per backend role this machine cannot play: ignored with the install hint, failing under
-/// `TLSMATRIX_REQUIRE_TOOLS=1`; roles that are available pass (so the list shows what was checked).
-fn availability(registry: &Registry) -> Vec<Trial> {
+/// One trial per backend role the selection plays (and per role of a preview backend, which is played when named)
+/// this machine cannot play: ignored with the install hint, failing under `TLSMATRIX_REQUIRE_TOOLS=1`; roles that
+/// are available pass (so the list shows what was checked).
+fn availability(registry: &Registry, sel: &Selection) -> Vec<Trial> {
     let mut out = Vec::new();
     for b in registry.iter() {
         for role in [Role::Client, Role::Server] {
+            let side = if role == Role::Client { &sel.clients } else { &sel.servers };
+            if !side.contains(&b.id()) && !b.id().is_preview() {
+                continue;
+            }
             let why = b.capabilities(role).unavailable.clone();
             let name = format!("backends::{}::{role}", b.id());
             let id = b.id();

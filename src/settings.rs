@@ -32,6 +32,10 @@ pub enum Knob {
     SecurityLevel,
     /// `alpn`.
     Alpn,
+    /// `alpn_mismatch: fatal` (server).
+    AlpnMismatchFatal,
+    /// `alpn_mismatch: ignore` (server).
+    AlpnMismatchIgnore,
     /// `signature_algorithms`.
     SignatureAlgorithms,
     /// `chain` other than `full` (server).
@@ -98,6 +102,11 @@ pub struct Setting {
 }
 
 impl Setting {
+    /// The key in the scenario file: the field up to a `: value` (`alpn_mismatch` of `alpn_mismatch: fatal`).
+    pub fn key(&self) -> &'static str {
+        self.field.split(": ").next().unwrap_or(self.field)
+    }
+
     /// The README's side column.
     pub fn side_label(&self) -> &'static str {
         self.side_note.unwrap_or(match self.sides {
@@ -157,6 +166,20 @@ pub const SETTINGS: &[Setting] = &[
         Sides::Both,
         "protocols offered (client) or accepted in preference order (server)",
         "no ALPN",
+    ),
+    row(
+        Knob::AlpnMismatchFatal,
+        "alpn_mismatch: fatal",
+        Sides::Server,
+        "a client ALPN list sharing nothing with the server's is refused with no_application_protocol (RFC 7301)",
+        "the library's own choice (docs/backends.md)",
+    ),
+    row(
+        Knob::AlpnMismatchIgnore,
+        "alpn_mismatch: ignore",
+        Sides::Server,
+        "such a list is ignored: the handshake completes without ALPN",
+        "the library's own choice",
     ),
     Setting {
         side_note: Some("server (required), client"),
@@ -253,6 +276,11 @@ impl Knob {
     }
 }
 
+/// The rows of key `key` of a `role:` block: one, or one per value (`alpn_mismatch: fatal`, `alpn_mismatch: ignore`).
+pub fn by_key(role: Role, key: &str) -> impl Iterator<Item = &'static Setting> {
+    SETTINGS.iter().filter(move |s| s.key() == key && s.sides != Sides::Scenario && s.sides.includes(role))
+}
+
 /// The setting behind key `field` of a `role:` block.
 pub fn by_field(role: Role, field: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.field == field && s.sides != Sides::Scenario && s.sides.includes(role))
@@ -267,7 +295,13 @@ pub fn used<C: Serialize>(role: Role, cfg: &C) -> Vec<Knob> {
     let value = serde_json::to_value(cfg).expect("a side config serialises to JSON");
     let mut knobs: Vec<Knob> = value
         .as_object()
-        .map(|m| m.keys().map(|k| by_field(role, k).unwrap_or_else(|| panic!("{role}.{k} is not in SETTINGS")).knob))
+        .map(|m| {
+            m.iter().map(|(k, v)| {
+                // A setting whose values backends decide on one by one has a row per value (`alpn_mismatch: fatal`).
+                let valued = v.as_str().and_then(|v| by_field(role, &format!("{k}: {v}")));
+                valued.or_else(|| by_field(role, k)).unwrap_or_else(|| panic!("{role}.{k} is not in SETTINGS")).knob
+            })
+        })
         .into_iter()
         .flatten()
         .collect();
@@ -396,11 +430,11 @@ mod tests {
             [(Role::Server, schema_fields::<ServerConfig>()), (Role::Client, schema_fields::<ClientConfig>())]
         {
             for f in &fields {
-                assert!(by_field(role, f).is_some(), "{role}.{f} has no row in settings::SETTINGS");
+                assert!(by_key(role, f).next().is_some(), "{role}.{f} has no row in settings::SETTINGS");
             }
             for s in SETTINGS.iter().filter(|s| s.sides != Sides::Scenario && s.sides.includes(role)) {
                 assert!(
-                    fields.iter().any(|f| f == s.field),
+                    fields.iter().any(|f| f == s.key()),
                     "SETTINGS says `{}` is a {role} setting; it is not",
                     s.field
                 );
@@ -422,6 +456,8 @@ mod tests {
             Knob::Groups,
             Knob::SecurityLevel,
             Knob::Alpn,
+            Knob::AlpnMismatchFatal,
+            Knob::AlpnMismatchIgnore,
             Knob::SignatureAlgorithms,
             Knob::ChainShape,
             Knob::ClientAuth,

@@ -135,11 +135,18 @@ fn an_override_without_reason_is_rejected() {
 
 #[test]
 fn a_missing_pki_or_unknown_backend_is_a_usage_error() {
+    // A root with neither scenarios nor certificates: the built-in certificates load, the missing directory is
+    // named.
     let empty = tempfile::tempdir().unwrap();
     let out = tlsmatrix(empty.path(), &["run"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout.contains("scenarios: no such file or directory"), "{stdout}{stderr}");
+    let missing = empty.path().join("nowhere/pki.yaml");
+    let out = tlsmatrix(empty.path(), &["--pki", missing.to_str().unwrap(), "validate"]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr.contains("fixtures/pki.yaml"), "{stderr}");
+    assert!(stderr.contains(&format!("{}: cannot read", missing.display())), "{stderr}");
 
     let out = tlsmatrix(Path::new(ROOT), &["run", "--client", "boringssl"]);
     let (_, stderr) = text(&out);
@@ -248,6 +255,13 @@ fn the_committed_schema_is_current_and_new_writes_a_valid_skeleton() {
         String::from_utf8_lossy(&out.stdout),
         committed,
         "regenerate: tlsmatrix schema > docs/scenario.schema.json"
+    );
+    let committed = std::fs::read_to_string(Path::new(ROOT).join("docs/pki.schema.json")).unwrap();
+    let out = tlsmatrix(Path::new(ROOT), &["schema", "pki"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        committed,
+        "regenerate: tlsmatrix schema pki > docs/pki.schema.json"
     );
 
     let p = project(&[]);
@@ -498,4 +512,80 @@ fn sigint_before_the_run_starts_still_reports() {
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).expect("a whole report");
     assert!(report["summary"].is_object(), "{report}");
+}
+
+/// A scenario directory that brings its own certificates, as another repository's `tests/tls` does.
+const OWN_PKI: &str = "certificates:\n  own-root: { cn: Own Root, o: Own, key: ec-p256, ca: true }\n  own-leaf: { cn: \
+                       own.test, key: ec-p256, issuer: own-root, san: ['DNS:own.test'], eku: [server_auth] }\n";
+const OWN_SCENARIO: &str = "description: own certificates\nserver: { certificate: own-leaf }\nclient: { trust: \
+                            [own-root], server_name: own.test }\nexpect: { result: success }\n";
+
+fn own_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("tls/mine")).unwrap();
+    std::fs::write(dir.path().join("tls/pki.yaml"), OWN_PKI).unwrap();
+    std::fs::write(dir.path().join("tls/mine/own.yaml"), OWN_SCENARIO).unwrap();
+    dir
+}
+
+#[test]
+fn a_scenario_directory_brings_its_own_pki() {
+    let d = own_dir();
+    let tls = d.path().join("tls");
+    let pairs = ["--client", "in-process", "--server", "in-process"];
+    // From anywhere: the directory's pki.yaml adds to the built-in certificates.
+    let out = Command::new(BIN).current_dir(d.path()).args([&["run", "tls"][..], &pairs].concat()).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("9 cells: 9 passed"), "{stdout}");
+    // The same through the harness, for a crate's `cargo test`: per-cell names relative to the directory.
+    let trials = tlsmatrix::harness::Harness::new(&tls)
+        .clients([tlsmatrix::BackendId::Rustls])
+        .servers([tlsmatrix::BackendId::Openssl])
+        .trials();
+    let names: Vec<&str> = trials.iter().map(|t| t.name()).collect();
+    assert!(names.contains(&"mine::own::rustls->openssl"), "{names:?}");
+    assert!(!names.iter().any(|n| n.contains("->rustls") || n.starts_with("load::")), "{names:?}");
+
+    // A pki.yaml named as a scenario is refused for what it is.
+    let out = Command::new(BIN).current_dir(d.path()).args(["validate", "tls/pki.yaml"]).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(format!("{stdout}{stderr}").contains("a PKI description (pki.yaml), not a scenario"), "{stdout}{stderr}");
+
+    // A name that clashes with the built-in certificates is an error naming both files.
+    std::fs::write(tls.join("pki.yaml"), OWN_PKI.replace("own-root:", "root-a:").replace("own-root", "root-a"))
+        .unwrap();
+    let out = Command::new(BIN).current_dir(d.path()).args(["validate", "tls"]).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    let said = format!("{stdout}{stderr}");
+    assert!(
+        said.contains("tls/pki.yaml:2:3: certificate `root-a` is already defined in <built-in fixtures/pki.yaml>"),
+        "{said}"
+    );
+
+    // `replace: true` leaves the built-in ones out: the same file is then the whole PKI, and server-ec is unknown.
+    std::fs::write(tls.join("pki.yaml"), format!("replace: true\n{OWN_PKI}")).unwrap();
+    std::fs::write(tls.join("mine/builtin.yaml"), OWN_SCENARIO.replace("own-leaf", "server-ec")).unwrap();
+    let out = Command::new(BIN).current_dir(d.path()).args(["validate", "tls"]).output().unwrap();
+    let said = format!("{}{}", text(&out).0, text(&out).1);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("builtin.yaml") && said.contains("server-ec"), "{said}");
+    assert!(!said.contains("own.yaml"), "{said}");
+}
+
+#[test]
+fn pki_adds_a_description_to_any_run() {
+    let d = own_dir();
+    let elsewhere = d.path().join("certs.yaml");
+    std::fs::rename(d.path().join("tls/pki.yaml"), &elsewhere).unwrap();
+    let run = |extra: &[&str]| {
+        let args = [&["validate", "tls"][..], extra].concat();
+        Command::new(BIN).current_dir(d.path()).args(args).output().unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(2), "without its certificates the scenario names unknown fixtures");
+    let out = run(&["--pki", elsewhere.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }

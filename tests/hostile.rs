@@ -77,8 +77,8 @@ fn committed() -> Vec<(&'static str, Want)> {
         ("pki/tabs.yaml", want("found character that cannot start any token", Some(":3:1:"))),
         ("pki/duplicate_certificate.yaml", want("certificates: duplicate key `root-a`", Some(":2:3:"))),
         ("pki/certificates_list.yaml", want("expected a map", Some(":2:"))),
-        ("pki/alias_bomb.yaml", want("unknown field `a0`, expected `certificates`", Some(":1:1:"))),
-        ("pki/unknown_top.yaml", want("unknown field `keys`, expected `certificates`", Some(":12:1:"))),
+        ("pki/alias_bomb.yaml", want("unknown field `a0`, expected `replace` or `certificates`", Some(":1:1:"))),
+        ("pki/unknown_top.yaml", want("unknown field `keys`, expected `replace` or `certificates`", Some(":12:1:"))),
         (
             "pki/unknown_certificate_field.yaml",
             want("certificates.server-ec: unknown field `serial`, expected one of", Some(":10:5:")),

@@ -415,6 +415,14 @@ public class TlsPeer {
                     p.setWantClientAuth(true);
                 }
                 apply(s, p);
+                if ("ignore".equals(cfg.get("alpn_mismatch")) && cfg.get("alpn") != null) {
+                    // JSSE refuses a mismatch with no_application_protocol; a selector that answers "" instead
+                    // negotiates no ALPN (SSLSocket.setHandshakeApplicationProtocolSelector, Java 9+). Server
+                    // preference, as JSSE's own choice.
+                    List<String> ours = strings(cfg.get("alpn"));
+                    s.setHandshakeApplicationProtocolSelector((sock, offered) -> ours.stream()
+                            .filter(offered::contains).findFirst().orElse(""));
+                }
                 return Exchange.run(s, false, seen);
             }
         }

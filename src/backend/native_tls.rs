@@ -63,7 +63,12 @@ impl NativeTlsBackend {
             unavailable: None,
         };
         let server_settings = common
-            .supports([Resumption, ChainShape])
+            .supports([Resumption, ChainShape, AlpnMismatchIgnore])
+            .lacks(
+                AlpnMismatchFatal,
+                "native-tls's server ALPN callback (imp/openssl.rs, feature alpn-accept) answers NOACK when nothing \
+                 matches: it always ignores a mismatch and cannot be told to refuse it",
+            )
             .lacks(ClientAuth, "native-tls's TlsAcceptorBuilder cannot request or verify client certificates")
             .lacks(SniCertificates, "native-tls's TlsAcceptor takes exactly one identity; it cannot choose by SNI")
             .lacks(SessionTickets, "native-tls has no session-ticket API (OpenSSL's default, tickets on, applies)");

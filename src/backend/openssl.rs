@@ -31,7 +31,7 @@ use super::{
 use crate::backend::conn::Conn;
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
-use crate::scenario::{ClientAuth, ClientConfig, FixtureName, ServerConfig, SideConfig};
+use crate::scenario::{AlpnMismatch, ClientAuth, ClientConfig, FixtureName, ServerConfig, SideConfig};
 use crate::settings::Settings;
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
@@ -58,6 +58,7 @@ impl OpensslBackend {
                 versions_reason: "",
                 settings: Settings::new()
                     .supports([Versions, CipherSuites, Tls13CipherSuites, Groups, SecurityLevel, Alpn])
+                    .supports([AlpnMismatchFatal, AlpnMismatchIgnore])
                     .supports([SignatureAlgorithms, ChainShape, ClientAuth, SniCertificates, SessionTickets])
                     .supports([Certificate, Resumption, Trust, ServerName, Sni])
                     .not_applicable(JavaSecurity, super::NOT_JAVA),
@@ -157,10 +158,15 @@ fn server_context(cfg: &ServerConfig, pki: &Pki, cert: &str) -> Result<SslContex
     set_identity(&mut b, &cred.chain(cfg.chain), &cred.key)?;
     if let Some(alpn) = &cfg.alpn {
         let ours = alpn_wire(alpn);
-        // Server preference; no overlap is fatal (no_application_protocol), as RFC 7301 section 3.2 asks.
+        // Server preference; no overlap is fatal (no_application_protocol), as RFC 7301 section 3.2 asks, unless
+        // the scenario wants it ignored (NOACK: no ALPN in the ServerHello / EncryptedExtensions).
+        let refuse = match cfg.alpn_mismatch {
+            Some(AlpnMismatch::Ignore) => AlpnError::NOACK,
+            Some(AlpnMismatch::Fatal) | None => AlpnError::ALERT_FATAL,
+        };
         b.set_alpn_select_callback(move |_, client| {
-            let chosen = select_next_proto(&ours, client).ok_or(AlpnError::ALERT_FATAL)?;
-            client.windows(chosen.len()).find(|w| *w == chosen).ok_or(AlpnError::ALERT_FATAL)
+            let chosen = select_next_proto(&ours, client).ok_or(refuse)?;
+            client.windows(chosen.len()).find(|w| *w == chosen).ok_or(refuse)
         });
     }
     if cfg.client_auth != ClientAuth::None {

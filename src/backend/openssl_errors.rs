@@ -73,6 +73,9 @@ pub(crate) const VERIFY_ALERTS: &[(&str, Alert)] = &[
     // Not in ssl_x509err2alert's table: OpenSSL's default for unlisted verify errors is certificate_unknown.
     ("permitted subtree violation", Alert::CERTIFICATE_UNKNOWN),
     ("excluded subtree violation", Alert::CERTIFICATE_UNKNOWN),
+    // X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION: unlisted too (the openssl backend's exact capture sees
+    // certificate_unknown go out; certificates::unknown_critical_extension).
+    ("unhandled critical extension", Alert::CERTIFICATE_UNKNOWN),
 ];
 
 /// The sent alert, known or not.

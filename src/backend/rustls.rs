@@ -46,6 +46,12 @@ impl RustlsBackend {
                 settings: Settings::new()
                     .supports([Versions, CipherSuites, Tls13CipherSuites, Groups, Alpn, ChainShape, ClientAuth])
                     .supports([SniCertificates, SessionTickets, Certificate, Resumption, Trust, ServerName, Sni])
+                    .supports([AlpnMismatchFatal])
+                    .lacks(
+                        AlpnMismatchIgnore,
+                        "rustls's server refuses a client ALPN list with nothing in common (no_application_protocol, \
+                         RFC 7301) and has no setting to accept it",
+                    )
                     .lacks(SecurityLevel, "rustls has no security levels; it simply implements no algorithm they would forbid")
                     .lacks(
                         SignatureAlgorithms,

@@ -5,7 +5,7 @@
 //! connections (handshake, one message each way, close_notify), with no planning and no verdict; *cell* is N complete
 //! harness cells of the same scenario (configuration built per cell, capability check, override resolution, deadline,
 //! judgement). The ratio cell/bare is the harness's overhead. The external peers (jsse, openssl-cli, gnutls) have no
-//! library to loop over: their bare side is the peer as its users run it, against openssl ([`external`]). Then the
+//! library to loop over: their bare side is the peer as its users run it, against openssl (`bench::external`). Then the
 //! whole catalog at `--jobs 1` and at the default, in cells per second, the warm start (PKI and catalog loaded, before
 //! the first cell) and the peak resident memory.
 
@@ -53,7 +53,7 @@ fn per_op(total: Duration, n: u32) -> f64 {
 
 /// Runs the benchmark and writes its report to `out`, line by line as it is measured. The pair table measures the
 /// linked-in pairs of `pairs` against their bare libraries; the external pairs of `pairs` (an external peer against
-/// openssl, either way round: [`external`]) get a table of their own. A selection with neither is a usage error.
+/// openssl, either way round: `bench::external`) get a table of their own. A selection with neither is a usage error.
 pub fn run(layout: &Layout, iterations: u32, pairs: &Selection, out: &mut dyn std::io::Write) -> Result<(), Error> {
     let linked = Selection {
         clients: pairs.clients.iter().copied().filter(|b| BackendId::IN_PROCESS.contains(b)).collect(),

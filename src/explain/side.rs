@@ -40,11 +40,16 @@ impl<T: Clone> Effective<T> {
 
 impl<'a> Side<'a> {
     pub(super) fn new<C: SideConfig>(cfg: &'a C, backend: &'a dyn Backend) -> Self {
+        let mut lib = backend.behaviour(C::ROLE);
+        // A scenario that says what the server does with an ALPN mismatch overrides the library's own choice.
+        if let Some(policy) = cfg.alpn_mismatch() {
+            lib.ignores_alpn_mismatch = policy == crate::scenario::AlpnMismatch::Ignore;
+        }
         Side {
             role: C::ROLE,
             backend: backend.id(),
             caps: backend.capabilities(C::ROLE),
-            lib: backend.behaviour(C::ROLE),
+            lib,
             versions: cfg.versions(),
             tls12_suites: cfg.cipher_suites(),
             tls13_suites: cfg.tls13_cipher_suites(),

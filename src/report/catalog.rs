@@ -71,7 +71,7 @@ impl Entry {
 /// Every cell of the catalog, in the run's order (scenario, client, server).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Catalog {
-    /// The layout version ([`VERSION`]).
+    /// The layout version (`VERSION`).
     pub version: u32,
     /// The cells.
     pub cells: Vec<Entry>,

@@ -25,7 +25,7 @@ pub use self::expect::{AlertExpect, CloseExpect, ExpectPatch, Expectation, Expec
 pub use self::overrides::{Backends, Override, VersionRange, When};
 pub use self::rules::{Derived, Rule, RuleWhen};
 use self::side::is_default;
-pub use self::side::{ChainShape, ClientAuth, ClientConfig, Mode, ServerConfig, SideConfig};
+pub use self::side::{AlpnMismatch, ChainShape, ClientAuth, ClientConfig, Mode, ServerConfig, SideConfig};
 pub use crate::settings::Knob;
 
 thread_local! {
@@ -451,8 +451,14 @@ pub fn json_schema() -> String {
         let props = schema.as_object_mut().and_then(|o| o.get_mut("$defs")).and_then(|d| d.get_mut(def));
         if let Some(props) = props.and_then(|d| d.get_mut("properties")).and_then(|p| p.as_object_mut()) {
             for (field, prop) in props.iter_mut() {
-                if let Some(s) = crate::settings::by_field(role, field) {
+                let rows: Vec<_> = crate::settings::by_key(role, field).collect();
+                if let [s] = rows[..] {
                     prop["description"] = format!("{} (left out: {})", s.meaning, s.default).into();
+                } else if let Some(first) = rows.first() {
+                    // A row per value: `fatal`: ...; `ignore`: ...
+                    let values: Vec<String> =
+                        rows.iter().map(|s| format!("`{}`: {}", &s.field[s.key().len() + 2..], s.meaning)).collect();
+                    prop["description"] = format!("{} (left out: {})", values.join("; "), first.default).into();
                 }
             }
         }

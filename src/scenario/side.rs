@@ -46,6 +46,16 @@ pub enum ClientAuth {
     Required,
 }
 
+/// What a server does when the client's ALPN list shares no protocol with its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlpnMismatch {
+    /// Refuse with a fatal no_application_protocol alert (RFC 7301 section 3.2).
+    Fatal,
+    /// Complete the handshake without ALPN and leave the decision to the application.
+    Ignore,
+}
+
 /// The server side of a scenario. A knob left out means the library's own default.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +83,10 @@ pub struct ServerConfig {
     /// ALPN protocols the server accepts, in its preference order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alpn: Option<Vec<String>>,
+    /// What the server does with a client ALPN list it shares nothing with; left out, the library's own choice
+    /// (OpenSSL's callback decides, so stacks differ: docs/backends.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpn_mismatch: Option<AlpnMismatch>,
     /// Whether a client certificate is requested.
     #[serde(default, skip_serializing_if = "is_default")]
     pub client_auth: ClientAuth,
@@ -164,6 +178,10 @@ pub trait SideConfig {
     fn alpn(&self) -> Option<&[String]>;
     /// The signature schemes, if set.
     fn signature_algorithms(&self) -> Option<&[SignatureScheme]>;
+    /// What a server does with an ALPN mismatch, if set (a client has no say).
+    fn alpn_mismatch(&self) -> Option<AlpnMismatch> {
+        None
+    }
     /// The settings this side uses, in check order (derived from its serialisation: [`crate::settings::used`]).
     fn knobs(&self) -> Vec<Knob>
     where
@@ -202,6 +220,9 @@ macro_rules! side_config_common {
 impl SideConfig for ServerConfig {
     const ROLE: Role = Role::Server;
     side_config_common!();
+    fn alpn_mismatch(&self) -> Option<AlpnMismatch> {
+        self.alpn_mismatch
+    }
 }
 
 impl SideConfig for ClientConfig {

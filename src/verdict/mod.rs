@@ -3,8 +3,8 @@
 //!
 //! Two judges feed one [`Verdict`]: the expectation (each field of each side against the scenario, the
 //! parameters a library cannot report checked on the wire instead, an inferred alert checked against an exact peer)
-//! in [`expectation`], and the wire (each alert a backend reports sending or receiving against the bytes) in
-//! [`wire`]. Every disagreement is a typed [`Mismatch`] naming the field, both values and the witness that settled it,
+//! in `verdict::expectation`, and the wire (each alert a backend reports sending or receiving against the bytes) in
+//! `verdict::wire`. Every disagreement is a typed [`Mismatch`] naming the field, both values and the witness that settled it,
 //! so a report or a tool can tell "the library said X, the scenario wanted Y" from "the library said X, the bytes say
 //! Y". The runner only plays cells and hands them here.
 

@@ -67,7 +67,7 @@ pub fn write(connections: &[Capture], keylog: &str, out: &mut impl Write) -> io:
     write_at(connections, keylog, SystemTime::now(), out)
 }
 
-/// [`write`] with the first connection's SYN at `start` (for reproducible files).
+/// [`write()`] with the first connection's SYN at `start` (for reproducible files).
 pub fn write_at(connections: &[Capture], keylog: &str, start: SystemTime, out: &mut impl Write) -> io::Result<()> {
     let base_us = start.duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
     let mut at_us = base_us.unwrap_or(0);

@@ -45,7 +45,12 @@ impl OpensslCliBackend {
             settings: Settings::new()
                 .supports([Versions, CipherSuites, Tls13CipherSuites, Groups, SecurityLevel, Alpn])
                 .supports([SignatureAlgorithms, ChainShape, ClientAuth, SessionTickets, Certificate, Trust])
-                .supports([ServerName, Sni])
+                .supports([ServerName, Sni, AlpnMismatchFatal])
+                .lacks(
+                    AlpnMismatchIgnore,
+                    "s_server's ALPN callback refuses a client list with nothing in common (no_application_protocol); \
+                     it has no option to ignore the mismatch",
+                )
                 .lacks(
                     Resumption,
                     "each connection is a new s_client/s_server process: the server's session cache and ticket \

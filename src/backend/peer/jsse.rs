@@ -166,6 +166,7 @@ impl JsseBackend {
         let settings = Settings::new()
             .supports([Versions, CipherSuites, Tls13CipherSuites, Groups, Alpn, SignatureAlgorithms, ChainShape])
             .supports([ClientAuth, SniCertificates, Certificate, Trust, ServerName, Sni, JavaSecurity])
+            .supports([AlpnMismatchFatal, AlpnMismatchIgnore])
             .lacks(SecurityLevel, "security levels are an OpenSSL concept; Java uses jdk.tls.disabledAlgorithms")
             .lacks(
                 Resumption,

@@ -93,6 +93,23 @@ fn capabilities(probe: Option<&Value>, unavailable: Option<String>) -> (Capabili
     } else {
         settings.lacks(SignatureAlgorithms, "Node has no sigalgs option before 12.11")
     };
+    // Measured (alpn::no_overlap): Node 8 and 16 servers answer a mismatch with NOACK and go on without ALPN; Node
+    // 20 and 24 refuse it with no_application_protocol. Neither has an option for the other choice (the later
+    // ALPNCallback refuses too when it returns undefined).
+    let major = probe.and_then(|p| p["node"].as_str()).and_then(|v| v.split('.').next()?.parse::<u32>().ok());
+    settings = if major.is_some_and(|m| m <= 16) {
+        settings.supports([AlpnMismatchIgnore]).lacks(
+            AlpnMismatchFatal,
+            "a Node 8 or 16 server ignores an ALPN mismatch (its ALPN callback answers NOACK) and has no option to \
+             refuse it",
+        )
+    } else {
+        settings.supports([AlpnMismatchFatal]).lacks(
+            AlpnMismatchIgnore,
+            "a Node 20+ server refuses an ALPN mismatch with no_application_protocol, and an ALPNCallback that \
+             returns undefined refuses too: there is no way to ignore it",
+        )
+    };
     settings = if openssl.starts_with("1.0.") {
         settings.lacks(SecurityLevel, "OpenSSL 1.0.2 has no security levels (@SECLEVEL came with 1.1.0)")
     } else {

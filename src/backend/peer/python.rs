@@ -66,7 +66,12 @@ fn capabilities(probe: Option<&Value>, unavailable: Option<String>) -> (Capabili
     use crate::settings::Knob::*;
     let settings = Settings::new()
         .supports([Versions, CipherSuites, SecurityLevel, Alpn, ChainShape, ClientAuth, SniCertificates])
-        .supports([SessionTickets, Certificate, Resumption, Trust, ServerName])
+        .supports([SessionTickets, Certificate, Resumption, Trust, ServerName, AlpnMismatchIgnore])
+        .lacks(
+            AlpnMismatchFatal,
+            "Python's ssl module has no API to refuse an ALPN mismatch: CPython's selection callback (_selectALPN_cb \
+             in Modules/_ssl.c) answers SSL_TLSEXT_ERR_NOACK when nothing matches, so the handshake goes on",
+        )
         .lacks(
             Tls13CipherSuites,
             "Python's ssl module (3.11) has no API for TLS 1.3 suites: SSLContext.set_ciphers sets the TLS 1.2 list \

@@ -23,7 +23,7 @@ use crate::backend::conn::Conn;
 use crate::backend::{Backend, Capabilities, ConfigError, Endpoint, PING, client_host, credential};
 use crate::observation::SideOutcome;
 use crate::pki::Pki;
-use crate::scenario::{ClientAuth, ClientConfig, ServerConfig};
+use crate::scenario::{AlpnMismatch, ClientAuth, ClientConfig, ServerConfig};
 use crate::settings::Settings;
 use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
@@ -76,6 +76,7 @@ impl GnutlsBackend {
             .lacks(Resumption, "each connection is a new process; gnutls-cli --resume is not wired up");
         let server_settings = common
             .supports([CipherSuites, Tls13CipherSuites, ClientAuth, SniCertificates, SessionTickets])
+            .supports([AlpnMismatchFatal, AlpnMismatchIgnore])
             .lacks(
                 Resumption,
                 "each connection is a new gnutls-serv process: its session cache and ticket key die with it (not \
@@ -219,6 +220,10 @@ impl Backend for GnutlsBackend {
         args.extend([os("--x509cafile"), os(write_trust(&dir, pki, &cfg.trust)?)]);
         for p in cfg.alpn.iter().flatten() {
             args.push(os(format!("--alpn={p}")));
+        }
+        // Without --alpn-fatal gnutls-serv's list lacks GNUTLS_ALPN_MANDATORY and a mismatch is ignored.
+        if cfg.alpn_mismatch == Some(AlpnMismatch::Fatal) {
+            args.push(os("--alpn-fatal"));
         }
         if cfg.session_tickets == Some(false) {
             args.push(os("--noticket"));

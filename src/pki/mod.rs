@@ -1,4 +1,5 @@
-//! Test certificates, generated for each run from `fixtures/pki.yaml` with the openssl crate.
+//! Test certificates, generated for each run with the openssl crate from the PKI descriptions: the built-in
+//! `fixtures/pki.yaml` (or a project's own) and every `pki.yaml` that adds to it ([`PkiSources`]).
 //!
 //! Validity is relative to the moment of the run (`not_after: -1d` is "expired yesterday"), so nothing committed can
 //! expire and break the suite, the failure OpenSSL's own ssl-tests hit in 2022. Keys and certificates alike are made
@@ -27,8 +28,15 @@ use crate::error::{LoadError, PkiError};
 use crate::scenario::ChainShape;
 use crate::yaml;
 
+mod extensions;
+mod sources;
+mod validity;
+
+pub use sources::{BUILT_IN, BUILT_IN_NAME, PkiSources, find_descriptions};
+pub use validity::{parse_offset, parse_time};
+
 /// The key algorithm of a fixture.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyType {
     /// ECDSA on P-256.
@@ -44,7 +52,7 @@ pub enum KeyType {
 }
 
 /// The digest an issuer signs with.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Digest {
     /// SHA-1: deprecated for signatures, refused at OpenSSL security level 1 and up and by rustls.
@@ -57,7 +65,7 @@ pub enum Digest {
 }
 
 /// DNS name constraints on a CA (RFC 5280 section 4.2.1.10).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NameConstraints {
     /// DNS subtrees names must fall in (`.example.com` or `example.com`).
@@ -69,7 +77,7 @@ pub struct NameConstraints {
 }
 
 /// An extended key usage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Eku {
     /// id-kp-serverAuth.
@@ -79,7 +87,7 @@ pub enum Eku {
 }
 
 /// One certificate in fixtures/pki.yaml.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertSpec {
     /// Subject common name.
@@ -111,12 +119,60 @@ pub struct CertSpec {
     /// extendedKeyUsage; left out on a leaf, serverAuth and clientAuth both.
     #[serde(default)]
     pub eku: Option<Vec<Eku>>,
-    /// Start of validity relative to the run (`-1d`, `2h`, `0`).
+    /// Start of validity: relative to the run (`-1d`, `2h`, `0`) or a fixed UTC date (`2020-01-01`,
+    /// `2020-01-01T12:00:00Z`).
     #[serde(default = "default_not_before")]
     pub not_before: String,
-    /// End of validity relative to the run.
+    /// End of validity, as `not_before`.
     #[serde(default = "default_not_after")]
     pub not_after: String,
+    /// Whether the certificate carries subjectKeyIdentifier and (when issued by another) authorityKeyIdentifier.
+    /// Without them a verifier matches issuers by name alone, which changes how it reports an impostor CA.
+    #[serde(default = "yes")]
+    pub key_identifiers: bool,
+    /// More extensions, after the standard ones.
+    #[serde(default)]
+    pub extensions: Vec<ExtensionSpec>,
+}
+
+/// One extra extension: either raw (`oid` and `der`) or one of a small typed vocabulary.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionSpec {
+    /// The extension's OID in dotted form (`1.3.6.1.4.1.55555.1`), with `der`.
+    #[serde(default)]
+    pub oid: Option<String>,
+    /// The extnValue contents in hex (the DER of the extension's value: `0500` is NULL), with `oid`.
+    #[serde(default)]
+    pub der: Option<String>,
+    /// certificatePolicies: policy OIDs (`2.23.140.1.2.1`).
+    #[serde(default)]
+    pub policies: Option<Vec<String>>,
+    /// authorityInfoAccess: where to find the issuer's certificate and the OCSP responder.
+    #[serde(default)]
+    pub aia: Option<Aia>,
+    /// cRLDistributionPoints: CRL URLs.
+    #[serde(default)]
+    pub crl_distribution_points: Option<Vec<String>>,
+    /// Whether it is marked critical (a verifier must reject a critical extension it does not know).
+    #[serde(default)]
+    pub critical: bool,
+}
+
+/// The authorityInfoAccess URLs of a certificate.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Aia {
+    /// id-ad-ocsp: the OCSP responder.
+    #[serde(default)]
+    pub ocsp: Vec<String>,
+    /// id-ad-caIssuers: the issuer's certificate.
+    #[serde(default)]
+    pub ca_issuers: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_org() -> String {
@@ -129,16 +185,33 @@ fn default_not_after() -> String {
     "365d".into()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "tlsmatrix PKI description (pki.yaml)")]
 struct PkiFile {
+    /// In a pki.yaml that adds to the base certificates (one beside a project's scenarios): `true` leaves the base
+    /// (built-in or fixtures/pki.yaml) out, so only the added files' certificates exist.
+    #[serde(default)]
+    replace: bool,
+    /// The certificates by name (a plain name: letters, digits, `-`, `_`, `.`), as scenarios refer to them.
     #[serde(deserialize_with = "yaml::unique_keys")]
     certificates: BTreeMap<String, CertSpec>,
+}
+
+/// The JSON Schema of a PKI description (`tlsmatrix schema --pki`, committed as docs/pki.schema.json for editors).
+pub fn json_schema() -> String {
+    let mut text = serde_json::to_string_pretty(&schemars::schema_for!(PkiFile)).expect("a schema is plain JSON");
+    text.push('\n');
+    text
 }
 
 /// Parses the text of a PKI description into its certificates by name, without generating anything: the fuzz target
 /// and property tests reach the parser through this, since [`Pki::load`] also makes keys.
 pub fn parse_spec(path: &Path, text: &str) -> Result<BTreeMap<String, CertSpec>, LoadError> {
+    parse_file(path, text).map(|f| f.certificates)
+}
+
+fn parse_file(path: &Path, text: &str) -> Result<PkiFile, LoadError> {
     let file: PkiFile = yaml::from_str(text).map_err(|e| LoadError::at(path, e.line, e.column, e.message))?;
     // A name becomes file names (`pki-export`: NAME.key), so it must be a plain name, never a path.
     if let Some(bad) = file.certificates.keys().find(|n| !plain_name(n)) {
@@ -153,7 +226,7 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<BTreeMap<String, CertSpec>,
             ),
         ));
     }
-    Ok(file.certificates)
+    Ok(file)
 }
 
 /// Letters, digits, `-`, `_` and `.`, not starting with `.`, at most 128 bytes: safe as a file name anywhere.
@@ -208,20 +281,69 @@ impl Pki {
     /// Keys never touch the disk (nothing to leak, nothing to clean up); `tlsmatrix pki-export DIR` writes them out
     /// when a user asks for files.
     pub fn load(spec_path: &Path) -> Result<Pki, crate::Error> {
-        let text = read_text(spec_path)?;
-        Self::generate(parse_spec(spec_path, &text)?).map_err(|e| locate(spec_path, &text, e))
+        Self::load_sources(&PkiSources::file(spec_path))
     }
 
     /// Checks `pki.yaml` as [`Pki::load`] does (every spec field, issuers, validity offsets, SANs, by signing every
     /// certificate) but with a P-256 placeholder key for every entry: `validate` answers in milliseconds, without
     /// the RSA key generation whose cost varies from run to run. The result is only good for its names.
     pub fn check(spec_path: &Path) -> Result<Pki, crate::Error> {
-        let text = read_text(spec_path)?;
-        let mut specs = parse_spec(spec_path, &text)?;
-        for spec in specs.values_mut() {
-            spec.key = KeyType::EcP256;
+        Self::check_sources(&PkiSources::file(spec_path))
+    }
+
+    /// Reads every description of `sources`, merges them (see [`PkiSources`]) and generates the PKI.
+    pub fn load_sources(sources: &PkiSources) -> Result<Pki, crate::Error> {
+        Self::build(sources, false)
+    }
+
+    /// [`Pki::check`] over several descriptions.
+    pub fn check_sources(sources: &PkiSources) -> Result<Pki, crate::Error> {
+        Self::build(sources, true)
+    }
+
+    fn build(sources: &PkiSources, placeholder_keys: bool) -> Result<Pki, crate::Error> {
+        let files = sources.read()?;
+        let mut parsed = Vec::with_capacity(files.len());
+        for (path, text) in &files {
+            parsed.push(parse_file(path, text)?);
         }
-        Self::generate(specs).map_err(|e| locate(spec_path, &text, e))
+        // A replacing file leaves the base out; the added files still add to one another.
+        let skip = usize::from(parsed.iter().skip(1).any(|f| f.replace));
+        let mut specs = BTreeMap::new();
+        let mut origin: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, file) in parsed.into_iter().enumerate().skip(skip) {
+            for (name, mut spec) in file.certificates {
+                let (path, text) = &files[i];
+                if let Some(&j) = origin.get(&name) {
+                    let (line, column) = entry_position(text, &name, None);
+                    return Err(LoadError::at(
+                        path,
+                        line,
+                        column,
+                        format!(
+                            "certificate `{name}` is already defined in {}: expected each name once across a run's \
+                             PKI files (rename one, or set `replace: true` to leave out the base certificates)",
+                            files[j].0.display()
+                        ),
+                    )
+                    .into());
+                }
+                if placeholder_keys {
+                    spec.key = KeyType::EcP256;
+                }
+                origin.insert(name.clone(), i);
+                specs.insert(name, spec);
+            }
+        }
+        Self::generate(specs).map_err(|e| {
+            // The error is located in the file that defines the entry it names.
+            let first = match &e {
+                PkiError::Spec { name, .. } | PkiError::Openssl { name, .. } => name.split(", ").next(),
+                PkiError::KeyFile { .. } => None,
+            };
+            let i = first.and_then(|n| origin.get(n)).copied().unwrap_or(0);
+            locate(&files[i].0, &files[i].1, e)
+        })
     }
 
     /// Which load of the PKI this is, unique in the process: library configurations built from it may be reused
@@ -389,29 +511,6 @@ fn entry_position(text: &str, name: &str, field: Option<&str>) -> (Option<usize>
     (Some(at + 1), Some(indent + 1))
 }
 
-/// Parses a relative offset such as `-1d`, `12h`, `30m`, `0` into seconds.
-pub fn parse_offset(s: &str) -> Result<i64, String> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(0);
-    }
-    // The unit is the last character, whatever its width (a non-ASCII one is an error, never a split inside it).
-    let unit_at = s.char_indices().last().map_or(0, |(i, _)| i);
-    let (num, unit) = s.split_at(unit_at);
-    let mult = match unit {
-        "d" => 86_400,
-        "h" => 3_600,
-        "m" => 60,
-        "s" => 1,
-        _ => return Err(format!("`{s}`: expected an offset like -1d, 12h, 30m, 10s or 0")),
-    };
-    num.parse::<i64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .filter(|secs| secs.unsigned_abs() <= 200 * 365 * 86_400)
-        .ok_or_else(|| format!("`{s}`: expected an offset like -1d, 12h, 30m, 10s or 0, within 200 years"))
-}
-
 /// Keys already generated by this process, by fixture name and type: a process that loads the PKI more than once
 /// (the unit tests, `bench`'s warm start) pays for RSA generation once. Memory only; nothing outlives the process.
 type KeyCache = Mutex<HashMap<(String, KeyType), PKey<Private>>>;
@@ -495,8 +594,8 @@ fn make(name: &str, spec: &CertSpec, issuer: Option<&Credential>, key: PKey<Priv
     b.set_issuer_name(issuer.map_or(&*subject, |i| i.cert.subject_name())).map_err(ossl)?;
     b.set_pubkey(&key).map_err(ossl)?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let nb = now + parse_offset(&spec.not_before).map_err(|m| bad("not_before", format!("not_before: {m}")))?;
-    let na = now + parse_offset(&spec.not_after).map_err(|m| bad("not_after", format!("not_after: {m}")))?;
+    let nb = parse_time(&spec.not_before, now).map_err(|m| bad("not_before", format!("not_before: {m}")))?;
+    let na = parse_time(&spec.not_after, now).map_err(|m| bad("not_after", format!("not_after: {m}")))?;
     let (nb, na) = (Asn1Time::from_unix(nb).map_err(ossl)?, Asn1Time::from_unix(na).map_err(ossl)?);
     b.set_not_before(&nb).map_err(ossl)?;
     b.set_not_after(&na).map_err(ossl)?;
@@ -543,12 +642,17 @@ fn make(name: &str, spec: &CertSpec, issuer: Option<&Credential>, key: PKey<Priv
             .map_err(|e| bad("san", format!("san: OpenSSL refused it: {e}")))?;
         b.append_extension(ext).map_err(ossl)?;
     }
-    let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None)).map_err(ossl)?;
-    b.append_extension(ski).map_err(ossl)?;
-    if let Some(i) = issuer {
-        let aki =
-            AuthorityKeyIdentifier::new().keyid(true).build(&b.x509v3_context(Some(&i.cert), None)).map_err(ossl)?;
-        b.append_extension(aki).map_err(ossl)?;
+    if spec.key_identifiers {
+        let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None)).map_err(ossl)?;
+        b.append_extension(ski).map_err(ossl)?;
+        // keyid without `always`: an issuer that has no subjectKeyIdentifier of its own gives none to copy.
+        if let Some(i) = issuer.filter(|i| i.cert.subject_key_id().is_some()) {
+            let aki = AuthorityKeyIdentifier::new()
+                .keyid(true)
+                .build(&b.x509v3_context(Some(&i.cert), None))
+                .map_err(ossl)?;
+            b.append_extension(aki).map_err(ossl)?;
+        }
     }
     if let Some(nc) = &spec.name_constraints {
         let mut value = String::from("critical");
@@ -562,6 +666,10 @@ fn make(name: &str, spec: &CertSpec, issuer: Option<&Credential>, key: PKey<Priv
         let ext = openssl::x509::X509Extension::new_nid(None, None, Nid::NAME_CONSTRAINTS, &value)
             .map_err(|e| bad("name_constraints", format!("name_constraints: OpenSSL refused them: {e}")))?;
         b.append_extension(ext).map_err(ossl)?;
+    }
+    for ext in &spec.extensions {
+        b.append_extension(extensions::extension(ext).map_err(|m| bad("extensions", format!("extensions: {m}")))?)
+            .map_err(ossl)?;
     }
     let signer = issuer.map_or(&key, |i| &i.key);
     let digest = match (signer.id(), spec.digest) {
@@ -584,135 +692,4 @@ fn make(name: &str, spec: &CertSpec, issuer: Option<&Credential>, key: PKey<Priv
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rstest::rstest;
-
-    /// A fixture name becomes a file name: a path in it is refused with its line.
-    #[rstest]
-    #[case("../x")]
-    #[case("/etc/passwd")]
-    #[case(".hidden")]
-    #[case("a/b")]
-    fn a_fixture_name_must_be_a_plain_name(#[case] name: &str) {
-        let text = format!(
-            "certificates:\n  root: {{ cn: r, key: ec-p256, ca: true }}\n  \"{name}\": {{ cn: x, key: ec-p256, issuer: root }}\n"
-        );
-        let err = parse_spec(Path::new("pki.yaml"), &text).unwrap_err();
-        assert_eq!(err.line, Some(3), "{err}");
-        assert!(err.message.contains("expected a plain name"), "{err}");
-    }
-
-    /// `pki-export` into a directory with a planted symbolic link: the link is replaced, its target untouched, and
-    /// the key is written 0600.
-    #[test]
-    fn export_replaces_a_planted_link_and_keeps_keys_private() {
-        use std::os::unix::fs::PermissionsExt;
-        let text = "certificates:\n  root: { cn: r, key: ec-p256, ca: true }\n";
-        let pki = Pki::generate(parse_spec(Path::new("pki.yaml"), text).unwrap()).unwrap();
-        let tmp = tempfile::tempdir().unwrap();
-        let victim = tmp.path().join("victim");
-        std::fs::write(&victim, "keep me").unwrap();
-        let out = tmp.path().join("out");
-        std::fs::create_dir(&out).unwrap();
-        std::os::unix::fs::symlink(&victim, out.join("root.key")).unwrap();
-        pki.export(&out).unwrap();
-        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
-        let key = out.join("root.key");
-        assert!(!key.symlink_metadata().unwrap().file_type().is_symlink());
-        assert_eq!(key.metadata().unwrap().permissions().mode() & 0o777, 0o600);
-        let fresh = tmp.path().join("fresh");
-        pki.export(&fresh).unwrap();
-        assert_eq!(fresh.metadata().unwrap().permissions().mode() & 0o777, 0o700);
-    }
-
-    #[rstest]
-    #[case("-1d", Ok(-86_400))]
-    #[case("12h", Ok(43_200))]
-    #[case("0", Ok(0))]
-    #[case("1y", Err(()))]
-    #[case("d", Err(()))]
-    // Hostile input: a multi-byte last character, the smallest i64 (whose absolute value does not fit), empty.
-    #[case("1\u{e9}", Err(()))]
-    #[case("\u{e9}", Err(()))]
-    #[case("-9223372036854775808s", Err(()))]
-    #[case("9223372036854775807d", Err(()))]
-    #[case("", Err(()))]
-    fn offsets(#[case] s: &str, #[case] want: Result<i64, ()>) {
-        assert_eq!(parse_offset(s).map_err(|_| ()), want);
-    }
-
-    #[test]
-    fn chains_and_validity_follow_the_spec() {
-        let text = "
-certificates:
-  root: { cn: Root, o: A, key: ec-p256, ca: true, not_after: 10d }
-  int: { cn: Int, o: A, key: ec-p256, ca: true, issuer: root }
-  leaf: { cn: localhost, key: ec-p256, issuer: int, san: ['DNS:localhost', 'IP:127.0.0.1'], not_after: -1d }
-";
-        let file: PkiFile = yaml::from_str(text).unwrap();
-        let pki = Pki::generate(file.certificates).unwrap();
-        let leaf = pki.get("leaf").unwrap();
-        assert_eq!(leaf.chain(ChainShape::Full).len(), 2);
-        assert_eq!(leaf.chain(ChainShape::LeafOnly).len(), 1);
-        assert!(leaf.cert.not_after() < Asn1Time::days_from_now(0).unwrap());
-        assert!(pki.get("root").unwrap().intermediates.is_empty());
-        // Keys live in this process's memory: a second load reuses them, certificates are signed afresh.
-        let again = Pki::generate(yaml::from_str::<PkiFile>(text).unwrap().certificates).unwrap();
-        assert!(again.get("leaf").unwrap().key.public_eq(&leaf.key));
-        assert_ne!(
-            again.get("leaf").unwrap().cert.serial_number().to_bn().unwrap(),
-            leaf.cert.serial_number().to_bn().unwrap()
-        );
-    }
-
-    /// Semantic errors in a PKI description that parses (hostile input) name the file, the entry's field line and
-    /// column, and what was expected, as scenario errors do; none is a bare "OpenSSL error".
-    #[rstest]
-    #[case::unknown_issuer("  leaf:\n    cn: x\n    key: ec-p256\n    issuer: nope\n", 6, 5, "unknown issuer `nope`")]
-    #[case::issuer_not_a_ca("  leaf:\n    cn: x\n    key: ec-p256\n    issuer: plain\n", 6, 5, "not a CA")]
-    #[case::cycle(
-        "  a: { cn: a, key: ec-p256, ca: true, issuer: b }\n  b: { cn: b, key: ec-p256, ca: true, issuer: a }\n",
-        3,
-        39,
-        "cycle"
-    )]
-    #[case::bad_offset("  leaf:\n    cn: x\n    key: ec-p256\n    not_after: \"1\u{e9}\"\n", 6, 5, "not_after")]
-    #[case::huge_offset("  leaf: { cn: x, key: ec-p256, not_before: -9223372036854775808s }\n", 3, 32, "200 years")]
-    #[case::bad_ip_san("  leaf:\n    cn: x\n    key: ec-p256\n    san: ['IP:999.1.1.1']\n", 6, 5, "IPv4 or IPv6")]
-    #[case::bad_san_kind(
-        "  leaf: { cn: x, key: ec-p256, san: ['URI:x'] }\n",
-        3,
-        32,
-        "expected DNS:<name> or IP:<address>"
-    )]
-    fn pki_semantic_errors_have_a_location(
-        #[case] entries: &str,
-        #[case] line: usize,
-        #[case] column: usize,
-        #[case] says: &str,
-    ) {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("pki.yaml");
-        let text = format!("certificates:\n  plain: {{ cn: p, key: ec-p256 }}\n{entries}");
-        std::fs::write(&path, &text).unwrap();
-        let Err(crate::Error::Load(err)) = Pki::check(&path) else { panic!("expected a load error for\n{text}") };
-        assert_eq!((err.line, err.column), (Some(line), Some(column)), "{err}\n{text}");
-        assert!(err.message.contains(says), "{err}");
-        assert!(err.to_string().starts_with(&format!("{}:{line}:{column}: certificate `", path.display())), "{err}");
-    }
-
-    /// A PKI path that is a FIFO or a device is refused at once, never read for ever.
-    #[test]
-    fn a_pki_path_that_is_not_a_file_is_refused() {
-        let err = Pki::check(Path::new("/dev/zero")).err().unwrap();
-        assert!(err.to_string().contains("a device, not a regular file"), "{err}");
-    }
-
-    #[test]
-    fn unknown_issuer_is_named() {
-        let file: PkiFile = yaml::from_str("certificates:\n  leaf: { cn: x, key: ec-p256, issuer: nope }\n").unwrap();
-        let err = Pki::generate(file.certificates).err().unwrap();
-        assert!(err.to_string().contains("unknown issuer `nope`"), "{err}");
-    }
-}
+mod tests;
