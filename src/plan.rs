@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use crate::backend::Registry;
 use crate::observation::ErrorClass;
-use crate::scenario::{CloseExpect, Expectation, ExpectedResult, Knob, Mode, Resolved, Scenario, SideExpect};
-use crate::vocab::{BackendId, ProtocolVersion, Role};
+use crate::scenario::{
+    AlertExpect, CloseExpect, Expectation, ExpectedResult, Knob, Mode, Resolved, Scenario, SideExpect,
+};
+use crate::vocab::{Alert, BackendId, ProtocolVersion, Role};
 
 /// One client backend against one server backend on one scenario.
 #[derive(Clone, Debug)]
@@ -94,25 +96,46 @@ pub struct CloseQuirk {
 }
 
 /// Every such pair. Only cells expected to succeed are affected: a failure in the handshake is judged as usual.
-pub const CLOSE_QUIRKS: &[CloseQuirk] = &[CloseQuirk {
-    client: BackendId::Gnutls,
-    server: BackendId::Jsse11,
-    tls13: true,
-    close: || CloseExpect {
-        // user_canceled is a warning (no fatal alert crosses either way): gnutls-cli's own text says which.
-        client: Some(SideExpect {
-            error: Some(ErrorClass::Local),
-            message_contains: [(BackendId::Gnutls, "*** Received alert [90]: User canceled".to_string())].into(),
-            ..SideExpect::default()
-        }),
-        server: None,
-    },
-    reason: "Java 11.0.13's TLS 1.3 server answers the client's close_notify with a warning user_canceled before its \
+pub const CLOSE_QUIRKS: &[CloseQuirk] = &[
+    CloseQuirk {
+        client: BackendId::Gnutls,
+        server: BackendId::Jsse11,
+        tls13: true,
+        close: || CloseExpect {
+            // user_canceled is a warning (no fatal alert crosses either way): gnutls-cli's own text says which.
+            client: Some(SideExpect {
+                error: Some(ErrorClass::Local),
+                message_contains: [(BackendId::Gnutls, "*** Received alert [90]: User canceled".to_string())].into(),
+                ..SideExpect::default()
+            }),
+            server: None,
+        },
+        reason: "Java 11.0.13's TLS 1.3 server answers the client's close_notify with a warning user_canceled before its \
              own close_notify (wire: C->S Alert(warning, close_notify), S->C Alert(warning, user_canceled), S->C \
              Alert(warning, close_notify)); Java 17 and 21 send close_notify alone. gnutls-cli takes user_canceled as \
              fatal (\"*** Received alert [90]: User canceled; *** Fatal error: A TLS fatal alert has been \
              received\") and fails after the exchange completed, while the server saw a clean connection.",
-}];
+    },
+    CloseQuirk {
+        client: BackendId::Go,
+        server: BackendId::Jsse11,
+        tls13: true,
+        close: || CloseExpect {
+            client: Some(SideExpect {
+                received_alert: AlertExpect::Exactly(Alert::USER_CANCELED),
+                error: Some(ErrorClass::PeerAlert),
+                message: [(BackendId::Go, "remote error: tls: user canceled".to_string())].into(),
+                ..SideExpect::default()
+            }),
+            server: None,
+        },
+        reason: "Java 11.0.13's TLS 1.3 server answers the client's close_notify with a warning user_canceled before its \
+             own close_notify (wire: C->S Alert(warning, close_notify), S->C Alert(warning, user_canceled), S->C \
+             Alert(warning, close_notify)). crypto/tls (Go 1.19, conn.go readRecordOrCCS) takes any alert but \
+             close_notify as an error under TLS 1.3 and fails its read after the exchange with \"remote error: tls: \
+             user canceled\", while the server saw a clean connection.",
+    },
+];
 
 /// A cell with its decision, made once: the harness turns it into a trial (ignored or run), the runner plays it as
 /// decided, and neither asks the capability model again.

@@ -487,6 +487,9 @@ backend_ids! {
     /// Python's `ssl` module (CPython over its OpenSSL), through the adapter `peers/python/tls_peer.py` run by
     /// `python3`.
     Python = "python", "P", false;
+    /// Go's `crypto/tls` (Debian's Go 1.19), through the standard-library adapter `peers/go/tls_peer.go`, built
+    /// into the user's cache.
+    Go = "go", "Go", false;
     /// Node.js's `tls` module (over the OpenSSL Node bundles or links), through the adapter
     /// `peers/node/tls_peer.js` run by the `node` on PATH.
     Node = "node", "D", false;
@@ -517,7 +520,7 @@ impl BackendId {
     /// differently shows as failing cells with both observations: the material its overrides are written from.
     /// Node's ladder is in preview (docs/peers.md lists what it does differently, measured).
     pub fn is_preview(self) -> bool {
-        self.family() == BackendId::Node
+        matches!(self.family(), BackendId::Node | BackendId::Go)
     }
 
     /// Every backend but those in preview, in report order: the default selection and the catalog's columns.

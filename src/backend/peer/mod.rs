@@ -10,6 +10,7 @@
 //! socket byte for byte, so the relay still sees (and records) every byte, and the cell's deadline still applies: when
 //! it cancels [`Endpoint::run`] the bridge is dropped, the adapter's socket closes, and its late answer is discarded.
 
+mod go;
 mod jsse;
 mod node;
 pub(crate) mod process;
@@ -31,6 +32,7 @@ use crate::scenario::{ChainShape, ClientConfig, FixtureName, ServerConfig};
 use crate::vocab::Role;
 use crate::wire::KeyLog;
 
+pub use self::go::GoBackend;
 pub use self::jsse::JsseBackend;
 pub use self::node::NodeBackend;
 pub use self::python::PythonBackend;
@@ -139,6 +141,7 @@ impl PeerEndpoint {
             Some(Reply::Error(e)) => Err(ConfigError::new(format!("the {name} failed: {e}"))),
             Some(Reply::Died(why)) => Err(ConfigError::new(why)),
             Some(Reply::Listening(_)) => Err(ConfigError::new(format!("the {name} announced a port twice"))),
+            Some(Reply::KeyLog(_)) => Err(ConfigError::new(format!("the {name} sent a key log before connecting"))),
             None => Err(ConfigError::new(format!("the {name} forgot the request"))),
         }
     }
@@ -146,11 +149,23 @@ impl PeerEndpoint {
     /// Bridges the harness's connection with the adapter's until the adapter reports its outcome (and has
     /// finished writing: its last alert or close_notify must reach the harness). What the harness sends after the
     /// outcome no longer matters and is not waited for.
-    async fn finish(&self, io: TcpStream, conn: TcpStream, ticket: &mut Ticket) -> Result<SideOutcome, ConfigError> {
+    /// Key log lines the adapter sends meanwhile go into the cell's key log, so the recorded bytes can be decrypted.
+    async fn finish(
+        &self,
+        io: TcpStream,
+        conn: TcpStream,
+        ticket: &mut Ticket,
+        keys: &KeyLog,
+    ) -> Result<SideOutcome, ConfigError> {
         conn.set_nodelay(true)?;
         let reported = tokio::sync::Notify::new();
         let outcome = async {
-            let reply = ticket.replies.recv().await;
+            let reply = loop {
+                match ticket.replies.recv().await {
+                    Some(Reply::KeyLog(line)) => keys.push(&line),
+                    other => break other,
+                }
+            };
             reported.notify_one();
             reply
         };
@@ -162,7 +177,7 @@ impl PeerEndpoint {
 
 #[async_trait]
 impl Endpoint for PeerEndpoint {
-    async fn run(&mut self, io: Conn, _keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
+    async fn run(&mut self, io: Conn, keys: &KeyLog) -> Result<SideOutcome, ConfigError> {
         // The adapter gets a socket of its own, bridged to this one: only the relay's plain socket will do.
         let io = io.into_tcp()?;
         let name = self.name;
@@ -176,7 +191,7 @@ impl Endpoint for PeerEndpoint {
                 let conn = TcpStream::connect(("127.0.0.1", port))
                     .await
                     .map_err(|e| ConfigError::new(format!("connect to the {name} on 127.0.0.1:{port}: {e}")))?;
-                self.finish(io, conn, &mut ticket).await
+                self.finish(io, conn, &mut ticket, keys).await
             }
             Role::Client => {
                 let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -189,7 +204,7 @@ impl Endpoint for PeerEndpoint {
                     reply = ticket.replies.recv() => return self.early_end(reply),
                 };
                 drop(listener);
-                self.finish(io, conn, &mut ticket).await
+                self.finish(io, conn, &mut ticket, keys).await
             }
         }
     }

@@ -63,6 +63,8 @@ pub(crate) enum Reply {
     Listening(u16),
     /// The connection is over; what the adapter's side saw.
     Outcome(SideOutcome),
+    /// One line of the connection's key log (NSS format), for the harness to decrypt the recorded bytes with.
+    KeyLog(String),
     /// The adapter cannot express this configuration.
     Unsupported(String),
     /// The adapter failed to handle the request (a fault, not a TLS outcome).
@@ -74,7 +76,7 @@ pub(crate) enum Reply {
 impl Reply {
     /// Whether no further message follows for the request.
     fn is_final(&self) -> bool {
-        !matches!(self, Reply::Listening(_))
+        !matches!(self, Reply::Listening(_) | Reply::KeyLog(_))
     }
 }
 
@@ -345,6 +347,15 @@ fn dispatch(line: &str, pending: &Pending, state: &(Mutex<State>, Condvar)) {
             }
             Err(e) => Reply::Error(format!("the outcome does not follow the contract ({e}): {o}")),
         }
+    } else if let Some(line) = msg.get("keylog") {
+        match line.as_str() {
+            Some(l) if l.len() <= 512 && l.split(' ').count() == 3 => Reply::KeyLog(l.to_string()),
+            _ => {
+                let mut shown = line.to_string();
+                cut_message(&mut shown);
+                Reply::Error(format!("`keylog` must be one NSS key log line, got {shown}"))
+            }
+        }
     } else if let Some(why) = msg.get("unsupported") {
         Reply::Unsupported(why.as_str().map_or_else(|| why.to_string(), String::from))
     } else if let Some(e) = msg.get("error") {
@@ -539,5 +550,38 @@ mod tests {
         drop(held.remove(1)); // a cell ends: its process is idle, retired, and exits
         waiting.join().unwrap().unwrap();
         assert_eq!(pool.live(), MAX_PROCESSES);
+    }
+
+    /// Key log lines come before the outcome and do not end the request; a line that is not one NSS key log line
+    /// is a contract error, never pushed into a cell's key log.
+    #[test]
+    fn key_log_lines_precede_the_outcome_and_a_bad_one_is_an_error() {
+        fn adapter() -> Result<Command, String> {
+            let script = r#"echo '{"ready":true,"version":"fake"}'
+while read -r line; do
+  id=$(printf '%s' "$line" | sed 's/.*"id":\([0-9]*\).*/\1/')
+  if printf '%s' "$line" | grep -q '"bad"'; then
+    echo "{\"id\":$id,\"keylog\":\"not a key log line\"}"
+  else
+    echo "{\"id\":$id,\"keylog\":\"CLIENT_RANDOM 00aa 11bb\"}"
+    echo "{\"id\":$id,\"outcome\":{\"result\":\"established\",\"version\":\"tls1.3\",\"cipher\":null,\"alpn\":null}}"
+  fi
+done"#;
+            let mut cmd = Command::new("sh");
+            cmd.args(["-c", script]);
+            Ok(cmd)
+        }
+        let pool = Pool::new("fake adapter");
+        let p = pool.get(&ProcessKey::default(), adapter, Duration::from_secs(10)).unwrap();
+        let mut t = p.request(serde_json::Map::new()).unwrap();
+        assert!(matches!(t.replies.blocking_recv(), Some(Reply::KeyLog(l)) if l == "CLIENT_RANDOM 00aa 11bb"));
+        assert!(matches!(t.replies.blocking_recv(), Some(Reply::Outcome(_))));
+        let mut bad = serde_json::Map::new();
+        bad.insert("bad".into(), true.into());
+        let mut t = p.request(bad).unwrap();
+        match t.replies.blocking_recv() {
+            Some(Reply::Error(e)) => assert!(e.contains("`keylog` must be one NSS key log line"), "{e}"),
+            _ => panic!("a malformed key log line must be an error"),
+        }
     }
 }
