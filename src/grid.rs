@@ -156,7 +156,14 @@ impl When {
             && self.client_newer.is_none_or(|w| w == newer)
             && self.client_older.is_none_or(|w| w == older)
             && self.client_offers_tls13.is_none_or(|w| w == c.contains(&ProtocolVersion::Tls13))
+            && self.server_chooses.is_none_or(|w| w == chooses(c, srv))
     }
+}
+
+/// Both sides enable TLS 1.3 and an older version in common ([`When::server_chooses`]).
+fn chooses(client: &[ProtocolVersion], server: &[ProtocolVersion]) -> bool {
+    let both = |v: &ProtocolVersion| client.contains(v) && server.contains(v);
+    both(&ProtocolVersion::Tls13) && client.iter().any(|v| *v < ProtocolVersion::Tls13 && both(v))
 }
 
 fn derive(e: &mut Expectation, what: Derived, s: &Scenario) -> Result<(), String> {
@@ -174,4 +181,19 @@ fn derive(e: &mut Expectation, what: Derived, s: &Scenario) -> Result<(), String
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ProtocolVersion::{Tls11, Tls12, Tls13};
+
+    #[test]
+    fn the_server_chooses_only_when_tls13_and_an_older_version_are_shared() {
+        assert!(chooses(&[Tls12, Tls13], &[Tls12, Tls13]));
+        assert!(chooses(&[Tls11, Tls12, Tls13], &[Tls12, Tls13]));
+        assert!(!chooses(&[Tls12, Tls13], &[Tls13]));
+        assert!(!chooses(&[Tls13], &[Tls12, Tls13]));
+        assert!(!chooses(&[Tls12], &[Tls11, Tls12]));
+    }
 }

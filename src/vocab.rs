@@ -520,7 +520,7 @@ impl BackendId {
     /// differently shows as failing cells with both observations: the material its overrides are written from.
     /// Node's ladder is in preview (docs/peers.md lists what it does differently, measured).
     pub fn is_preview(self) -> bool {
-        matches!(self.family(), BackendId::Node | BackendId::Go)
+        self.family() == BackendId::Node
     }
 
     /// Every backend but those in preview, in report order: the default selection and the catalog's columns.

@@ -41,6 +41,10 @@ pub struct RuleWhen {
     /// the ClientHello's legacy version (which decides who refuses a version mismatch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_offers_tls13: Option<bool>,
+    /// Whether both sides enable TLS 1.3 and an older version in common, so the server chooses between them: most
+    /// servers take the newest, crypto/tls takes the client's first in its supported_versions order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_chooses: Option<bool>,
 }
 
 /// A derivable expectation field.
