@@ -12,13 +12,12 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::process::{Pool, ProcessKey};
-use super::{PeerEndpoint, client_request, is_executable, run_probe, server_request};
+use super::process::Pool;
+use super::{adapter_version, client_request, is_executable, pooled_endpoint, run_probe, server_request};
 use crate::backend::{Backend, Capabilities, ConfigError, Endpoint};
 use crate::pki::Pki;
 use crate::scenario::{ClientConfig, ServerConfig};
@@ -37,10 +36,6 @@ const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the process is called in errors.
 const NAME: &str = "go adapter";
-
-/// Endpoint ids, unique in this process: the adapter keeps an endpoint's configs (ticket keys, session cache) under
-/// it.
-static NEXT_ENDPOINT: AtomicU64 = AtomicU64::new(1);
 
 /// The Go toolchain: `go` on PATH, else Debian's versioned package.
 fn toolchain() -> Option<PathBuf> {
@@ -202,11 +197,8 @@ impl GoBackend {
         Ok(cmd)
     }
 
-    fn endpoint(&self, role: Role, mut request: Map<String, Value>) -> Result<Box<dyn Endpoint>, ConfigError> {
-        let process =
-            self.pool.get(&ProcessKey::default(), || self.launch(), START_TIMEOUT).map_err(ConfigError::new)?;
-        request.insert("endpoint".into(), NEXT_ENDPOINT.fetch_add(1, Ordering::Relaxed).into());
-        Ok(Box::new(PeerEndpoint { process, role, request, name: NAME }))
+    fn endpoint(&self, role: Role, request: Map<String, Value>) -> Result<Box<dyn Endpoint>, ConfigError> {
+        pooled_endpoint(&self.pool, || self.launch(), START_TIMEOUT, (role, request), NAME)
     }
 }
 
@@ -263,14 +255,10 @@ impl Backend for GoBackend {
 
     /// The version the probe or the adapter reported; no process is started just to print it.
     fn version(&self) -> String {
-        let probed = self.probed.get();
-        let v = self.pool.version().or_else(|| probed.and_then(|p| p.version.clone()));
-        match (v, probed.and_then(|p| p.client.unavailable.as_ref())) {
-            (_, Some(why)) => why.clone(),
-            (Some(v), None) => v,
-            (None, None) if self.go.is_none() => format!("no Go toolchain: {INSTALL_HINT}"),
-            (None, None) => "go (version read at first use)".into(),
-        }
+        let p = self.probed.get();
+        let probed = (p.and_then(|p| p.version.as_deref()), p.and_then(|p| p.client.unavailable.as_deref()));
+        let missing = self.go.is_none().then(|| format!("no Go toolchain: {INSTALL_HINT}"));
+        adapter_version(&self.pool, probed, missing, "go (version read at first use)")
     }
 
     fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {

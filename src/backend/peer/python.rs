@@ -15,13 +15,12 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::process::{Pool, ProcessKey};
-use super::{PeerEndpoint, adapter_dir, client_request, run_probe, server_request};
+use super::process::Pool;
+use super::{adapter_dir, adapter_version, client_request, pooled_endpoint, run_probe, server_request};
 use crate::backend::cli::which;
 use crate::backend::{Backend, Capabilities, ConfigError, Endpoint, TempDir};
 use crate::pki::Pki;
@@ -37,9 +36,6 @@ const INSTALL_HINT: &str = "install Python 3.8+ with its ssl module (apt-get ins
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the process is called in errors.
 const NAME: &str = "python adapter";
-
-/// Endpoint ids, unique in this process: the adapter keeps an endpoint's contexts and session under it.
-static NEXT_ENDPOINT: AtomicU64 = AtomicU64::new(1);
 
 /// What the probe found: the interpreter, its version, and the capabilities of both roles.
 struct Probed {
@@ -198,11 +194,8 @@ impl PythonBackend {
         Ok(cmd)
     }
 
-    fn endpoint(&self, role: Role, mut request: Map<String, Value>) -> Result<Box<dyn Endpoint>, ConfigError> {
-        let process =
-            self.pool.get(&ProcessKey::default(), || self.launch(), self.start_within).map_err(ConfigError::new)?;
-        request.insert("endpoint".into(), NEXT_ENDPOINT.fetch_add(1, Ordering::Relaxed).into());
-        Ok(Box::new(PeerEndpoint { process, role, request, name: NAME }))
+    fn endpoint(&self, role: Role, request: Map<String, Value>) -> Result<Box<dyn Endpoint>, ConfigError> {
+        pooled_endpoint(&self.pool, || self.launch(), self.start_within, (role, request), NAME)
     }
 }
 
@@ -247,14 +240,10 @@ impl Backend for PythonBackend {
 
     /// The version the probe or the adapter reported; no process is started just to print it.
     fn version(&self) -> String {
-        let probed = self.probed.get();
-        let v = self.pool.version().or_else(|| probed.and_then(|p| p.version.clone()));
-        match (v, &self.python, probed.and_then(|p| p.client.unavailable.as_ref())) {
-            (_, _, Some(why)) => why.clone(),
-            (Some(v), _, None) => v,
-            (None, Some(_), None) => "python3 (version read at first use)".into(),
-            (None, None, None) => format!("python3 not found on PATH: {INSTALL_HINT}"),
-        }
+        let p = self.probed.get();
+        let probed = (p.and_then(|p| p.version.as_deref()), p.and_then(|p| p.client.unavailable.as_deref()));
+        let missing = self.python.is_none().then(|| format!("python3 not found on PATH: {INSTALL_HINT}"));
+        adapter_version(&self.pool, probed, missing, "python3 (version read at first use)")
     }
 
     fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
