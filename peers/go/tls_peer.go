@@ -302,7 +302,11 @@ func clientConfig(r *request) (*tls.Config, error) {
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	if sni, ok, _ := field[bool](cfg, "sni"); ok && !sni && net.ParseIP(host) == nil {
+	sni, ok, err := field[bool](cfg, "sni")
+	if err != nil {
+		return nil, err
+	}
+	if ok && !sni && net.ParseIP(host) == nil {
 		return nil, unsupported{"crypto/tls sends ServerName as SNI whenever it verifies it: a name cannot be verified without SNI"}
 	}
 	// ServerName is verified against the certificate (an IP address against IP SANs) and sent as SNI unless it is
@@ -418,7 +422,7 @@ func established(conn *tls.Conn) map[string]any {
 }
 
 // play runs the handshake and the exchange of the contract: ping, echo, close_notify both ways.
-func play(conn *tls.Conn, raw *net.TCPConn, client bool) map[string]any {
+func play(conn *tls.Conn, client bool) map[string]any {
 	conn.SetDeadline(time.Now().Add(socketTimeout))
 	if err := conn.Handshake(); err != nil {
 		return failure("handshake", err, conn)
@@ -496,7 +500,7 @@ func serve(r *request) error {
 		return err
 	}
 	raw.SetNoDelay(true)
-	outcome := play(tls.Server(raw, c), raw, false)
+	outcome := play(tls.Server(raw, c), false)
 	send(map[string]any{"id": r.ID, "outcome": outcome})
 	linger(raw)
 	return nil
@@ -514,7 +518,7 @@ func connect(r *request) error {
 		return err
 	}
 	raw.SetNoDelay(true)
-	outcome := play(tls.Client(raw, c), raw, true)
+	outcome := play(tls.Client(raw, c), true)
 	send(map[string]any{"id": r.ID, "outcome": outcome})
 	linger(raw)
 	return nil
