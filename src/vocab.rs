@@ -490,6 +490,9 @@ backend_ids! {
     /// Go's `crypto/tls` (Debian's Go 1.19), through the standard-library adapter `peers/go/tls_peer.go`, built
     /// into the user's cache.
     Go = "go", "Go", false;
+    /// BoringSSL's libssl (Debian's android-libboringssl, Android 13's copy), through the C adapter
+    /// `peers/boringssl/tls_peer.c`, built into the user's cache.
+    Boringssl = "boringssl", "B", false;
     /// Node.js's `tls` module (over the OpenSSL Node bundles or links), through the adapter
     /// `peers/node/tls_peer.js` run by the `node` on PATH.
     Node = "node", "D", false;
@@ -578,7 +581,7 @@ mod tests {
     #[case::alert("unknown_cert".parse::<Alert>().map(|_| ()), "unknown_ca")]
     #[case::version("tls1.4".parse::<ProtocolVersion>().map(|_| ()), "tls1.3")]
     #[case::group("p256".parse::<Group>().map(|_| ()), "secp256r1")]
-    #[case::backend("boringssl".parse::<BackendId>().map(|_| ()), "native-tls")]
+    #[case::backend("wolfssl".parse::<BackendId>().map(|_| ()), "native-tls")]
     fn unknown_words_list_the_allowed_ones(#[case] parsed: Result<(), String>, #[case] listed: &str) {
         let err = parsed.unwrap_err();
         assert!(err.contains(listed), "{err}");

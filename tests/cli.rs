@@ -148,10 +148,10 @@ fn a_missing_pki_or_unknown_backend_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains(&format!("{}: cannot read", missing.display())), "{stderr}");
 
-    let out = tlsmatrix(Path::new(ROOT), &["run", "--client", "boringssl"]);
+    let out = tlsmatrix(Path::new(ROOT), &["run", "--client", "wolfssl"]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr.contains("unknown backend `boringssl`, expected one of: openssl, native-tls, rustls"), "{stderr}");
+    assert!(stderr.contains("unknown backend `wolfssl`, expected one of: openssl, native-tls, rustls"), "{stderr}");
 }
 
 #[test]
@@ -244,7 +244,7 @@ fn compare_names_the_backends_that_differ() {
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("clients against openssl servers"), "{stdout}");
-    assert!(stdout.contains("rustls -> C→S certificate_expired"), "{stdout}");
+    assert!(stdout.contains("rustls, boringssl -> C→S certificate_expired"), "{stdout}");
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! The peer-process backends (jsse, python) against real stacks: Java's and Python's own exception texts, an openssl
-//! witness for the alerts Java is inferred to send, Python's resumption across two requests, the unavailable backend
-//! when the runtime is missing, and their speed.
+//! The peer-process backends (jsse, python, node, boringssl) against real stacks: Java's, Python's and BoringSSL's own
+//! error texts, an openssl witness for the alerts Java is inferred to send, resumption across two requests, the
+//! unavailable backend when the runtime is missing, and their speed.
 //!
 //! The tests that need a JVM (a `python3`) are ignored, with the install command, on a machine without `java`
 //! (`python3`) on PATH (a failure under `TLSMATRIX_REQUIRE_TOOLS=1`); the unavailable path is tested on every machine,
@@ -381,11 +381,78 @@ fn node_releases() -> Result<libtest_mimic::Completion, libtest_mimic::Failed> {
     Ok(libtest_mimic::Completion::Completed)
 }
 
+/// BoringSSL's texts, alerts and parameters against openssl (the alerts from libssl's own info callback, each
+/// witnessed by openssl's message callback), and its sessions resumed across two requests. Ignored, with the install
+/// command, where Debian's android-libboringssl-dev is missing.
+fn boringssl_against_openssl() -> Result<libtest_mimic::Completion, libtest_mimic::Failed> {
+    let (ctx, scenarios) = setup();
+    use BackendId::{Boringssl, Openssl};
+    if let Some(why) = ctx.registry.unavailable(Boringssl, tlsmatrix::Role::Client) {
+        return tlsmatrix::harness::missing(&why);
+    }
+    let backend = ctx.registry.get(Boringssl).expect("registered");
+    assert!(backend.version().starts_with("BoringSSL (Debian android-libboringssl "), "{}", backend.version());
+
+    // Untrusted CA: libssl's error and the verifier's reason, unknown_ca sent and seen by openssl.
+    let o = observe(&ctx, &cell(&scenarios, "seed::untrusted_ca", Boringssl, Openssl));
+    let f = failure(&o.client);
+    assert_eq!(
+        f.message,
+        "error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED (unable to get local issuer certificate)"
+    );
+    assert_eq!((f.sent_alert, f.error), (Some(Alert::UNKNOWN_CA), ErrorClass::Local));
+    assert_eq!(o.server.received_alert(), Some(Alert::UNKNOWN_CA));
+
+    // Where BoringSSL differs from OpenSSL: a certificate not yet valid is "expired" on the wire.
+    let o = observe(&ctx, &cell(&scenarios, "certificates::not_yet_valid", Boringssl, Openssl));
+    assert_eq!(failure(&o.client).sent_alert, Some(Alert::CERTIFICATE_EXPIRED));
+    assert_eq!(o.server.received_alert(), Some(Alert::CERTIFICATE_EXPIRED));
+
+    // A TLS 1.0-only server refuses the modern client: the alert BoringSSL received, in its words.
+    let o = observe(&ctx, &cell(&scenarios, "seed::legacy_tls10_server", Boringssl, Openssl));
+    let f = failure(&o.client);
+    assert!(f.message.contains("TLSV1_ALERT_PROTOCOL_VERSION"), "{}", f.message);
+    assert_eq!((f.received_alert, f.error), (Some(Alert::PROTOCOL_VERSION), ErrorClass::PeerAlert));
+
+    // No suite in common: the BoringSSL server says so and sends handshake_failure.
+    let o = observe(&ctx, &cell(&scenarios, "seed::no_common_cipher_tls12", Openssl, Boringssl));
+    let f = failure(&o.server);
+    assert!(f.message.contains("NO_SHARED_CIPHER"), "{}", f.message);
+    assert_eq!(f.sent_alert, Some(Alert::HANDSHAKE_FAILURE));
+    assert_eq!(o.client.received_alert(), Some(Alert::HANDSHAKE_FAILURE));
+
+    // The endpoint keeps a client's session (TLS 1.3 tickets reach it through the new-session callback) and a
+    // server's context (session cache, ticket keys) between the two requests of a cell.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for id in ["resumption::tls13_ticket", "resumption::tls12_session_id"] {
+        for (client, server) in [(Boringssl, Openssl), (Openssl, Boringssl), (Boringssl, Boringssl)] {
+            let c = cell(&scenarios, id, client, server);
+            let r = rt.block_on(ctx.run_cell(&c));
+            assert_eq!(r.status, Status::Pass, "{}: {:?} {:?}", c.name(), r.mismatches, r.reason);
+            let o = r.observed.expect("observed");
+            for side in [&o.client, &o.server] {
+                let SideOutcome::Established(e) = side else { panic!("{side}") };
+                assert_eq!(e.resumed, Some(true), "{}: {side}", c.name());
+            }
+        }
+    }
+    Ok(libtest_mimic::Completion::Completed)
+}
+
+fn without_a_compiler_every_boringssl_cell_is_unsupported_and_the_rest_still_runs() {
+    without_its_runtime("boringssl", "cc not found on PATH");
+}
+
 fn main() -> std::process::ExitCode {
     const JAVA: &[Tool] = &[Tool::JAVA];
     const PYTHON: &[Tool] = &[Tool::PYTHON3];
     const NODE: &[Tool] = &[Tool::NODE];
     run_trials(vec![
+        libtest_mimic::Trial::ignorable_test("boringssl_against_openssl", boringssl_against_openssl),
+        trial(
+            "without_a_compiler_every_boringssl_cell_is_unsupported_and_the_rest_still_runs",
+            without_a_compiler_every_boringssl_cell_is_unsupported_and_the_rest_still_runs,
+        ),
         trial_needing("node_against_openssl_on_the_seed_scenarios", NODE, node_against_openssl_on_the_seed_scenarios),
         trial_needing("node_resumes_tls13_sessions_across_requests", NODE, node_resumes_tls13_sessions_across_requests),
         libtest_mimic::Trial::ignorable_test("node_releases_run_with_their_bundled_openssl", node_releases),

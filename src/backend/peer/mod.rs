@@ -10,6 +10,7 @@
 //! socket byte for byte, so the relay still sees (and records) every byte, and the cell's deadline still applies: when
 //! it cancels [`Endpoint::run`] the bridge is dropped, the adapter's socket closes, and its late answer is discarded.
 
+mod boringssl;
 mod go;
 mod jsse;
 mod node;
@@ -32,6 +33,7 @@ use crate::scenario::{ChainShape, ClientConfig, FixtureName, ServerConfig};
 use crate::vocab::Role;
 use crate::wire::KeyLog;
 
+pub use self::boringssl::BoringsslBackend;
 pub use self::go::GoBackend;
 pub use self::jsse::JsseBackend;
 pub use self::node::NodeBackend;

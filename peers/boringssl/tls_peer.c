@@ -1,0 +1,1153 @@
+/*
+ * The tlsmatrix peer adapter for BoringSSL: one long-lived process that plays TLS client and server connections on
+ * request, through BoringSSL's libssl as Debian ships it for Android (android-libboringssl, 13.0.0+r24).
+ *
+ *     tls_peer --probe     print what this BoringSSL can do, as one JSON line, and exit
+ *     tls_peer             serve requests (the contract: docs/peers.md)
+ *
+ * Built by tlsmatrix on first use (src/backend/peer/boringssl.rs) with the machine's C compiler against
+ * /usr/include/android and /usr/lib/x86_64-linux-gnu/android. BoringSSL cannot be linked into tlsmatrix itself: it
+ * exports the same symbols as the system OpenSSL that the openssl crate links.
+ *
+ * Every context is configured as an application that links libssl and uses its built-in X.509 verifier configures
+ * one (curl, Envoy or gRPC built with BoringSSL): SSL_CTX_new(TLS_method()), the scenario's settings, the scenario's
+ * CAs only, the host name checked with X509_VERIFY_PARAM_set1_host. Alerts are not inferred: the info callback
+ * reports every alert libssl writes and reads (TLS 1.3's encrypted ones included), and the key log goes to the
+ * harness, which checks each reported alert against the decrypted bytes.
+ *
+ * The contract in short: JSON requests, one per line, on stdin, each handled on a thread of its own; JSON replies on
+ * stdout, each a whole line written under a lock, carrying the request's id; end of stdin ends the process. The
+ * requests come from tlsmatrix itself, so the JSON reader below is small: it reads objects, arrays, strings (with
+ * escapes), numbers, booleans and null, and rejects anything else with an error reply.
+ */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+/* Sockets give up after this long, so a connection the harness abandoned ends by itself. */
+#define SOCKET_TIMEOUT_S 20
+/* How long a finished connection keeps reading before it closes (see linger). */
+#define LINGER_S 5
+/* Endpoints whose contexts (and a client's last session) are kept for a second connection (`mode: resume`). */
+#define KEEP_ENDPOINTS 256
+
+static const char PING[] = "tlsmatrix ping\n";
+#define PING_LEN 15
+
+/* ---- a small JSON reader ------------------------------------------------------------------------------------- */
+
+enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
+
+struct json {
+  enum jtype type;
+  int boolean;
+  double num;
+  char *str;            /* J_STR: the decoded string (NUL-terminated; strings with NUL are refused) */
+  struct json **items;  /* J_ARR, J_OBJ: the values */
+  char **keys;          /* J_OBJ: the keys */
+  size_t len;
+};
+
+static void json_free(struct json *j) {
+  if (!j) return;
+  for (size_t i = 0; i < j->len; i++) {
+    json_free(j->items[i]);
+    if (j->keys) free(j->keys[i]);
+  }
+  free(j->items);
+  free(j->keys);
+  free(j->str);
+  free(j);
+}
+
+struct reader {
+  const char *p;
+  int depth;
+};
+
+static void ws(struct reader *r) {
+  while (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r') r->p++;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Appends the UTF-8 encoding of `cp`. */
+static size_t put_utf8(char *out, unsigned cp) {
+  if (cp < 0x80) { out[0] = (char)cp; return 1; }
+  if (cp < 0x800) { out[0] = (char)(0xc0 | cp >> 6); out[1] = (char)(0x80 | (cp & 0x3f)); return 2; }
+  if (cp < 0x10000) {
+    out[0] = (char)(0xe0 | cp >> 12); out[1] = (char)(0x80 | ((cp >> 6) & 0x3f)); out[2] = (char)(0x80 | (cp & 0x3f));
+    return 3;
+  }
+  out[0] = (char)(0xf0 | cp >> 18); out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+  out[2] = (char)(0x80 | ((cp >> 6) & 0x3f)); out[3] = (char)(0x80 | (cp & 0x3f));
+  return 4;
+}
+
+static char *read_string(struct reader *r) {
+  if (*r->p != '"') return NULL;
+  r->p++;
+  /* The rest of the input bounds the decoded string: escapes only shrink. */
+  char *out = malloc(strlen(r->p) + 1), *o = out;
+  if (!out) return NULL;
+  for (;;) {
+    char c = *r->p++;
+    if (c == '"') break;
+    if (c == '\0' || (unsigned char)c < 0x20) { free(out); return NULL; }
+    if (c != '\\') { *o++ = c; continue; }
+    char e = *r->p++;
+    switch (e) {
+      case '"': *o++ = '"'; break;
+      case '\\': *o++ = '\\'; break;
+      case '/': *o++ = '/'; break;
+      case 'b': *o++ = '\b'; break;
+      case 'f': *o++ = '\f'; break;
+      case 'n': *o++ = '\n'; break;
+      case 'r': *o++ = '\r'; break;
+      case 't': *o++ = '\t'; break;
+      case 'u': {
+        unsigned cp = 0;
+        for (int i = 0; i < 4; i++) {
+          int h = hexval(*r->p++);
+          if (h < 0) { free(out); return NULL; }
+          cp = cp << 4 | (unsigned)h;
+        }
+        if (cp >= 0xd800 && cp < 0xdc00 && r->p[0] == '\\' && r->p[1] == 'u') {
+          unsigned lo = 0;
+          for (int i = 0; i < 4; i++) {
+            int h = hexval(r->p[2 + i]);
+            if (h < 0) { free(out); return NULL; }
+            lo = lo << 4 | (unsigned)h;
+          }
+          if (lo >= 0xdc00 && lo < 0xe000) { cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00); r->p += 6; }
+        }
+        if (cp == 0) { free(out); return NULL; }
+        o += put_utf8(o, cp);
+        break;
+      }
+      default: free(out); return NULL;
+    }
+  }
+  *o = '\0';
+  return out;
+}
+
+static struct json *read_value(struct reader *r);
+
+static int push(struct json *j, char *key, struct json *v) {
+  struct json **items = realloc(j->items, (j->len + 1) * sizeof *items);
+  if (!items) return 0;
+  j->items = items;
+  if (j->type == J_OBJ) {
+    char **keys = realloc(j->keys, (j->len + 1) * sizeof *keys);
+    if (!keys) return 0;
+    j->keys = keys;
+    j->keys[j->len] = key;
+  }
+  j->items[j->len++] = v;
+  return 1;
+}
+
+static struct json *read_value(struct reader *r) {
+  ws(r);
+  if (++r->depth > 32) return NULL;
+  struct json *j = calloc(1, sizeof *j);
+  if (!j) return NULL;
+  char c = *r->p;
+  if (c == '{' || c == '[') {
+    j->type = c == '{' ? J_OBJ : J_ARR;
+    char close = c == '{' ? '}' : ']';
+    r->p++;
+    ws(r);
+    if (*r->p == close) { r->p++; r->depth--; return j; }
+    for (;;) {
+      char *key = NULL;
+      ws(r);
+      if (j->type == J_OBJ) {
+        key = read_string(r);
+        ws(r);
+        if (!key || *r->p != ':') { free(key); json_free(j); return NULL; }
+        r->p++;
+      }
+      struct json *v = read_value(r);
+      if (!v || !push(j, key, v)) { free(key); json_free(v); json_free(j); return NULL; }
+      ws(r);
+      if (*r->p == ',') { r->p++; continue; }
+      if (*r->p == close) { r->p++; break; }
+      json_free(j);
+      return NULL;
+    }
+  } else if (c == '"') {
+    j->type = J_STR;
+    if (!(j->str = read_string(r))) { json_free(j); return NULL; }
+  } else if (!strncmp(r->p, "true", 4) || !strncmp(r->p, "false", 5)) {
+    j->type = J_BOOL;
+    j->boolean = c == 't';
+    r->p += j->boolean ? 4 : 5;
+  } else if (!strncmp(r->p, "null", 4)) {
+    j->type = J_NULL;
+    r->p += 4;
+  } else if (c == '-' || (c >= '0' && c <= '9')) {
+    char *end;
+    j->type = J_NUM;
+    j->num = strtod(r->p, &end);
+    r->p = end;
+  } else {
+    json_free(j);
+    return NULL;
+  }
+  r->depth--;
+  return j;
+}
+
+static struct json *json_parse(const char *text) {
+  struct reader r = {text, 0};
+  struct json *j = read_value(&r);
+  ws(&r);
+  if (j && *r.p) { json_free(j); return NULL; }
+  return j;
+}
+
+/* The member `key` of an object, or NULL (also for JSON null). */
+static struct json *get(const struct json *j, const char *key) {
+  if (!j || j->type != J_OBJ) return NULL;
+  for (size_t i = 0; i < j->len; i++)
+    if (!strcmp(j->keys[i], key)) return j->items[i]->type == J_NULL ? NULL : j->items[i];
+  return NULL;
+}
+
+static const char *get_str(const struct json *j, const char *key) {
+  struct json *v = get(j, key);
+  return v && v->type == J_STR ? v->str : NULL;
+}
+
+/* ---- writing replies ---------------------------------------------------------------------------------------- */
+
+/* A growing string. Allocation failure aborts: the adapter cannot answer without memory anyway. */
+struct buf {
+  char *s;
+  size_t len, cap;
+};
+
+static void put(struct buf *b, const char *s, size_t n) {
+  if (b->len + n + 1 > b->cap) {
+    b->cap = (b->len + n + 1) * 2;
+    b->s = realloc(b->s, b->cap);
+    if (!b->s) abort();
+  }
+  memcpy(b->s + b->len, s, n);
+  b->len += n;
+  b->s[b->len] = '\0';
+}
+
+static void puts_(struct buf *b, const char *s) { put(b, s, strlen(s)); }
+
+static void putf(struct buf *b, const char *fmt, ...) {
+  char tmp[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  if (n > 0) put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* A JSON string, or null. */
+static void put_json_str(struct buf *b, const char *s) {
+  if (!s) { puts_(b, "null"); return; }
+  puts_(b, "\"");
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') { char e[2] = {'\\', (char)c}; put(b, e, 2); }
+    else if (c == '\n') puts_(b, "\\n");
+    else if (c < 0x20 || c == 0x7f) putf(b, "\\u%04x", c);
+    else put(b, (const char *)&c, 1);
+  }
+  puts_(b, "\"");
+}
+
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* One line out, whole, never interleaved with another thread's. */
+static void send_line(struct buf *b) {
+  pthread_mutex_lock(&out_lock);
+  fwrite(b->s, 1, b->len, stdout);
+  fputc('\n', stdout);
+  fflush(stdout);
+  pthread_mutex_unlock(&out_lock);
+  free(b->s);
+  b->s = NULL;
+  b->len = b->cap = 0;
+}
+
+static void reply_str(long id, const char *key, const char *text) {
+  struct buf b = {0};
+  putf(&b, "{\"id\":%ld,\"%s\":", id, key);
+  put_json_str(&b, text);
+  puts_(&b, "}");
+  send_line(&b);
+}
+
+/* ---- vocabulary: the contract's names for BoringSSL's values -------------------------------------------------- */
+
+static const struct { int code; const char *name; } ALERTS[] = {
+    {0, "close_notify"}, {10, "unexpected_message"}, {20, "bad_record_mac"}, {21, "decryption_failed"},
+    {22, "record_overflow"}, {30, "decompression_failure"}, {40, "handshake_failure"}, {41, "no_certificate"},
+    {42, "bad_certificate"}, {43, "unsupported_certificate"}, {44, "certificate_revoked"},
+    {45, "certificate_expired"}, {46, "certificate_unknown"}, {47, "illegal_parameter"}, {48, "unknown_ca"},
+    {49, "access_denied"}, {50, "decode_error"}, {51, "decrypt_error"}, {60, "export_restriction"},
+    {70, "protocol_version"}, {71, "insufficient_security"}, {80, "internal_error"},
+    {86, "inappropriate_fallback"}, {90, "user_canceled"}, {100, "no_renegotiation"}, {109, "missing_extension"},
+    {110, "unsupported_extension"}, {111, "certificate_unobtainable"}, {112, "unrecognized_name"},
+    {113, "bad_certificate_status_response"}, {114, "bad_certificate_hash_value"}, {115, "unknown_psk_identity"},
+    {116, "certificate_required"}, {120, "no_application_protocol"}, {121, "ech_required"},
+};
+
+/* An alert's name; codes without one are spelled as the harness prints them (`alert(0xc8)`), which it parses. */
+static void put_alert(struct buf *b, int code) {
+  if (code < 0) { puts_(b, "null"); return; }
+  for (size_t i = 0; i < sizeof ALERTS / sizeof ALERTS[0]; i++)
+    if (ALERTS[i].code == code) { putf(b, "\"%s\"", ALERTS[i].name); return; }
+  putf(b, "\"alert(0x%02x)\"", code);
+}
+
+static const struct { const char *name; uint16_t version; } VERSIONS[] = {
+    {"tls1.0", TLS1_VERSION}, {"tls1.1", TLS1_1_VERSION}, {"tls1.2", TLS1_2_VERSION}, {"tls1.3", TLS1_3_VERSION},
+};
+
+static const char *version_name(uint16_t v) {
+  for (size_t i = 0; i < 4; i++)
+    if (VERSIONS[i].version == v) return VERSIONS[i].name;
+  return NULL;
+}
+
+/* Groups by IANA name (the contract's) and code point; BoringSSL's SSL_CTX_set1_curves_list takes its own names. */
+static const struct { const char *name; uint16_t id; const char *bssl; } GROUPS[] = {
+    {"x25519", 0x001d, "X25519"}, {"secp256r1", 0x0017, "P-256"}, {"secp384r1", 0x0018, "P-384"},
+    {"secp521r1", 0x0019, "P-521"},
+};
+#define N_GROUPS (sizeof GROUPS / sizeof GROUPS[0])
+
+static const char *group_name(uint16_t id) {
+  for (size_t i = 0; i < N_GROUPS; i++)
+    if (GROUPS[i].id == id) return GROUPS[i].name;
+  return NULL;
+}
+
+static const struct { const char *name; uint16_t id; } SIGALGS[] = {
+    {"rsa_pkcs1_sha1", 0x0201}, {"ecdsa_sha1", 0x0203}, {"rsa_pkcs1_sha256", 0x0401}, {"rsa_pkcs1_sha384", 0x0501},
+    {"rsa_pkcs1_sha512", 0x0601}, {"ecdsa_secp256r1_sha256", 0x0403}, {"ecdsa_secp384r1_sha384", 0x0503},
+    {"ecdsa_secp521r1_sha512", 0x0603}, {"rsa_pss_rsae_sha256", 0x0804}, {"rsa_pss_rsae_sha384", 0x0805},
+    {"rsa_pss_rsae_sha512", 0x0806}, {"ed25519", 0x0807}, {"ed448", 0x0808}, {"rsa_pss_pss_sha256", 0x0809},
+    {"rsa_pss_pss_sha384", 0x080a}, {"rsa_pss_pss_sha512", 0x080b},
+};
+
+/* ---- configuration ------------------------------------------------------------------------------------------- */
+
+/* Why a config cannot be expressed (an `unsupported` reply), or a harness-side problem (an `error` reply). */
+struct problem {
+  const char *kind; /* "unsupported" or "error" */
+  char text[512];
+};
+
+static int fail(struct problem *p, const char *kind, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(p->text, sizeof p->text, fmt, ap);
+  va_end(ap);
+  p->kind = kind;
+  return 0;
+}
+
+/* libssl's error queue, drained, as one line ("error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_..."). */
+static void drain_errors(struct buf *b) {
+  unsigned long e;
+  int first = 1;
+  while ((e = ERR_get_error()) != 0) {
+    char line[256];
+    ERR_error_string_n(e, line, sizeof line);
+    if (!first) puts_(b, "; ");
+    puts_(b, line);
+    first = 0;
+  }
+}
+
+static int ex_index = -1;
+
+/* What one connection saw and whom it answers to: the request id (for key log lines) and the alerts. */
+struct seen {
+  long id;
+  int sent, received;             /* the first alert sent / received other than close_notify (-1: none) */
+  int received_close_notify;
+  struct endpoint *endpoint;      /* a client's endpoint, where its new session goes */
+};
+
+struct endpoint {
+  long key;
+  int role_server;
+  SSL_CTX *ctx;                   /* a server's session cache and ticket keys live here */
+  SSL_CTX **sni_ctx;              /* a server's contexts for sni_certificates, by sni_names */
+  char **sni_names;
+  size_t n_sni;
+  SSL_SESSION *session;           /* a client's last session */
+  pthread_mutex_t lock;
+  int refs;
+};
+
+static void on_info(const SSL *ssl, int type, int value) {
+  struct seen *s = SSL_get_ex_data(ssl, ex_index);
+  if (!s || !(type & SSL_CB_ALERT)) return;
+  int desc = value & 0xff;
+  if (type == SSL_CB_WRITE_ALERT) {
+    if (desc != 0 && s->sent < 0) s->sent = desc;
+  } else if (type == SSL_CB_READ_ALERT) {
+    if (desc == 0) s->received_close_notify = 1;
+    else if (s->received < 0) s->received = desc;
+  }
+}
+
+static void on_keylog(const SSL *ssl, const char *line) {
+  struct seen *s = SSL_get_ex_data(ssl, ex_index);
+  if (s) reply_str(s->id, "keylog", line);
+}
+
+/* A client's session, kept for the endpoint's next connection. In TLS 1.3 the tickets arrive after the handshake
+ * and reach the application only through this callback (SSL_get1_session would return the handshake's own, not
+ * resumable session). */
+static int on_new_session(SSL *ssl, SSL_SESSION *session) {
+  struct seen *s = SSL_get_ex_data(ssl, ex_index);
+  if (!s || !s->endpoint) return 0;
+  pthread_mutex_lock(&s->endpoint->lock);
+  if (s->endpoint->session) SSL_SESSION_free(s->endpoint->session);
+  s->endpoint->session = session;
+  pthread_mutex_unlock(&s->endpoint->lock);
+  return 1; /* the reference is ours now */
+}
+
+/* A JSON array of strings, checked. */
+static int str_list(const struct json *cfg, const char *key, const struct json **out, struct problem *p) {
+  const struct json *v = get(cfg, key);
+  *out = v;
+  if (!v) return 1;
+  if (v->type != J_ARR) return fail(p, "error", "config.%s is not a list", key);
+  for (size_t i = 0; i < v->len; i++)
+    if (v->items[i]->type != J_STR) return fail(p, "error", "config.%s holds a non-string", key);
+  return 1;
+}
+
+/* What both roles share: versions, TLS 1.2 suites, groups, signature algorithms, session tickets. */
+static int configure_common(SSL_CTX *ctx, const struct json *cfg, struct problem *p) {
+  const struct json *v;
+  if (!str_list(cfg, "versions", &v, p)) return 0;
+  if (v && v->len) {
+    uint16_t lo = 0, hi = 0;
+    for (size_t i = 0; i < 4; i++) {
+      if (!strcmp(VERSIONS[i].name, v->items[0]->str)) lo = VERSIONS[i].version;
+      if (!strcmp(VERSIONS[i].name, v->items[v->len - 1]->str)) hi = VERSIONS[i].version;
+    }
+    if (!lo || !hi) return fail(p, "unsupported", "unknown protocol version in config.versions");
+    if (!SSL_CTX_set_min_proto_version(ctx, lo) || !SSL_CTX_set_max_proto_version(ctx, hi))
+      return fail(p, "unsupported", "BoringSSL refused the version range");
+  }
+  if (get(cfg, "tls13_cipher_suites"))
+    return fail(p, "unsupported", "BoringSSL has no TLS 1.3 cipher suite setting");
+  if (get(cfg, "security_level")) return fail(p, "unsupported", "BoringSSL has no security levels");
+  if (!str_list(cfg, "cipher_suites", &v, p)) return 0;
+  if (v) {
+    /* IANA names to BoringSSL's own, through the suites it implements (SSL_CIPHER_standard_name). */
+    SSL_CTX *all = SSL_CTX_new(TLS_method());
+    SSL_CTX_set_strict_cipher_list(all, "ALL");
+    STACK_OF(SSL_CIPHER) *known = SSL_CTX_get_ciphers(all);
+    struct buf list = {0};
+    for (size_t i = 0; i < v->len; i++) {
+      const char *name = NULL;
+      for (size_t k = 0; k < sk_SSL_CIPHER_num(known); k++) {
+        const SSL_CIPHER *c = sk_SSL_CIPHER_value(known, k);
+        if (!strcmp(SSL_CIPHER_standard_name(c), v->items[i]->str)) name = SSL_CIPHER_get_name(c);
+      }
+      if (!name) {
+        SSL_CTX_free(all);
+        free(list.s);
+        return fail(p, "unsupported", "cipher suite %s is not implemented by BoringSSL", v->items[i]->str);
+      }
+      if (list.len) puts_(&list, ":");
+      puts_(&list, name);
+    }
+    SSL_CTX_free(all);
+    /* An empty list leaves TLS 1.2 and earlier without suites, as an empty OpenSSL-style list would. */
+    int ok = SSL_CTX_set_strict_cipher_list(ctx, list.len ? list.s : "");
+    free(list.s);
+    ERR_clear_error();
+    if (!ok && v->len) return fail(p, "unsupported", "BoringSSL refused the cipher list");
+  }
+  if (!str_list(cfg, "groups", &v, p)) return 0;
+  if (v) {
+    struct buf list = {0};
+    for (size_t i = 0; i < v->len; i++) {
+      const char *name = NULL;
+      for (size_t k = 0; k < N_GROUPS; k++)
+        if (!strcmp(GROUPS[k].name, v->items[i]->str)) name = GROUPS[k].bssl;
+      if (!name) { free(list.s); return fail(p, "unsupported", "group %s is not implemented", v->items[i]->str); }
+      if (list.len) puts_(&list, ":");
+      puts_(&list, name);
+    }
+    int ok = list.len && SSL_CTX_set1_curves_list(ctx, list.s);
+    free(list.s);
+    if (!ok) return fail(p, "unsupported", "BoringSSL refused the group list");
+  }
+  if (!str_list(cfg, "signature_algorithms", &v, p)) return 0;
+  if (v) {
+    uint16_t prefs[32];
+    size_t n = 0;
+    for (size_t i = 0; i < v->len && n < 32; i++) {
+      uint16_t id = 0;
+      for (size_t k = 0; k < sizeof SIGALGS / sizeof SIGALGS[0]; k++)
+        if (!strcmp(SIGALGS[k].name, v->items[i]->str)) id = SIGALGS[k].id;
+      if (!id) return fail(p, "unsupported", "signature scheme %s is not known here", v->items[i]->str);
+      prefs[n++] = id;
+    }
+    /* What the side offers and accepts, and what it may sign with: OpenSSL's sigalgs list means both. */
+    if (!SSL_CTX_set_verify_algorithm_prefs(ctx, prefs, n) || !SSL_CTX_set_signing_algorithm_prefs(ctx, prefs, n)) {
+      ERR_clear_error();
+      return fail(p, "unsupported", "BoringSSL refused the signature algorithm list (it implements neither ed448 "
+                                    "nor rsa_pss_pss_*)");
+    }
+  }
+  struct json *tickets = get(cfg, "session_tickets");
+  if (tickets && tickets->type == J_BOOL && !tickets->boolean) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  SSL_CTX_set_info_callback(ctx, on_info);
+  SSL_CTX_set_keylog_callback(ctx, on_keylog);
+  return 1;
+}
+
+/* The trust store: exactly the scenario's CAs (empty: nothing; libssl never loads the system store by itself). */
+static int load_trust(SSL_CTX *ctx, const char *pem, STACK_OF(X509_NAME) *names, struct problem *p) {
+  X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+  if (!pem || !*pem) return 1;
+  BIO *bio = BIO_new_mem_buf(pem, -1);
+  X509 *cert;
+  int n = 0;
+  while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+    X509_STORE_add_cert(store, cert);
+    if (names) sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(cert)));
+    X509_free(cert);
+    n++;
+  }
+  BIO_free(bio);
+  ERR_clear_error();
+  return n ? 1 : fail(p, "error", "material.trust_pem holds no certificate");
+}
+
+/* A certificate (leaf first, then the chain the scenario sends, in that order) and its PKCS#8 key. */
+static int load_credential(SSL_CTX *ctx, const struct json *cred, struct problem *p) {
+  const char *chain = get_str(cred, "chain_pem"), *key = get_str(cred, "key_pem");
+  if (!chain || !key) return fail(p, "error", "a credential needs chain_pem and key_pem");
+  BIO *bio = BIO_new_mem_buf(chain, -1);
+  X509 *cert;
+  int n = 0, ok = 1;
+  while (ok && (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+    ok = n == 0 ? SSL_CTX_use_certificate(ctx, cert) : SSL_CTX_add1_chain_cert(ctx, cert);
+    X509_free(cert);
+    n++;
+  }
+  BIO_free(bio);
+  ERR_clear_error();
+  if (!n || !ok) return fail(p, "error", "cannot load the certificate chain");
+  bio = BIO_new_mem_buf(key, -1);
+  EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+  BIO_free(bio);
+  if (!pkey || !SSL_CTX_use_PrivateKey(ctx, pkey)) {
+    struct buf e = {0};
+    drain_errors(&e);
+    fail(p, "unsupported", "BoringSSL cannot load this private key: %s", e.s ? e.s : "no error");
+    free(e.s);
+    EVP_PKEY_free(pkey);
+    return 0;
+  }
+  EVP_PKEY_free(pkey);
+  return 1;
+}
+
+/* The server's ALPN list (wire format) and what it does without overlap. */
+struct alpn {
+  unsigned char wire[512];
+  unsigned len;
+  int ignore_mismatch;
+};
+
+static int alpn_wire(const struct json *list, unsigned char *out, unsigned *len, struct problem *p) {
+  *len = 0;
+  for (size_t i = 0; i < list->len; i++) {
+    size_t n = strlen(list->items[i]->str);
+    if (n == 0 || n > 255 || *len + n + 1 > 512) return fail(p, "unsupported", "ALPN protocol name too long");
+    out[(*len)++] = (unsigned char)n;
+    memcpy(out + *len, list->items[i]->str, n);
+    *len += (unsigned)n;
+  }
+  return 1;
+}
+
+static int alpn_ex_index = -1;
+
+/* Server preference: the first of the server's protocols the client offers, as OpenSSL's SSL_select_next_proto
+ * and most servers pick. No overlap is fatal (no_application_protocol, RFC 7301 section 3.2) unless the scenario
+ * says to ignore it (SSL_TLSEXT_ERR_NOACK: no ALPN in the answer). */
+static int on_alpn(SSL *ssl, const uint8_t **out, uint8_t *out_len, const uint8_t *in, unsigned in_len, void *arg) {
+  (void)ssl;
+  struct alpn *a = arg;
+  for (unsigned i = 0; i < a->len; i += 1 + a->wire[i]) {
+    for (unsigned k = 0; k < in_len; k += 1 + in[k]) {
+      if (k + 1 + in[k] > in_len) break;
+      if (in[k] == a->wire[i] && !memcmp(in + k + 1, a->wire + i + 1, in[k])) {
+        *out = in + k + 1;
+        *out_len = in[k];
+        return SSL_TLSEXT_ERR_OK;
+      }
+    }
+  }
+  return a->ignore_mismatch ? SSL_TLSEXT_ERR_NOACK : SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+static void free_alpn(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int index, long argl, void *argp) {
+  (void)parent; (void)ad; (void)index; (void)argl; (void)argp;
+  free(ptr);
+}
+
+/* A server context for one certificate; the SNI contexts share everything else. */
+static SSL_CTX *server_context(const struct json *cfg, const struct json *material, const struct json *cred,
+                               struct problem *p) {
+  SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+  if (!ctx || !configure_common(ctx, cfg, p) || !load_credential(ctx, cred, p)) goto bad;
+  const struct json *alpn;
+  if (!str_list(cfg, "alpn", &alpn, p)) goto bad;
+  if (alpn) {
+    struct alpn *a = calloc(1, sizeof *a);
+    if (!a || !alpn_wire(alpn, a->wire, &a->len, p)) { free(a); goto bad; }
+    const char *mismatch = get_str(cfg, "alpn_mismatch");
+    a->ignore_mismatch = mismatch && !strcmp(mismatch, "ignore");
+    SSL_CTX_set_ex_data(ctx, alpn_ex_index, a);
+    SSL_CTX_set_alpn_select_cb(ctx, on_alpn, a);
+  }
+  const char *auth = get_str(cfg, "client_auth");
+  if (auth && strcmp(auth, "none")) {
+    int mode = SSL_VERIFY_PEER;
+    if (!strcmp(auth, "required")) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    else if (strcmp(auth, "optional")) { fail(p, "unsupported", "unknown client_auth %s", auth); goto bad; }
+    SSL_CTX_set_verify(ctx, mode, NULL);
+    /* The CAs it trusts are also the names it asks for (certificate_authorities), as the openssl backend does. */
+    STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+    if (!load_trust(ctx, get_str(material, "trust_pem"), names, p)) { sk_X509_NAME_pop_free(names, X509_NAME_free); goto bad; }
+    SSL_CTX_set_client_CA_list(ctx, names);
+  }
+  /* Needed to resume sessions that carry a client certificate; harmless otherwise. */
+  SSL_CTX_set_session_id_context(ctx, (const uint8_t *)"tlsmatrix", 9);
+  return ctx;
+bad:
+  SSL_CTX_free(ctx);
+  return NULL;
+}
+
+/* The context for the name the client asked for; other names keep the default certificate, as most servers do. */
+static int on_servername(SSL *ssl, int *alert, void *arg) {
+  (void)alert;
+  struct endpoint *e = arg;
+  const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  for (size_t i = 0; name && i < e->n_sni; i++)
+    if (!strcasecmp(name, e->sni_names[i])) SSL_set_SSL_CTX(ssl, e->sni_ctx[i]);
+  return SSL_TLSEXT_ERR_OK;
+}
+
+static SSL_CTX *client_context(const struct json *cfg, const struct json *material, struct problem *p) {
+  SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+  if (!ctx || !configure_common(ctx, cfg, p)) goto bad;
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+  if (!load_trust(ctx, get_str(material, "trust_pem"), NULL, p)) goto bad;
+  const struct json *cred = get(material, "certificate");
+  if (cred && !load_credential(ctx, cred, p)) goto bad;
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+  SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+  return ctx;
+bad:
+  SSL_CTX_free(ctx);
+  return NULL;
+}
+
+/* ---- endpoints: what one harness endpoint keeps between its connections --------------------------------------- */
+
+static pthread_mutex_t endpoints_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct endpoint *endpoints[KEEP_ENDPOINTS];
+static size_t next_slot;
+
+static void endpoint_release(struct endpoint *e) {
+  pthread_mutex_lock(&endpoints_lock);
+  int last = --e->refs == 0;
+  pthread_mutex_unlock(&endpoints_lock);
+  if (!last) return;
+  SSL_CTX_free(e->ctx);
+  for (size_t i = 0; i < e->n_sni; i++) { SSL_CTX_free(e->sni_ctx[i]); free(e->sni_names[i]); }
+  free(e->sni_ctx);
+  free(e->sni_names);
+  if (e->session) SSL_SESSION_free(e->session);
+  pthread_mutex_destroy(&e->lock);
+  free(e);
+}
+
+static struct endpoint *endpoint_find(long key, int server) {
+  struct endpoint *found = NULL;
+  pthread_mutex_lock(&endpoints_lock);
+  for (size_t i = 0; i < KEEP_ENDPOINTS; i++)
+    if (endpoints[i] && endpoints[i]->key == key && endpoints[i]->role_server == server) {
+      found = endpoints[i];
+      found->refs++;
+    }
+  pthread_mutex_unlock(&endpoints_lock);
+  return found;
+}
+
+/* Keeps `e` (the oldest kept one goes), with a reference for the caller. */
+static void endpoint_keep(struct endpoint *e) {
+  struct endpoint *old;
+  pthread_mutex_lock(&endpoints_lock);
+  old = endpoints[next_slot];
+  endpoints[next_slot] = e;
+  next_slot = (next_slot + 1) % KEEP_ENDPOINTS;
+  e->refs = 2;
+  pthread_mutex_unlock(&endpoints_lock);
+  if (old) endpoint_release(old);
+}
+
+static struct endpoint *endpoint_new(long key, int server, SSL_CTX *ctx) {
+  struct endpoint *e = calloc(1, sizeof *e);
+  if (!e) abort();
+  e->key = key;
+  e->role_server = server;
+  e->ctx = ctx;
+  pthread_mutex_init(&e->lock, NULL);
+  return e;
+}
+
+/* ---- playing a connection ------------------------------------------------------------------------------------ */
+
+enum cls { C_PEER_ALERT, C_LOCAL, C_EOF, C_IO, C_TIMEOUT, C_UNMAPPED };
+static const char *CLASS_NAMES[] = {"peer_alert", "local", "eof", "io", "timeout", "unmapped"};
+
+struct play {
+  SSL *ssl;
+  struct seen seen;
+  int client;
+  struct buf outcome;
+};
+
+static void set_timeouts(int fd, int seconds) {
+  struct timeval tv = {seconds, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+/* The failure of the call that returned `ret`: its class from SSL_get_error and errno, its text from libssl's error
+ * queue (and the verifier's reason, which the queue only names CERTIFICATE_VERIFY_FAILED). */
+static void failure(struct play *pl, const char *phase, int ret, const char *own) {
+  int err = own ? SSL_ERROR_NONE : SSL_get_error(pl->ssl, ret);
+  int saved_errno = errno;
+  struct buf msg = {0};
+  enum cls cls;
+  if (own) {
+    puts_(&msg, own);
+    cls = C_IO;
+  } else {
+    drain_errors(&msg);
+    switch (err) {
+      case SSL_ERROR_SSL:
+        cls = C_LOCAL;
+        break;
+      case SSL_ERROR_ZERO_RETURN:
+        cls = C_EOF;
+        if (!msg.len) puts_(&msg, "the peer sent close_notify before the exchange was complete");
+        break;
+      case SSL_ERROR_SYSCALL:
+        if (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK) cls = C_TIMEOUT;
+        else if (ret == 0 || saved_errno == 0) cls = C_EOF;
+        else cls = C_IO;
+        if (!msg.len) {
+          if (cls == C_EOF) puts_(&msg, "the stream ended without close_notify (SSL_ERROR_SYSCALL, end of file)");
+          else putf(&msg, "SSL_ERROR_SYSCALL: %s", strerror(saved_errno));
+        }
+        break;
+      default:
+        cls = C_UNMAPPED;
+        break;
+    }
+    /* The queue only says CERTIFICATE_VERIFY_FAILED; the verifier's reason is what a user needs. (Before any
+     * verification the result is X509_V_ERR_INVALID_CALL, so it is read only after such a failure.) */
+    long verify = SSL_get_verify_result(pl->ssl);
+    if (verify != X509_V_OK && strstr(msg.s ? msg.s : "", "CERTIFICATE_VERIFY_FAILED"))
+      putf(&msg, " (%s)", X509_verify_cert_error_string(verify));
+    /* libssl reports a received alert as its own error (SSL_R_TLSV1_ALERT_*): the alert itself says it was the
+     * peer's; an end of stream is the peer's doing even where libssl answered it with an alert. */
+    if (pl->seen.received >= 0) cls = C_PEER_ALERT;
+    if (strstr(msg.s ? msg.s : "", "UNEXPECTED_EOF") && pl->seen.received < 0) cls = C_EOF;
+  }
+  if (cls == C_UNMAPPED) {
+    struct buf m = {0};
+    putf(&m, "unmapped: no rule in peers/boringssl/tls_peer.c failure() for SSL_get_error %d: %s", err,
+         msg.s ? msg.s : "");
+    free(msg.s);
+    msg = m;
+  }
+  struct buf *b = &pl->outcome;
+  putf(b, "{\"result\":\"failed\",\"phase\":\"%s\",\"sent_alert\":", phase);
+  put_alert(b, pl->seen.sent);
+  puts_(b, ",\"received_alert\":");
+  put_alert(b, pl->seen.received);
+  putf(b, ",\"error\":\"%s\",\"message\":", CLASS_NAMES[cls]);
+  put_json_str(b, msg.s ? msg.s : "no error text");
+  puts_(b, "}");
+  free(msg.s);
+}
+
+static void established(struct play *pl, struct buf *b) {
+  const SSL_CIPHER *c = SSL_get_current_cipher(pl->ssl);
+  const uint8_t *alpn = NULL;
+  unsigned alpn_len = 0;
+  SSL_get0_alpn_selected(pl->ssl, &alpn, &alpn_len);
+  puts_(b, "{\"result\":\"established\",\"version\":");
+  put_json_str(b, version_name((uint16_t)SSL_version(pl->ssl)));
+  puts_(b, ",\"cipher\":");
+  put_json_str(b, c ? SSL_CIPHER_standard_name(c) : NULL);
+  const char *group = group_name(SSL_get_curve_id(pl->ssl));
+  if (group) {
+    puts_(b, ",\"group\":");
+    put_json_str(b, group);
+  }
+  puts_(b, ",\"alpn\":");
+  if (alpn_len) {
+    char name[256];
+    memcpy(name, alpn, alpn_len);
+    name[alpn_len] = '\0';
+    put_json_str(b, name);
+  } else {
+    puts_(b, "null");
+  }
+  putf(b, ",\"resumed\":%s}", SSL_session_reused(pl->ssl) ? "true" : "false");
+}
+
+/* Reads exactly n bytes; 1 when done, else the SSL_read result (<= 0). */
+static int read_exactly(SSL *ssl, char *out, int n) {
+  int got = 0;
+  while (got < n) {
+    int r = SSL_read(ssl, out + got, n - got);
+    if (r <= 0) return r;
+    got += r;
+  }
+  return 1;
+}
+
+/* The handshake, one message each way, close_notify both ways: what the harness's exchange() does. */
+static void play(struct play *pl) {
+  int r = pl->client ? SSL_connect(pl->ssl) : SSL_accept(pl->ssl);
+  if (r != 1) { failure(pl, "handshake", r, NULL); return; }
+  /* The parameters as the handshake left them; the outcome only if the exchange completes too. */
+  struct buf done = {0};
+  established(pl, &done);
+  char got[PING_LEN + 1];
+  const char *own = NULL;
+  if (pl->client) {
+    if ((r = SSL_write(pl->ssl, PING, PING_LEN)) <= 0) goto data;
+    if ((r = read_exactly(pl->ssl, got, PING_LEN)) <= 0) goto data;
+    if (memcmp(got, PING, PING_LEN)) { own = "unexpected application data"; goto data; }
+    /* close_notify, then the server's: SSL_read returns 0 with SSL_ERROR_ZERO_RETURN once it has arrived. */
+    if ((r = SSL_shutdown(pl->ssl)) < 0) goto data;
+    if ((r = SSL_read(pl->ssl, got, 1)) > 0) { own = "application data after the exchange"; goto data; }
+    if (SSL_get_error(pl->ssl, r) != SSL_ERROR_ZERO_RETURN) goto data;
+  } else {
+    if ((r = read_exactly(pl->ssl, got, PING_LEN)) <= 0) goto data;
+    if (memcmp(got, PING, PING_LEN)) { own = "unexpected application data"; goto data; }
+    if ((r = SSL_write(pl->ssl, got, PING_LEN)) <= 0) goto data;
+    if ((r = SSL_read(pl->ssl, got, 1)) > 0) { own = "application data after the exchange"; goto data; }
+    if (SSL_get_error(pl->ssl, r) != SSL_ERROR_ZERO_RETURN) goto data;
+    if ((r = SSL_shutdown(pl->ssl)) < 0) goto data; /* our close_notify, in answer to the client's */
+  }
+  pl->outcome = done;
+  return;
+data:
+  free(done.s);
+  failure(pl, "data", r, own);
+}
+
+/* Closes without a reset: Linux answers close() with RST when unread bytes are waiting (a client's ping after the
+ * server failed), and a RST makes the receiving kernel drop what it has not delivered yet, our last alert included.
+ * So: FIN after our last record, then read and discard until the harness lets go of its end, at most LINGER_S. */
+static void linger(int fd) {
+  char sink[4096];
+  shutdown(fd, SHUT_WR);
+  set_timeouts(fd, LINGER_S);
+  while (read(fd, sink, sizeof sink) > 0) {
+  }
+}
+
+static void send_outcome(long id, struct play *pl) {
+  struct buf b = {0};
+  putf(&b, "{\"id\":%ld,\"outcome\":%s}", id, pl->outcome.s ? pl->outcome.s : "null");
+  send_line(&b);
+}
+
+static struct endpoint *server_endpoint(long key, const struct json *cfg, const struct json *material,
+                                        struct problem *p) {
+  struct endpoint *e = key ? endpoint_find(key, 1) : NULL;
+  if (e) return e;
+  const struct json *cred = get(material, "certificate");
+  if (!cred) { fail(p, "error", "a server needs material.certificate"); return NULL; }
+  SSL_CTX *ctx = server_context(cfg, material, cred, p);
+  if (!ctx) return NULL;
+  e = endpoint_new(key, 1, ctx);
+  const struct json *sni = get(material, "sni_certificates");
+  if (sni && sni->type == J_OBJ && sni->len) {
+    e->sni_ctx = calloc(sni->len, sizeof *e->sni_ctx);
+    e->sni_names = calloc(sni->len, sizeof *e->sni_names);
+    for (size_t i = 0; i < sni->len; i++) {
+      SSL_CTX *other = server_context(cfg, material, sni->items[i], p);
+      if (!other) { e->refs = 1; endpoint_release(e); return NULL; }
+      e->sni_ctx[i] = other;
+      e->sni_names[i] = strdup(sni->keys[i]);
+      e->n_sni++;
+    }
+    SSL_CTX_set_tlsext_servername_callback(ctx, on_servername);
+    SSL_CTX_set_tlsext_servername_arg(ctx, e);
+  }
+  if (!key) { e->refs = 1; return e; }
+  endpoint_keep(e);
+  return e;
+}
+
+static void serve(long id, const struct json *cfg, const struct json *material, long key) {
+  struct problem p = {0};
+  struct endpoint *e = server_endpoint(key, cfg, material, &p);
+  if (!e) { reply_str(id, p.kind, p.text); return; }
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = 0};
+  socklen_t alen = sizeof addr;
+  if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof addr) || listen(lfd, 1) ||
+      getsockname(lfd, (struct sockaddr *)&addr, &alen)) {
+    reply_str(id, "error", strerror(errno));
+    if (lfd >= 0) close(lfd);
+    endpoint_release(e);
+    return;
+  }
+  struct buf b = {0};
+  putf(&b, "{\"id\":%ld,\"listening\":%d}", id, ntohs(addr.sin_port));
+  send_line(&b);
+  struct pollfd pfd = {lfd, POLLIN, 0};
+  int fd = poll(&pfd, 1, SOCKET_TIMEOUT_S * 1000) == 1 ? accept(lfd, NULL, NULL) : -1;
+  close(lfd);
+  if (fd < 0) {
+    reply_str(id, "error", "no connection came within the socket timeout");
+    endpoint_release(e);
+    return;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  set_timeouts(fd, SOCKET_TIMEOUT_S);
+  struct play pl = {.ssl = SSL_new(e->ctx), .seen = {id, -1, -1, 0, NULL}, .client = 0};
+  SSL_set_ex_data(pl.ssl, ex_index, &pl.seen);
+  SSL_set_fd(pl.ssl, fd);
+  play(&pl);
+  send_outcome(id, &pl);
+  linger(fd);
+  SSL_set_ex_data(pl.ssl, ex_index, NULL);
+  SSL_free(pl.ssl);
+  close(fd);
+  free(pl.outcome.s);
+  endpoint_release(e);
+}
+
+static int is_ip(const char *host) {
+  struct in_addr a4;
+  struct in6_addr a6;
+  return inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
+}
+
+static void connect_(long id, int port, const struct json *cfg, const struct json *material, long key) {
+  struct problem p = {0};
+  const char *host = get_str(cfg, "server_name");
+  if (!host) host = "127.0.0.1";
+  struct json *sni = get(cfg, "sni");
+  int send_sni = !is_ip(host) && !(sni && sni->type == J_BOOL && !sni->boolean);
+  struct endpoint *e = key ? endpoint_find(key, 0) : NULL;
+  if (!e) {
+    SSL_CTX *ctx = client_context(cfg, material, &p);
+    if (!ctx) { reply_str(id, p.kind, p.text); return; }
+    e = endpoint_new(key, 0, ctx);
+    if (key) endpoint_keep(e);
+    else e->refs = 1;
+  }
+  SSL *ssl = SSL_new(e->ctx);
+  /* What the application connects to is what it verifies: a DNS name against the DNS SANs, an IP address against
+   * the IP SANs. libssl checks no name unless told to. */
+  X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+  int named = is_ip(host) ? X509_VERIFY_PARAM_set1_ip_asc(param, host)
+                          : X509_VERIFY_PARAM_set1_host(param, host, strlen(host));
+  if (!named || (send_sni && !SSL_set_tlsext_host_name(ssl, host))) {
+    reply_str(id, "error", "cannot set the host name to verify");
+    SSL_free(ssl);
+    endpoint_release(e);
+    return;
+  }
+  const struct json *alpn;
+  if (!str_list(cfg, "alpn", &alpn, &p)) { reply_str(id, p.kind, p.text); SSL_free(ssl); endpoint_release(e); return; }
+  if (alpn) {
+    unsigned char wire[512];
+    unsigned len;
+    if (!alpn_wire(alpn, wire, &len, &p) || SSL_set_alpn_protos(ssl, wire, len) != 0) {
+      reply_str(id, p.kind ? p.kind : "error", p.kind ? p.text : "cannot set the ALPN list");
+      SSL_free(ssl);
+      endpoint_release(e);
+      return;
+    }
+  }
+  pthread_mutex_lock(&e->lock);
+  if (e->session) SSL_set_session(ssl, e->session);
+  pthread_mutex_unlock(&e->lock);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                             .sin_port = htons((uint16_t)port)};
+  set_timeouts(fd, SOCKET_TIMEOUT_S);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr)) {
+    reply_str(id, "error", strerror(errno));
+    if (fd >= 0) close(fd);
+    SSL_free(ssl);
+    endpoint_release(e);
+    return;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct play pl = {.ssl = ssl, .seen = {id, -1, -1, 0, key ? e : NULL}, .client = 1};
+  SSL_set_ex_data(ssl, ex_index, &pl.seen);
+  SSL_set_fd(ssl, fd);
+  play(&pl);
+  /* After the linger, not before: the harness takes a client's outcome as the end of the cell, and one that failed
+   * at once could otherwise answer before the harness has accepted its connection, whose bytes would never cross. */
+  linger(fd);
+  send_outcome(id, &pl);
+  SSL_set_ex_data(ssl, ex_index, NULL);
+  SSL_free(ssl);
+  close(fd);
+  free(pl.outcome.s);
+  endpoint_release(e);
+}
+
+static void *handle(void *arg) {
+  char *line = arg;
+  struct json *req = json_parse(line);
+  free(line);
+  struct json *idv = get(req, "id");
+  long id = idv && idv->type == J_NUM ? (long)idv->num : -1;
+  const char *role = get_str(req, "role");
+  struct json *cfg = get(req, "config"), *material = get(req, "material"), *ep = get(req, "endpoint");
+  struct json *port = get(req, "connect");
+  long key = ep && ep->type == J_NUM ? (long)ep->num : 0;
+  if (!req) reply_str(id, "error", "the request is not JSON this adapter reads");
+  else if (!cfg || cfg->type != J_OBJ || !material) reply_str(id, "error", "a request needs config and material");
+  else if (role && !strcmp(role, "server")) serve(id, cfg, material, key);
+  else if (role && !strcmp(role, "client") && port && port->type == J_NUM) connect_(id, (int)port->num, cfg, material, key);
+  else reply_str(id, "error", "role must be \"server\" or \"client\" (a client with connect)");
+  json_free(req);
+  ERR_clear_error();
+  return NULL;
+}
+
+/* ---- the probe: what this BoringSSL implements, and what a fresh context offers ------------------------------- */
+
+static void probe(void) {
+  struct buf b = {0};
+  SSL_CTX *all = SSL_CTX_new(TLS_method());
+  SSL_CTX_set_strict_cipher_list(all, "ALL");
+  puts_(&b, "{\"version\":");
+  put_json_str(&b, OPENSSL_VERSION_TEXT);
+  puts_(&b, ",\"suites\":[");
+  STACK_OF(SSL_CIPHER) *ciphers = SSL_CTX_get_ciphers(all);
+  for (size_t i = 0; i < sk_SSL_CIPHER_num(ciphers); i++) {
+    if (i) puts_(&b, ",");
+    put_json_str(&b, SSL_CIPHER_standard_name(sk_SSL_CIPHER_value(ciphers, i)));
+  }
+  /* The TLS 1.3 suites are fixed (no setting): AES-GCM and ChaCha20-Poly1305. */
+  puts_(&b, "],\"tls13_suites\":[\"TLS_AES_128_GCM_SHA256\",\"TLS_AES_256_GCM_SHA384\",\"TLS_CHACHA20_POLY1305_SHA256\"]");
+  SSL_CTX *fresh = SSL_CTX_new(TLS_method());
+  puts_(&b, ",\"default_suites\":[");
+  ciphers = SSL_CTX_get_ciphers(fresh);
+  for (size_t i = 0; i < sk_SSL_CIPHER_num(ciphers); i++) {
+    if (i) puts_(&b, ",");
+    put_json_str(&b, SSL_CIPHER_standard_name(sk_SSL_CIPHER_value(ciphers, i)));
+  }
+  puts_(&b, "],\"groups\":[");
+  for (size_t i = 0; i < N_GROUPS; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "%s", GROUPS[i].bssl);
+    if (i) puts_(&b, ",");
+    put_json_str(&b, SSL_CTX_set1_curves_list(all, name) ? GROUPS[i].name : "");
+  }
+  puts_(&b, "],\"versions\":{");
+  for (size_t i = 0; i < 4; i++) {
+    int ok = SSL_CTX_set_min_proto_version(all, VERSIONS[i].version);
+    putf(&b, "%s\"%s\":%s", i ? "," : "", VERSIONS[i].name, ok ? "true" : "false");
+  }
+  putf(&b, "},\"default_versions\":[\"%s\",\"%s\"]}", version_name(SSL_CTX_get_min_proto_version(fresh)),
+       version_name(SSL_CTX_get_max_proto_version(fresh)));
+  SSL_CTX_free(all);
+  SSL_CTX_free(fresh);
+  fwrite(b.s, 1, b.len, stdout);
+  fputc('\n', stdout);
+  free(b.s);
+}
+
+int main(int argc, char **argv) {
+  ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+  alpn_ex_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_alpn);
+  if (argc > 1 && !strcmp(argv[1], "--probe")) {
+    probe();
+    return 0;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  printf("{\"ready\":true,\"version\":\"%s\"}\n", OPENSSL_VERSION_TEXT);
+  fflush(stdout);
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  while ((n = getline(&line, &cap, stdin)) > 0) {
+    if (n == 1) continue;
+    char *copy = strdup(line);
+    pthread_t t;
+    if (!copy || pthread_create(&t, &attr, handle, copy)) {
+      free(copy);
+      fprintf(stderr, "cannot start a thread for a request\n");
+    }
+  }
+  free(line);
+  return 0;
+}
