@@ -20,6 +20,8 @@
 #                              standard-library adapter tlsmatrix builds into the user's cache on first use
 #   android-libboringssl-dev   BoringSSL's libssl and headers (Android 13's copy, under .../android/): the `boringssl`
 #                              backend, whose C adapter tlsmatrix builds with gcc into the user's cache on first use
+#   libnss3-dev                NSS's libssl3 and headers (found with pkg-config): the `nss` backend, whose C adapter
+#                              tlsmatrix builds the same way
 set -euo pipefail
 
 check=0
@@ -48,6 +50,9 @@ fi
 # BoringSSL's development files live beside the system OpenSSL's, under an android/ folder, and add no command.
 if [ ! -f /usr/include/android/openssl/ssl.h ]; then
   missing+=(android-libboringssl-dev)
+fi
+if ! pkg-config --exists nss 2>/dev/null; then
+  missing+=(libnss3-dev pkg-config)
 fi
 # One package per name, in a stable order.
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')

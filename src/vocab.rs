@@ -493,6 +493,9 @@ backend_ids! {
     /// BoringSSL's libssl (Debian's android-libboringssl, Android 13's copy), through the C adapter
     /// `peers/boringssl/tls_peer.c`, built into the user's cache.
     Boringssl = "boringssl", "B", false;
+    /// NSS's libssl3 (Debian's libnss3, Firefox's stack), through the C adapter `peers/nss/tls_peer.c`, built into
+    /// the user's cache; one process per connection.
+    Nss = "nss", "S", false;
     /// Node.js's `tls` module (over the OpenSSL Node bundles or links), through the adapter
     /// `peers/node/tls_peer.js` run by the `node` on PATH.
     Node = "node", "D", false;

@@ -1,4 +1,4 @@
-//! The peer-process backends (jsse, python, node, boringssl) against real stacks: Java's, Python's and BoringSSL's own
+//! The peer-process backends (jsse, python, node, boringssl, nss) against real stacks: Java's, Python's, BoringSSL's and NSS's own
 //! error texts, an openssl witness for the alerts Java is inferred to send, resumption across two requests, the
 //! unavailable backend when the runtime is missing, and their speed.
 //!
@@ -443,12 +443,70 @@ fn without_a_compiler_every_boringssl_cell_is_unsupported_and_the_rest_still_run
     without_its_runtime("boringssl", "cc not found on PATH");
 }
 
+/// NSS's texts, alerts and parameters against openssl (alerts from NSS's own alert callbacks, each witnessed by
+/// openssl's message callback). Ignored, with the install command, where Debian's libnss3-dev is missing.
+fn nss_against_openssl() -> Result<libtest_mimic::Completion, libtest_mimic::Failed> {
+    let (ctx, scenarios) = setup();
+    use BackendId::{Nss, Openssl};
+    if let Some(why) = ctx.registry.unavailable(Nss, tlsmatrix::Role::Client) {
+        return tlsmatrix::harness::missing(&why);
+    }
+    let backend = ctx.registry.get(Nss).expect("registered");
+    assert!(backend.version().starts_with("NSS 3."), "{}", backend.version());
+
+    // Untrusted CA: NSS's error code and text, unknown_ca sent and seen by openssl.
+    let o = observe(&ctx, &cell(&scenarios, "seed::untrusted_ca", Nss, Openssl));
+    let f = failure(&o.client);
+    assert_eq!(f.message, "SEC_ERROR_UNKNOWN_ISSUER: Peer's Certificate issuer is not recognized.");
+    assert_eq!((f.sent_alert, f.error), (Some(Alert::UNKNOWN_CA), ErrorClass::Local));
+    assert_eq!(o.server.received_alert(), Some(Alert::UNKNOWN_CA));
+
+    // Where NSS differs: a trusted intermediate is an anchor, so trusting only the issuing CA connects.
+    let o = observe(&ctx, &cell(&scenarios, "certificates::trust_intermediate_only", Nss, Openssl));
+    assert!(matches!(o.client, SideOutcome::Established(_)), "{}", o.client);
+
+    // A TLS 1.0-only server refuses NSS's default TLS 1.2-1.3 offer.
+    let o = observe(&ctx, &cell(&scenarios, "seed::legacy_tls10_server", Nss, Openssl));
+    let f = failure(&o.client);
+    assert!(f.message.starts_with("SSL_ERROR_PROTOCOL_VERSION_ALERT"), "{}", f.message);
+    assert_eq!((f.received_alert, f.error), (Some(Alert::PROTOCOL_VERSION), ErrorClass::PeerAlert));
+
+    // No suite in common: the NSS server says so and sends handshake_failure.
+    let o = observe(&ctx, &cell(&scenarios, "seed::no_common_cipher_tls12", Openssl, Nss));
+    let f = failure(&o.server);
+    assert!(f.message.starts_with("SSL_ERROR_NO_CYPHER_OVERLAP"), "{}", f.message);
+    assert_eq!(f.sent_alert, Some(Alert::HANDSHAKE_FAILURE));
+    assert_eq!(o.client.received_alert(), Some(Alert::HANDSHAKE_FAILURE));
+
+    // Success both ways, with the parameters NSS reports (its group included).
+    for (client, server) in [(Nss, Openssl), (Openssl, Nss), (Nss, Nss)] {
+        let o = observe(&ctx, &cell(&scenarios, "seed::tls13_success", client, server));
+        for side in [&o.client, &o.server] {
+            let SideOutcome::Established(e) = side else { panic!("{client}->{server}: {side}") };
+            assert_eq!(e.version, Some(ProtocolVersion::Tls13), "{client}->{server}");
+        }
+        if let SideOutcome::Established(e) = if client == Nss { &o.client } else { &o.server } {
+            assert_eq!(e.group.map(|g| g.to_string()).as_deref(), Some("x25519"), "{client}->{server}");
+        }
+    }
+    Ok(libtest_mimic::Completion::Completed)
+}
+
+fn without_a_compiler_every_nss_cell_is_unsupported_and_the_rest_still_runs() {
+    without_its_runtime("nss", "cc not found on PATH");
+}
+
 fn main() -> std::process::ExitCode {
     const JAVA: &[Tool] = &[Tool::JAVA];
     const PYTHON: &[Tool] = &[Tool::PYTHON3];
     const NODE: &[Tool] = &[Tool::NODE];
     run_trials(vec![
         libtest_mimic::Trial::ignorable_test("boringssl_against_openssl", boringssl_against_openssl),
+        libtest_mimic::Trial::ignorable_test("nss_against_openssl", nss_against_openssl),
+        trial(
+            "without_a_compiler_every_nss_cell_is_unsupported_and_the_rest_still_runs",
+            without_a_compiler_every_nss_cell_is_unsupported_and_the_rest_still_runs,
+        ),
         trial(
             "without_a_compiler_every_boringssl_cell_is_unsupported_and_the_rest_still_runs",
             without_a_compiler_every_boringssl_cell_is_unsupported_and_the_rest_still_runs,

@@ -38,7 +38,7 @@ pub use self::behaviour::{Behaviour, NoDhParameters, Preset, Strength};
 pub use self::cli::{GnutlsBackend, OpensslCliBackend};
 pub use self::native_tls::NativeTlsBackend;
 pub use self::openssl::{OpensslBackend, keep_system_trust_out};
-pub use self::peer::{BoringsslBackend, GoBackend, JsseBackend, NodeBackend, PythonBackend};
+pub use self::peer::{BoringsslBackend, GoBackend, JsseBackend, NodeBackend, NssBackend, PythonBackend};
 pub use self::rustls::{RustlsBackend, sent_alert as rustls_sent_alert};
 
 /// What a backend can express for one role. Everything it lacks carries the reason a user would want to read.
@@ -203,6 +203,7 @@ impl Registry {
                 Arc::new(PythonBackend::new()),
                 Arc::new(GoBackend::new()),
                 Arc::new(BoringsslBackend::new()),
+                Arc::new(NssBackend::new()),
                 Arc::new(NodeBackend::new()),
                 Arc::new(NodeBackend::release(BackendId::Node8)),
                 Arc::new(NodeBackend::release(BackendId::Node16)),

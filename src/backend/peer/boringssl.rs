@@ -18,8 +18,9 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::c_adapter;
 use super::process::Pool;
-use super::{adapter_version, client_request, is_executable, pooled_endpoint, run_probe, server_request};
+use super::{adapter_version, client_request, is_executable, pooled_endpoint, server_request};
 use crate::backend::{Backend, Capabilities, ConfigError, Endpoint};
 use crate::pki::Pki;
 use crate::scenario::{ClientConfig, ServerConfig};
@@ -35,14 +36,12 @@ const INSTALL_HINT: &str =
 const PACKAGE: &str = "android-libboringssl";
 /// Where the package puts BoringSSL's headers (under `openssl/`, beside the system OpenSSL's, hence the own folder).
 const INCLUDE: &str = "/usr/include/android";
-/// How long a build may take (about a second on this machine).
-const BUILD_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long the adapter may take to start and say ready.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the process is called in errors.
 const NAME: &str = "boringssl adapter";
 
-/// What a build needs: the compiler, the headers' and the library's folders.
+/// What a build needs: the compiler and the library's folder.
 struct Toolchain {
     cc: PathBuf,
     lib: PathBuf,
@@ -50,9 +49,7 @@ struct Toolchain {
 
 /// The C compiler and BoringSSL's development files, if all are installed.
 fn toolchain() -> Result<Toolchain, String> {
-    let cc = crate::backend::cli::which("cc")
-        .or_else(|| crate::backend::cli::which("gcc"))
-        .ok_or_else(|| format!("cc not found on PATH, to build the adapter: apt-get install gcc; {INSTALL_HINT}"))?;
+    let cc = c_adapter::compiler(INSTALL_HINT)?;
     // The package installs into the multiarch folder (`/usr/lib/x86_64-linux-gnu/android`).
     let mut arch = Command::new(&cc);
     arch.arg("-print-multiarch");
@@ -66,40 +63,13 @@ fn toolchain() -> Result<Toolchain, String> {
     Ok(Toolchain { cc, lib })
 }
 
-/// The package's version (`13.0.0+r24-2`), which the adapter cannot tell: BoringSSL calls itself "OpenSSL 1.1.1
-/// (compatible; BoringSSL)" in every release.
-fn package_version() -> Option<String> {
-    let mut q = Command::new("dpkg-query");
-    q.args(["-W", "-f", "${Version}", PACKAGE]);
-    let out = crate::backend::probe::run(&mut q, crate::backend::probe::PROBE_DEADLINE).ok()?;
-    let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.success && !v.is_empty()).then_some(v)
-}
-
 /// The adapter binary for this source, compiler and library, built into the cache when it is not there yet.
 fn build(tc: &Toolchain, package: &str) -> Result<PathBuf, String> {
-    let mut version = Command::new(&tc.cc);
-    version.arg("--version");
-    let out = crate::backend::probe::run(&mut version, crate::backend::probe::PROBE_DEADLINE)?;
-    let compiler = String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_string();
-    let key = format!("{SOURCE}\n{compiler}\n{package}\n{}", tc.lib.display());
-    let name = format!("{:016x}", crate::cache::fingerprint(key.as_bytes()));
-    let dir = crate::cache::entry("boringssl", &name, |dir| {
-        std::fs::write(dir.join("tls_peer.c"), SOURCE).map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(&tc.cc);
-        cmd.args(["-O2", "-Wall", "-o", "tls_peer", "tls_peer.c", "-I", INCLUDE, "-L"])
-            .arg(&tc.lib)
-            // The run-time search path too: the library is not in the loader's default folders.
-            .arg(format!("-Wl,-rpath,{}", tc.lib.display()))
-            .args(["-lssl", "-lcrypto", "-lpthread"])
-            .current_dir(dir);
-        let out = crate::backend::probe::run(&mut cmd, BUILD_TIMEOUT)?;
-        if !out.success {
-            return Err(format!("cc failed: {}", String::from_utf8_lossy(&out.stderr)));
-        }
-        Ok(())
-    })?;
-    Ok(dir.join("tls_peer"))
+    let lib = tc.lib.display();
+    // The run-time search path too: the library is not in the loader's default folders.
+    let args = [format!("-I{INCLUDE}"), format!("-L{lib}"), format!("-Wl,-rpath,{lib}")];
+    let args: Vec<String> = args.into_iter().chain(["-lssl", "-lcrypto", "-lpthread"].map(String::from)).collect();
+    c_adapter::build(&tc.cc, "boringssl", SOURCE, &args, &format!("{PACKAGE} {package}"))
 }
 
 /// What the probe found.
@@ -117,8 +87,8 @@ fn is_psk(s: &CipherSuite) -> bool {
     s.name().is_some_and(|n| n.contains("_PSK_"))
 }
 
-/// The capabilities from the probe's JSON (both roles alike; `unavailable` makes every cell unsupported).
-fn capabilities(probe: Option<&Value>, unavailable: Option<String>) -> Capabilities {
+/// The capabilities from the probe (both roles alike; `unavailable` makes every cell unsupported).
+fn capabilities(probe: Option<&c_adapter::Probe>, unavailable: Option<String>) -> Capabilities {
     use crate::settings::Knob::*;
     let settings = Settings::new()
         .supports([Versions, CipherSuites, Groups, SignatureAlgorithms, Alpn, ChainShape, ClientAuth])
@@ -131,21 +101,13 @@ fn capabilities(probe: Option<&Value>, unavailable: Option<String>) -> Capabilit
         )
         .lacks(SecurityLevel, "an OpenSSL notion; BoringSSL has no security levels (SSL_CTX_set_security_level)")
         .not_applicable(JavaSecurity, crate::backend::NOT_JAVA);
-    let names = |key: &str| -> Vec<String> {
-        let list = probe.and_then(|p| p[key].as_array());
-        list.into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
-    };
-    let suite = |n: &String| CipherSuite::known().find(|s| s.name() == Some(n.as_str()));
-    let cipher_suites =
-        names("suites").iter().chain(&names("tls13_suites")).filter_map(suite).filter(|s| !is_psk(s)).collect();
-    let groups = names("groups").iter().filter_map(|g| g.parse::<Group>().ok()).collect();
-    let has = |v: ProtocolVersion| probe.and_then(|p| p["versions"][v.name()].as_bool()).unwrap_or(false);
+    let suites = |key: &str| probe.map(|p| p.suites(key)).unwrap_or_default();
     Capabilities {
-        versions: ProtocolVersion::ALL.into_iter().filter(|v| has(*v)).collect(),
+        versions: probe.map(c_adapter::Probe::versions).unwrap_or_default(),
         versions_reason: "this BoringSSL does not implement it",
         settings,
-        cipher_suites,
-        groups,
+        cipher_suites: suites("suites").into_iter().chain(suites("tls13_suites")).filter(|s| !is_psk(s)).collect(),
+        groups: probe.map(c_adapter::Probe::groups).unwrap_or_default(),
         exact_alerts: true,
         reports_parameters: true,
         unavailable,
@@ -178,31 +140,19 @@ impl BoringsslBackend {
                 Ok(tc) => tc,
                 Err(why) => return unavailable(why.clone()),
             };
-            let package = package_version().unwrap_or_else(|| "unknown".into());
+            let package = c_adapter::package_version(PACKAGE).unwrap_or_else(|| "unknown".into());
             let binary = match build(tc, &package) {
                 Ok(b) if is_executable(&b) => b,
                 Ok(b) => return unavailable(format!("the boringssl adapter {} is not executable", b.display())),
                 Err(why) => return unavailable(format!("cannot build the boringssl adapter: {why}")),
             };
-            let mut cmd = Command::new(&binary);
-            cmd.arg("--probe");
-            let probe = match run_probe(&mut cmd, |last| format!("{} cannot run ({last})", binary.display())) {
+            let probe = match c_adapter::Probe::run(&binary) {
                 Ok(p) => p,
                 Err(why) => return unavailable(why),
             };
-            let list = |key: &str| -> Vec<String> {
-                probe[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
-            };
-            let default_suites = list("default_suites")
-                .iter()
-                .filter_map(|n| CipherSuite::known().find(|s| s.name() == Some(n.as_str())))
-                .filter(|s| !is_psk(s) && !s.is_tls13())
-                .collect();
-            let bounds: Vec<ProtocolVersion> = list("default_versions").iter().filter_map(|v| v.parse().ok()).collect();
-            let default_versions = match bounds[..] {
-                [lo, hi] => ProtocolVersion::ALL.into_iter().filter(|v| (lo..=hi).contains(v)).collect(),
-                _ => vec![],
-            };
+            let default_suites =
+                probe.suites("default_suites").into_iter().filter(|s| !is_psk(s) && !s.is_tls13()).collect();
+            let default_versions = probe.default_versions();
             Probed {
                 version: Some(format!("BoringSSL (Debian {PACKAGE} {package})")),
                 caps: capabilities(Some(&probe), None),
@@ -304,7 +254,7 @@ mod tests {
             "tls13_suites": ["TLS_AES_128_GCM_SHA256"],
             "groups": ["x25519", "secp256r1", ""]
         });
-        let caps = capabilities(Some(&probe), None);
+        let caps = capabilities(Some(&c_adapter::Probe::from_json(probe)), None);
         use crate::settings::Knob::*;
         for knob in [Tls13CipherSuites, SecurityLevel] {
             assert!(!caps.settings.supports_knob(knob), "{knob:?}");

@@ -11,9 +11,11 @@
 //! it cancels [`Endpoint::run`] the bridge is dropped, the adapter's socket closes, and its late answer is discarded.
 
 mod boringssl;
+mod c_adapter;
 mod go;
 mod jsse;
 mod node;
+mod nss;
 pub(crate) mod process;
 mod python;
 
@@ -37,6 +39,7 @@ pub use self::boringssl::BoringsslBackend;
 pub use self::go::GoBackend;
 pub use self::jsse::JsseBackend;
 pub use self::node::NodeBackend;
+pub use self::nss::NssBackend;
 pub use self::python::PythonBackend;
 
 /// Runs an adapter's `--probe` command and parses the one JSON object it prints. `Err` is why the runtime cannot serve
