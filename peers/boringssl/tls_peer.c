@@ -193,9 +193,7 @@ static int configure_common(SSL_CTX *ctx, const struct json *cfg, struct problem
     uint16_t prefs[32];
     size_t n = 0;
     for (size_t i = 0; i < v->len && n < 32; i++) {
-      uint16_t id = 0;
-      for (size_t k = 0; k < sizeof SIGALGS / sizeof SIGALGS[0]; k++)
-        if (!strcmp(SIGALGS[k].name, v->items[i]->str)) id = SIGALGS[k].id;
+      uint16_t id = sigalg_id(v->items[i]->str);
       if (!id) return fail(p, "unsupported", "signature scheme %s is not known here", v->items[i]->str);
       prefs[n++] = id;
     }
@@ -459,21 +457,9 @@ static void failure(struct play *pl, const char *phase, int ret, const char *own
     if (pl->seen.received >= 0) cls = C_PEER_ALERT;
     if (strstr(msg.s ? msg.s : "", "UNEXPECTED_EOF") && pl->seen.received < 0) cls = C_EOF;
   }
-  if (cls == C_UNMAPPED) {
-    struct buf m = {0};
-    putf(&m, "unmapped: no rule in peers/boringssl/tls_peer.c failure() for SSL_get_error %d: %s", err,
-         msg.s ? msg.s : "");
-    free(msg.s);
-    msg = m;
-  }
-  struct buf *b = &pl->outcome;
-  putf(b, "{\"result\":\"failed\",\"phase\":\"%s\",\"sent_alert\":", phase);
-  put_alert(b, pl->seen.sent);
-  puts_(b, ",\"received_alert\":");
-  put_alert(b, pl->seen.received);
-  putf(b, ",\"error\":\"%s\",\"message\":", CLASS_NAMES[cls]);
-  put_json_str(b, msg.s ? msg.s : "no error text");
-  puts_(b, "}");
+  char rule[96];
+  snprintf(rule, sizeof rule, "peers/boringssl/tls_peer.c failure() for SSL_get_error %d", err);
+  put_failure(&pl->outcome, phase, pl->seen.sent, pl->seen.received, cls, msg.s, rule);
   free(msg.s);
 }
 
@@ -482,25 +468,11 @@ static void established(struct play *pl, struct buf *b) {
   const uint8_t *alpn = NULL;
   unsigned alpn_len = 0;
   SSL_get0_alpn_selected(pl->ssl, &alpn, &alpn_len);
-  puts_(b, "{\"result\":\"established\",\"version\":");
-  put_json_str(b, version_name((uint16_t)SSL_version(pl->ssl)));
-  puts_(b, ",\"cipher\":");
-  put_json_str(b, c ? SSL_CIPHER_standard_name(c) : NULL);
-  const char *group = group_name(SSL_get_curve_id(pl->ssl));
-  if (group) {
-    puts_(b, ",\"group\":");
-    put_json_str(b, group);
-  }
-  puts_(b, ",\"alpn\":");
-  if (alpn_len) {
-    char name[256];
-    memcpy(name, alpn, alpn_len);
-    name[alpn_len] = '\0';
-    put_json_str(b, name);
-  } else {
-    puts_(b, "null");
-  }
-  putf(b, ",\"resumed\":%s}", SSL_session_reused(pl->ssl) ? "true" : "false");
+  char name[256] = "";
+  memcpy(name, alpn, alpn_len < sizeof name ? alpn_len : 0);
+  name[alpn_len < sizeof name ? alpn_len : 0] = '\0';
+  put_established(b, version_name((uint16_t)SSL_version(pl->ssl)), c ? SSL_CIPHER_standard_name(c) : NULL,
+                  group_name(SSL_get_curve_id(pl->ssl)), alpn_len ? name : NULL, SSL_session_reused(pl->ssl));
 }
 
 /* Reads exactly n bytes; 1 when done, else the SSL_read result (<= 0). */
@@ -546,11 +518,6 @@ data:
   failure(pl, "data", r, own);
 }
 
-static void send_outcome(long id, struct play *pl) {
-  struct buf b = {0};
-  putf(&b, "{\"id\":%ld,\"outcome\":%s}", id, pl->outcome.s ? pl->outcome.s : "null");
-  send_line(&b);
-}
 
 static struct endpoint *server_endpoint(long key, const struct json *cfg, const struct json *material,
                                         struct problem *p) {
@@ -612,7 +579,7 @@ static void serve(long id, const struct json *cfg, const struct json *material, 
   SSL_set_ex_data(pl.ssl, ex_index, &pl.seen);
   SSL_set_fd(pl.ssl, fd);
   play(&pl);
-  send_outcome(id, &pl);
+  send_outcome(id, &pl.outcome);
   linger(fd);
   SSL_set_ex_data(pl.ssl, ex_index, NULL);
   SSL_free(pl.ssl);
@@ -682,7 +649,7 @@ static void connect_(long id, int port, const struct json *cfg, const struct jso
   /* After the linger, not before: the harness takes a client's outcome as the end of the cell, and one that failed
    * at once could otherwise answer before the harness has accepted its connection, whose bytes would never cross. */
   linger(fd);
-  send_outcome(id, &pl);
+  send_outcome(id, &pl.outcome);
   SSL_set_ex_data(ssl, ex_index, NULL);
   SSL_free(ssl);
   close(fd);

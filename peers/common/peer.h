@@ -337,6 +337,13 @@ static const struct { const char *name; uint16_t id; } SIGALGS[] = {
     {"rsa_pss_pss_sha384", 0x080a}, {"rsa_pss_pss_sha512", 0x080b},
 };
 
+/* A signature scheme's code point by its IANA name (0: not known here). */
+PEER_FN uint16_t sigalg_id(const char *name) {
+  for (size_t i = 0; i < sizeof SIGALGS / sizeof SIGALGS[0]; i++)
+    if (!strcmp(SIGALGS[i].name, name)) return SIGALGS[i].id;
+  return 0;
+}
+
 /* Why a config cannot be expressed (an `unsupported` reply), or a harness-side problem (an `error` reply). */
 struct problem {
   const char *kind; /* "unsupported" or "error" */
@@ -377,6 +384,50 @@ PEER_FN int alpn_wire(const struct json *list, unsigned char *out, unsigned *len
 
 enum cls { C_PEER_ALERT, C_LOCAL, C_EOF, C_IO, C_TIMEOUT, C_UNMAPPED };
 static const char *CLASS_NAMES[] = {"peer_alert", "local", "eof", "io", "timeout", "unmapped"};
+
+/* A failed outcome (the contract's SideOutcome) into `b`: the first alert sent and received (-1: none), the class,
+ * and the stack's own words. An error no rule knows says so, and where the rule belongs (`unmapped`, `rule`). */
+PEER_FN void put_failure(struct buf *b, const char *phase, int sent, int received, enum cls cls, const char *message,
+                         const char *rule) {
+  putf(b, "{\"result\":\"failed\",\"phase\":\"%s\",\"sent_alert\":", phase);
+  put_alert(b, sent);
+  puts_(b, ",\"received_alert\":");
+  put_alert(b, received);
+  putf(b, ",\"error\":\"%s\",\"message\":", CLASS_NAMES[cls]);
+  if (cls == C_UNMAPPED) {
+    struct buf m = {0};
+    putf(&m, "unmapped: no rule in %s: ", rule);
+    puts_(&m, message ? message : "");
+    put_json_str(b, m.s);
+    free(m.s);
+  } else {
+    put_json_str(b, message && *message ? message : "no error text");
+  }
+  puts_(b, "}");
+}
+
+/* An established outcome into `b` (`group`, `alpn`: NULL when none). */
+PEER_FN void put_established(struct buf *b, const char *version, const char *cipher, const char *group,
+                             const char *alpn, int resumed) {
+  puts_(b, "{\"result\":\"established\",\"version\":");
+  put_json_str(b, version);
+  puts_(b, ",\"cipher\":");
+  put_json_str(b, cipher);
+  if (group) {
+    puts_(b, ",\"group\":");
+    put_json_str(b, group);
+  }
+  puts_(b, ",\"alpn\":");
+  put_json_str(b, alpn);
+  putf(b, ",\"resumed\":%s}", resumed ? "true" : "false");
+}
+
+/* The final reply for request `id`: its outcome (null if none was made). */
+PEER_FN void send_outcome(long id, const struct buf *outcome) {
+  struct buf b = {0};
+  putf(&b, "{\"id\":%ld,\"outcome\":%s}", id, outcome->s ? outcome->s : "null");
+  send_line(&b);
+}
 
 PEER_FN void set_timeouts(int fd, int seconds) {
   struct timeval tv = {seconds, 0};

@@ -238,9 +238,7 @@ static int configure_common(PRFileDesc *ssl, const struct json *cfg, struct prob
     SSLSignatureScheme schemes[32];
     unsigned n = 0;
     for (size_t k = 0; k < v->len && n < 32; k++) {
-      uint16_t id = 0;
-      for (size_t i = 0; i < sizeof SIGALGS / sizeof SIGALGS[0]; i++)
-        if (!strcmp(SIGALGS[i].name, v->items[k]->str)) id = SIGALGS[i].id;
+      uint16_t id = sigalg_id(v->items[k]->str);
       if (!id) return fail(p, "unsupported", "signature scheme %s is not known here", v->items[k]->str);
       schemes[n++] = (SSLSignatureScheme)id;
     }
@@ -319,20 +317,9 @@ static void failure(struct play *pl, const char *phase, PRErrorCode err, const c
     /* NSS reports a received alert as its own error (SSL_ERROR_*_ALERT): the alert itself says it was the peer's. */
     if (pl->seen.received >= 0) cls = C_PEER_ALERT;
   }
-  if (cls == C_UNMAPPED) {
-    struct buf m = {0};
-    putf(&m, "unmapped: no rule in peers/nss/tls_peer.c failure() for NSS error %d: %s", err, msg.s ? msg.s : "");
-    free(msg.s);
-    msg = m;
-  }
-  struct buf *b = &pl->outcome;
-  putf(b, "{\"result\":\"failed\",\"phase\":\"%s\",\"sent_alert\":", phase);
-  put_alert(b, pl->seen.sent);
-  puts_(b, ",\"received_alert\":");
-  put_alert(b, pl->seen.received);
-  putf(b, ",\"error\":\"%s\",\"message\":", CLASS_NAMES[cls]);
-  put_json_str(b, msg.s ? msg.s : "no error text");
-  puts_(b, "}");
+  char rule[80];
+  snprintf(rule, sizeof rule, "peers/nss/tls_peer.c failure() for NSS error %d", err);
+  put_failure(&pl->outcome, phase, pl->seen.sent, pl->seen.received, cls, msg.s, rule);
   free(msg.s);
 }
 
@@ -342,27 +329,14 @@ static void established(struct play *pl, struct buf *b) {
   memset(&info, 0, sizeof info);
   SSL_GetChannelInfo(pl->ssl, &info, sizeof info);
   int named = SSL_GetCipherSuiteInfo(info.cipherSuite, &suite, sizeof suite) == SECSuccess;
-  puts_(b, "{\"result\":\"established\",\"version\":");
-  put_json_str(b, version_name(info.protocolVersion));
-  puts_(b, ",\"cipher\":");
-  put_json_str(b, named ? suite.cipherSuiteName : NULL);
-  const char *group = group_name((uint16_t)info.keaGroup);
-  if (group) {
-    puts_(b, ",\"group\":");
-    put_json_str(b, group);
-  }
   SSLNextProtoState state;
   unsigned char proto[256];
   unsigned len = 0;
-  puts_(b, ",\"alpn\":");
-  if (SSL_GetNextProto(pl->ssl, &state, proto, &len, sizeof proto - 1) == SECSuccess &&
-      (state == SSL_NEXT_PROTO_NEGOTIATED || state == SSL_NEXT_PROTO_SELECTED) && len) {
-    proto[len] = '\0';
-    put_json_str(b, (const char *)proto);
-  } else {
-    puts_(b, "null");
-  }
-  putf(b, ",\"resumed\":%s}", info.resumed ? "true" : "false");
+  int agreed = SSL_GetNextProto(pl->ssl, &state, proto, &len, sizeof proto - 1) == SECSuccess &&
+               (state == SSL_NEXT_PROTO_NEGOTIATED || state == SSL_NEXT_PROTO_SELECTED) && len;
+  proto[agreed ? len : 0] = '\0';
+  put_established(b, version_name(info.protocolVersion), named ? suite.cipherSuiteName : NULL,
+                  group_name((uint16_t)info.keaGroup), agreed ? (const char *)proto : NULL, info.resumed);
 }
 
 /* Reads exactly n bytes: 1 when done, 0 at the end of the stream, -1 on an error (PR_GetError). */
@@ -431,11 +405,6 @@ after:
   failure(pl, "data", 0, "application data after the exchange");
 }
 
-static void send_outcome(long id, struct play *pl) {
-  struct buf b = {0};
-  putf(&b, "{\"id\":%ld,\"outcome\":%s}", id, pl->outcome.s ? pl->outcome.s : "null");
-  send_line(&b);
-}
 
 /* An NSS socket over a connected descriptor, with the alert callbacks. */
 static PRFileDesc *nss_socket(int fd, struct play *pl) {
@@ -504,7 +473,7 @@ static void serve(long id, const struct json *cfg, const struct json *material) 
   }
   SSL_ResetHandshake(pl.ssl, PR_TRUE);
   play(&pl);
-  send_outcome(id, &pl);
+  send_outcome(id, &pl.outcome);
   linger(fd);
 }
 
@@ -545,7 +514,7 @@ static void connect_(long id, int port, const struct json *cfg, const struct jso
   play(&pl);
   /* After the linger, not before: the harness takes a client's outcome as the end of the cell. */
   linger(fd);
-  send_outcome(id, &pl);
+  send_outcome(id, &pl.outcome);
 }
 
 /* One request, in a child process of its own: NSS initialised here, for this connection alone. */

@@ -11,21 +11,16 @@
 //! verifier's choices are not what this backend shows. Alerts are exact: libssl's info callback reports each alert it
 //! writes and reads, and the key log goes to the harness, which checks them against the decrypted bytes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
-use std::time::Duration;
 
-use serde_json::{Map, Value};
-
-use super::c_adapter;
-use super::process::Pool;
-use super::{adapter_version, client_request, is_executable, pooled_endpoint, server_request};
+use super::c_adapter::{self, Build, CAdapter, Reading};
+use super::{client_request, server_request};
 use crate::backend::{Backend, Capabilities, ConfigError, Endpoint};
 use crate::pki::Pki;
 use crate::scenario::{ClientConfig, ServerConfig};
 use crate::settings::Settings;
-use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
+use crate::vocab::{BackendId, CipherSuite, Group, Role};
 
 /// The adapter, as shipped in the repository.
 const SOURCE: &str = include_str!("../../../peers/boringssl/tls_peer.c");
@@ -36,21 +31,12 @@ const INSTALL_HINT: &str =
 const PACKAGE: &str = "android-libboringssl";
 /// Where the package puts BoringSSL's headers (under `openssl/`, beside the system OpenSSL's, hence the own folder).
 const INCLUDE: &str = "/usr/include/android";
-/// How long the adapter may take to start and say ready.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-/// What the process is called in errors.
-const NAME: &str = "boringssl adapter";
 
-/// What a build needs: the compiler and the library's folder.
-struct Toolchain {
-    cc: PathBuf,
-    lib: PathBuf,
-}
-
-/// The C compiler and BoringSSL's development files, if all are installed.
-fn toolchain() -> Result<Toolchain, String> {
+/// What a build needs: the compiler, BoringSSL's headers and libraries (in the multiarch folder,
+/// `/usr/lib/x86_64-linux-gnu/android`), and the package's version, which the adapter cannot tell: BoringSSL calls
+/// itself "OpenSSL 1.1.1 (compatible; BoringSSL)" in every release.
+fn build() -> Result<Build, String> {
     let cc = c_adapter::compiler(INSTALL_HINT)?;
-    // The package installs into the multiarch folder (`/usr/lib/x86_64-linux-gnu/android`).
     let mut arch = Command::new(&cc);
     arch.arg("-print-multiarch");
     let out = crate::backend::probe::run(&mut arch, crate::backend::probe::PROBE_DEADLINE)?;
@@ -60,27 +46,23 @@ fn toolchain() -> Result<Toolchain, String> {
     if !header.is_file() || !lib.join("libssl.so").exists() {
         return Err(format!("BoringSSL's libssl and headers not found ({}): {INSTALL_HINT}", header.display()));
     }
-    Ok(Toolchain { cc, lib })
-}
-
-/// The adapter binary for this source, compiler and library, built into the cache when it is not there yet.
-fn build(tc: &Toolchain, package: &str) -> Result<PathBuf, String> {
-    let lib = tc.lib.display();
+    let lib = lib.display();
     // The run-time search path too: the library is not in the loader's default folders.
     let args = [format!("-I{INCLUDE}"), format!("-L{lib}"), format!("-Wl,-rpath,{lib}")];
-    let args: Vec<String> = args.into_iter().chain(["-lssl", "-lcrypto", "-lpthread"].map(String::from)).collect();
-    c_adapter::build(&tc.cc, "boringssl", SOURCE, &args, &format!("{PACKAGE} {package}"))
+    let package = c_adapter::package_version(PACKAGE).unwrap_or_else(|| "unknown".into());
+    Ok(Build {
+        cc,
+        args: args.into_iter().chain(["-lssl", "-lcrypto", "-lpthread"].map(String::from)).collect(),
+        library: format!("{PACKAGE} {package}"),
+    })
 }
 
-/// What the probe found.
-struct Probed {
-    version: Option<String>,
-    caps: Capabilities,
-    binary: Option<PathBuf>,
-    /// What a fresh context offers: TLS 1.2 suites in order, and the version range.
-    default_suites: Vec<CipherSuite>,
-    default_versions: Vec<ProtocolVersion>,
-}
+/// How the backend reads its probe.
+const READING: Reading = Reading {
+    caps: capabilities,
+    version: |_, library| format!("BoringSSL (Debian {library})"),
+    usable: |s| !is_psk(s),
+};
 
 /// PSK suites need a PSK callback, which no scenario sets: libssl leaves them out of a ClientHello without one.
 fn is_psk(s: &CipherSuite) -> bool {
@@ -116,64 +98,13 @@ fn capabilities(probe: Option<&c_adapter::Probe>, unavailable: Option<String>) -
 
 /// The boringssl backend.
 pub struct BoringsslBackend {
-    toolchain: Result<Toolchain, String>,
-    probed: OnceLock<Probed>,
-    pool: Pool,
+    adapter: CAdapter,
 }
 
 impl BoringsslBackend {
     /// The compiler and library found now (missing: every cell is unsupported, with the setup command).
     pub fn new() -> Self {
-        BoringsslBackend { toolchain: toolchain(), probed: OnceLock::new(), pool: Pool::new(NAME) }
-    }
-
-    fn probed(&self) -> &Probed {
-        self.probed.get_or_init(|| {
-            let unavailable = |why: String| Probed {
-                version: None,
-                caps: capabilities(None, Some(why)),
-                binary: None,
-                default_suites: vec![],
-                default_versions: vec![],
-            };
-            let tc = match &self.toolchain {
-                Ok(tc) => tc,
-                Err(why) => return unavailable(why.clone()),
-            };
-            let package = c_adapter::package_version(PACKAGE).unwrap_or_else(|| "unknown".into());
-            let binary = match build(tc, &package) {
-                Ok(b) if is_executable(&b) => b,
-                Ok(b) => return unavailable(format!("the boringssl adapter {} is not executable", b.display())),
-                Err(why) => return unavailable(format!("cannot build the boringssl adapter: {why}")),
-            };
-            let probe = match c_adapter::Probe::run(&binary) {
-                Ok(p) => p,
-                Err(why) => return unavailable(why),
-            };
-            let default_suites =
-                probe.suites("default_suites").into_iter().filter(|s| !is_psk(s) && !s.is_tls13()).collect();
-            let default_versions = probe.default_versions();
-            Probed {
-                version: Some(format!("BoringSSL (Debian {PACKAGE} {package})")),
-                caps: capabilities(Some(&probe), None),
-                binary: Some(binary),
-                default_suites,
-                default_versions,
-            }
-        })
-    }
-
-    fn launch(&self) -> Result<Command, String> {
-        let p = self.probed();
-        if let Some(why) = &p.caps.unavailable {
-            return Err(why.clone());
-        }
-        let binary = p.binary.as_ref().ok_or("the boringssl adapter was not built")?;
-        Ok(Command::new(binary))
-    }
-
-    fn endpoint(&self, role: Role, request: Map<String, Value>) -> Result<Box<dyn Endpoint>, ConfigError> {
-        pooled_endpoint(&self.pool, || self.launch(), START_TIMEOUT, (role, request), NAME)
+        BoringsslBackend { adapter: CAdapter::new(("boringssl", "boringssl adapter"), SOURCE, build(), READING) }
     }
 }
 
@@ -189,20 +120,16 @@ impl Backend for BoringsslBackend {
     }
 
     fn capabilities(&self, _role: Role) -> &Capabilities {
-        &self.probed().caps
+        &self.adapter.probed().caps
     }
 
     fn behaviour(&self, role: Role) -> crate::backend::Behaviour {
         use crate::backend::{Behaviour, Preset, Strength};
-        let p = self.probed();
+        let p = self.adapter.probed();
         let origin = "BoringSSL's default (a fresh SSL_CTX)";
-        let versions = match p.default_versions.is_empty() {
-            true => Preset::new(ProtocolVersion::ALL, origin),
-            false => Preset::new(p.default_versions.clone(), origin),
-        };
         Behaviour {
-            versions,
-            tls12_suites: (!p.default_suites.is_empty()).then(|| Preset::new(p.default_suites.clone(), origin)),
+            versions: p.versions_preset(origin),
+            tls12_suites: p.suites_preset(origin),
             // Fixed, AES-GCM first on a machine with AES instructions (ssl_cipher.cc, kTLS13Ciphers).
             tls13_suites: Some(Preset::new([0x1301, 0x1302, 0x1303].map(CipherSuite), origin)),
             // kDefaultGroups: X25519, P-256, P-384 (P-521 only when configured).
@@ -227,18 +154,15 @@ impl Backend for BoringsslBackend {
 
     /// The version the probe found; no process is started just to print it.
     fn version(&self) -> String {
-        let p = self.probed.get();
-        let probed = (p.and_then(|p| p.version.as_deref()), p.and_then(|p| p.caps.unavailable.as_deref()));
-        let missing = self.toolchain.as_ref().err().cloned();
-        adapter_version(&self.pool, probed, missing, "boringssl (version read at first use)")
+        self.adapter.version()
     }
 
     fn server(&self, cfg: &ServerConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
-        self.endpoint(Role::Server, server_request(cfg, pki)?)
+        self.adapter.endpoint(Role::Server, server_request(cfg, pki)?)
     }
 
     fn client(&self, cfg: &ClientConfig, pki: &Pki) -> Result<Box<dyn Endpoint>, ConfigError> {
-        self.endpoint(Role::Client, client_request(cfg, pki)?)
+        self.adapter.endpoint(Role::Client, client_request(cfg, pki)?)
     }
 }
 
@@ -269,7 +193,14 @@ mod tests {
 
     #[test]
     fn without_the_library_every_cell_is_unsupported_with_the_setup_command() {
-        let b = BoringsslBackend { toolchain: Err(format!("not here: {INSTALL_HINT}")), ..BoringsslBackend::new() };
+        let b = BoringsslBackend {
+            adapter: CAdapter::new(
+                ("boringssl", "boringssl adapter"),
+                SOURCE,
+                Err(format!("not here: {INSTALL_HINT}")),
+                READING,
+            ),
+        };
         for role in [Role::Client, Role::Server] {
             let why = b.capabilities(role).unavailable.clone().unwrap_or_default();
             assert!(why.contains("scripts/setup-peers.sh"), "{why}");
