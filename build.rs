@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     loopback_shim();
+    source_hash();
     println!("cargo:rerun-if-changed=Cargo.lock");
     let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
     for (krate, var) in
@@ -55,4 +56,38 @@ fn build_shim(src: &Path, out: &Path) -> Result<(), String> {
         return Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&run.stderr).trim()));
     }
     Ok(())
+}
+
+/// A fingerprint of the sources a build of this library is made from (every file under src/, the manifest, and the
+/// OpenSSL 3.5 peer's own source and lock), as `TLSMATRIX_SOURCE_HASH`. The peer (peers/openssl) links this library
+/// too, so it reports the hash of the sources it was built from, and tlsmatrix refuses a peer built from others
+/// (src/backend/peer/openssl35.rs) instead of running stale code. FNV-1a: stable across builds and Rust versions.
+fn source_hash() {
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, files);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(Path::new("src"), &mut files);
+    files.sort();
+    files.extend(["Cargo.toml", "peers/openssl/src/main.rs", "peers/openssl/Cargo.lock"].map(PathBuf::from));
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap_or_default();
+        for b in f.to_string_lossy().as_bytes().iter().chain(&bytes) {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    println!("cargo:rerun-if-changed=src");
+    for f in ["Cargo.toml", "peers/openssl/src/main.rs", "peers/openssl/Cargo.lock"] {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    println!("cargo:rustc-env=TLSMATRIX_SOURCE_HASH={h:016x}");
 }

@@ -22,6 +22,9 @@
 #                              backend, whose C adapter tlsmatrix builds with gcc into the user's cache on first use
 #   libnss3-dev                NSS's libssl3 and headers (found with pkg-config): the `nss` backend, whose C adapter
 #                              tlsmatrix builds the same way
+#   OpenSSL 3.5 peer           peers/openssl built with cargo (OpenSSL 3.5.5 from source, openssl-src) into the user's
+#                              cache: the `openssl@3.5` backend. About 3 minutes the first time; every later run lets
+#                              cargo check it (a second), so a change to the openssl backend's code is rebuilt
 set -euo pipefail
 
 check=0
@@ -77,7 +80,23 @@ for major in $(printf '%s\n' "${!nodes[@]}" | sort -n); do
   [ -x "$cache/node/$major/bin/node" ] || missing_nodes+=("$major")
 done
 
+# The OpenSSL 3.5 peer: tlsmatrix's openssl backend linked against OpenSSL 3.5 (one OpenSSL per binary), a crate of
+# its own with its own lock. cargo decides whether anything is to be done; the backend refuses a binary built from
+# other sources than the tlsmatrix that runs it.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+peer_bin="$cache/openssl-peer/target/release/tlsmatrix-openssl-peer"
+build_openssl_peer() {
+  [ -x "$peer_bin" ] || echo "setup-peers: the OpenSSL 3.5 peer (peers/openssl, OpenSSL built from source) into $cache/openssl-peer"
+  cargo build --release --locked --quiet --manifest-path "$root/peers/openssl/Cargo.toml" \
+    --target-dir "$cache/openssl-peer/target"
+}
+
 if ((${#missing[@]} == 0 && ${#missing_jdks[@]} == 0 && ${#missing_nodes[@]} == 0)); then
+  if ((check)); then
+    [ -x "$peer_bin" ] || { echo "setup-peers: missing: the OpenSSL 3.5 peer (bash scripts/setup-peers.sh builds it)"; exit 1; }
+  else
+    build_openssl_peer
+  fi
   echo "setup-peers: every optional peer and tool is installed"
   exit 0
 fi
@@ -116,6 +135,7 @@ for major in "${missing_nodes[@]}"; do
   rm -rf "$work"
 done
 if ((${#missing[@]} == 0)); then
+  build_openssl_peer
   echo "setup-peers: done"
   exit 0
 fi
@@ -127,4 +147,5 @@ echo "setup-peers: installing ${missing[*]}"
 echo "wireshark-common wireshark-common/install-setuid boolean false" | "${sudo[@]}" debconf-set-selections 2>/dev/null || true
 "${sudo[@]}" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+build_openssl_peer
 echo "setup-peers: done"

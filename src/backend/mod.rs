@@ -37,8 +37,10 @@ use crate::wire::KeyLog;
 pub use self::behaviour::{Behaviour, NoDhParameters, Preset, Strength};
 pub use self::cli::{GnutlsBackend, OpensslCliBackend};
 pub use self::native_tls::NativeTlsBackend;
-pub use self::openssl::{OpensslBackend, keep_system_trust_out};
-pub use self::peer::{BoringsslBackend, GoBackend, JsseBackend, NodeBackend, NssBackend, PythonBackend};
+pub use self::openssl::{OpensslBackend, keep_system_trust_out, source_fingerprint as openssl_source_fingerprint};
+pub use self::peer::{
+    BoringsslBackend, GoBackend, JsseBackend, NodeBackend, NssBackend, Openssl35Backend, PythonBackend,
+};
 pub use self::rustls::{RustlsBackend, sent_alert as rustls_sent_alert};
 
 /// What a backend can express for one role. Everything it lacks carries the reason a user would want to read.
@@ -198,6 +200,7 @@ impl Registry {
                 Arc::new(JsseBackend::release(BackendId::Jsse11)),
                 Arc::new(JsseBackend::release(BackendId::Jsse21)),
                 Arc::new(JsseBackend::release(BackendId::Jsse25)),
+                Arc::new(Openssl35Backend::new()),
                 Arc::new(OpensslCliBackend::new()),
                 Arc::new(GnutlsBackend::new()),
                 Arc::new(PythonBackend::new()),

@@ -43,6 +43,14 @@ pub struct OpensslBackend {
     clients: ConfigCache<SslContext>,
 }
 
+/// The fingerprint of the sources this build of the library is made from (build.rs: every file under src/, the
+/// manifest, and the OpenSSL 3.5 peer's source and lock). The peer that runs this backend's code over another OpenSSL
+/// (`peers/openssl`) links the library too and reports its own: one built from other sources is refused, its cells
+/// unsupported until the setup script rebuilds it, instead of running stale code.
+pub fn source_fingerprint() -> &'static str {
+    env!("TLSMATRIX_SOURCE_HASH")
+}
+
 impl OpensslBackend {
     /// Probes what the linked OpenSSL implements.
     pub fn new() -> Self {

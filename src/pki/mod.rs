@@ -276,6 +276,22 @@ pub struct Pki {
 }
 
 impl Pki {
+    /// A PKI of ready-made credentials, by name: what a peer process rebuilds from the material of a request (see
+    /// docs/peers.md) so that a backend's own code can run against it. Its id follows the certificates, so configs
+    /// cached for one set of certificates are never used with another.
+    pub fn from_credentials(creds: BTreeMap<String, Credential>) -> Pki {
+        let mut der = Vec::new();
+        // Every certificate of every credential: the same leaf with another chain is another PKI (a config cached
+        // for the full chain must not serve a leaf-only one).
+        for (name, c) in &creds {
+            der.extend_from_slice(name.as_bytes());
+            for cert in std::iter::once(&c.cert).chain(&c.intermediates) {
+                der.extend(cert.to_der().unwrap_or_default());
+            }
+        }
+        Pki { creds, specs: BTreeMap::new(), id: crate::cache::fingerprint(&der) }
+    }
+
     /// Reads `pki.yaml`, generates every key in memory and signs every certificate.
     ///
     /// Keys never touch the disk (nothing to leak, nothing to clean up); `tlsmatrix pki-export DIR` writes them out

@@ -89,6 +89,12 @@ pub fn negotiated_group(ssl: &SslRef) -> Option<Group> {
     if nid <= 0 || nid > c_long::from(c_int::MAX) {
         return None;
     }
+    // A group without a NID (OpenSSL 3.5's ML-KEM hybrids) comes as TLSEXT_nid_unknown | its code point
+    // (SSL_get_negotiated_group(3)).
+    const TLSEXT_NID_UNKNOWN: c_long = 0x0100_0000;
+    if nid & TLSEXT_NID_UNKNOWN != 0 {
+        return Some(Group((nid & 0xffff) as u16));
+    }
     let name = ::openssl::nid::Nid::from_raw(nid as c_int).short_name().ok()?;
     Group::from_openssl_name(if name == "prime256v1" { "P-256" } else { name })
 }

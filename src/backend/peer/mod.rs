@@ -16,6 +16,7 @@ mod go;
 mod jsse;
 mod node;
 mod nss;
+mod openssl35;
 pub(crate) mod process;
 mod python;
 
@@ -40,6 +41,7 @@ pub use self::go::GoBackend;
 pub use self::jsse::JsseBackend;
 pub use self::node::NodeBackend;
 pub use self::nss::NssBackend;
+pub use self::openssl35::Openssl35Backend;
 pub use self::python::PythonBackend;
 
 /// Runs an adapter's `--probe` command and parses the one JSON object it prints. `Err` is why the runtime cannot serve
