@@ -551,30 +551,11 @@ static void serve(long id, const struct json *cfg, const struct json *material, 
   struct problem p = {0};
   struct endpoint *e = server_endpoint(key, cfg, material, &p);
   if (!e) { reply_str(id, p.kind, p.text); return; }
-  int lfd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = 0};
-  socklen_t alen = sizeof addr;
-  if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof addr) || listen(lfd, 1) ||
-      getsockname(lfd, (struct sockaddr *)&addr, &alen)) {
-    reply_str(id, "error", strerror(errno));
-    if (lfd >= 0) close(lfd);
-    endpoint_release(e);
-    return;
-  }
-  struct buf b = {0};
-  putf(&b, "{\"id\":%ld,\"listening\":%d}", id, ntohs(addr.sin_port));
-  send_line(&b);
-  struct pollfd pfd = {lfd, POLLIN, 0};
-  int fd = poll(&pfd, 1, SOCKET_TIMEOUT_S * 1000) == 1 ? accept(lfd, NULL, NULL) : -1;
-  close(lfd);
+  int fd = accept_one(id);
   if (fd < 0) {
-    reply_str(id, "error", "no connection came within the socket timeout");
     endpoint_release(e);
     return;
   }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  set_timeouts(fd, SOCKET_TIMEOUT_S);
   struct play pl = {.ssl = SSL_new(e->ctx), .seen = {id, -1, -1, 0, NULL}, .client = 0};
   SSL_set_ex_data(pl.ssl, ex_index, &pl.seen);
   SSL_set_fd(pl.ssl, fd);
@@ -629,19 +610,12 @@ static void connect_(long id, int port, const struct json *cfg, const struct jso
   pthread_mutex_lock(&e->lock);
   if (e->session) SSL_set_session(ssl, e->session);
   pthread_mutex_unlock(&e->lock);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                             .sin_port = htons((uint16_t)port)};
-  set_timeouts(fd, SOCKET_TIMEOUT_S);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr)) {
-    reply_str(id, "error", strerror(errno));
-    if (fd >= 0) close(fd);
+  int fd = connect_loopback(id, port);
+  if (fd < 0) {
     SSL_free(ssl);
     endpoint_release(e);
     return;
   }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   struct play pl = {.ssl = ssl, .seen = {id, -1, -1, 0, key ? e : NULL}, .client = 1};
   SSL_set_ex_data(ssl, ex_index, &pl.seen);
   SSL_set_fd(ssl, fd);

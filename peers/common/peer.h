@@ -13,6 +13,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -433,6 +436,51 @@ PEER_FN void set_timeouts(int fd, int seconds) {
   struct timeval tv = {seconds, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+/* Listens on 127.0.0.1, port 0, says `listening` for request `id`, and accepts one connection within the socket
+ * timeout, with TCP_NODELAY and the socket timeouts: its descriptor, or -1 once the error is replied. */
+PEER_FN int accept_one(long id) {
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = 0};
+  socklen_t alen = sizeof addr;
+  if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof addr) || listen(lfd, 1) ||
+      getsockname(lfd, (struct sockaddr *)&addr, &alen)) {
+    reply_str(id, "error", strerror(errno));
+    if (lfd >= 0) close(lfd);
+    return -1;
+  }
+  struct buf b = {0};
+  putf(&b, "{\"id\":%ld,\"listening\":%d}", id, ntohs(addr.sin_port));
+  send_line(&b);
+  struct pollfd pfd = {lfd, POLLIN, 0};
+  int fd = poll(&pfd, 1, SOCKET_TIMEOUT_S * 1000) == 1 ? accept(lfd, NULL, NULL) : -1;
+  close(lfd);
+  if (fd < 0) {
+    reply_str(id, "error", "no connection came within the socket timeout");
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  set_timeouts(fd, SOCKET_TIMEOUT_S);
+  return fd;
+}
+
+/* Connects to 127.0.0.1:`port`, with TCP_NODELAY and the socket timeouts: its descriptor, or -1 once the error is
+ * replied to request `id`. */
+PEER_FN int connect_loopback(long id, int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                             .sin_port = htons((uint16_t)port)};
+  if (fd >= 0) set_timeouts(fd, SOCKET_TIMEOUT_S);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr)) {
+    reply_str(id, "error", strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
 }
 
 /* Closes without a reset: Linux answers close() with RST when unread bytes are waiting (a client's ping after the

@@ -431,23 +431,8 @@ static void serve(long id, const struct json *cfg, const struct json *material) 
     reply_str(id, "error", "SSL_ConfigServerSessionIDCache failed");
     return;
   }
-  int lfd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = 0};
-  socklen_t alen = sizeof addr;
-  if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof addr) || listen(lfd, 1) ||
-      getsockname(lfd, (struct sockaddr *)&addr, &alen)) {
-    reply_str(id, "error", strerror(errno));
-    return;
-  }
-  struct buf b = {0};
-  putf(&b, "{\"id\":%ld,\"listening\":%d}", id, ntohs(addr.sin_port));
-  send_line(&b);
-  struct pollfd pfd = {lfd, POLLIN, 0};
-  int fd = poll(&pfd, 1, SOCKET_TIMEOUT_S * 1000) == 1 ? accept(lfd, NULL, NULL) : -1;
-  close(lfd);
-  if (fd < 0) { reply_str(id, "error", "no connection came within the socket timeout"); return; }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int fd = accept_one(id);
+  if (fd < 0) return;
   struct play pl = {.seen = {-1, -1, 0}, .client = 0};
   pl.ssl = nss_socket(fd, &pl);
   SSLExtraServerCertData extra;
@@ -490,15 +475,8 @@ static void connect_(long id, int port, const struct json *cfg, const struct jso
   struct credential c = {0};
   const struct json *cred = get(material, "certificate");
   if (cred && !load_credential(cred, &c, &p)) { reply_str(id, p.kind, p.text); return; }
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                             .sin_port = htons((uint16_t)port)};
-  if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr)) {
-    reply_str(id, "error", strerror(errno));
-    return;
-  }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int fd = connect_loopback(id, port);
+  if (fd < 0) return;
   struct play pl = {.seen = {-1, -1, 0}, .client = 1};
   pl.ssl = nss_socket(fd, &pl);
   /* What the application connects to is what it verifies (SSL_AuthCertificate checks the name given here, a DNS
