@@ -159,6 +159,26 @@ pub(crate) fn adapter_version(
     }
 }
 
+/// The connection the adapter made, if it is already waiting to be accepted.
+///
+/// An adapter client that fails at once (OpenSSL 3.5 with no protocol left at its security level writes its alert
+/// before any ClientHello) connects, writes, closes and reports its outcome in well under a millisecond, so its reply
+/// can reach the harness before the reactor has told the listener about the connection. Loopback connects complete
+/// in the kernel before the adapter's `connect` returns, so whatever it connected is in the accept queue by the time
+/// its reply is read: a non-blocking accept here finds it, and its bytes (that alert) are bridged to the relay like
+/// any other instead of being dropped with the listener.
+fn accept_now(listener: TcpListener) -> Result<Option<TcpStream>, ConfigError> {
+    let listener = listener.into_std()?;
+    match listener.accept() {
+        Ok((conn, _)) => {
+            conn.set_nonblocking(true)?;
+            Ok(Some(TcpStream::from_std(conn)?))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// One side of a cell played by an adapter process.
 pub(crate) struct PeerEndpoint {
     /// The adapter, already running and ready.
@@ -198,12 +218,18 @@ impl PeerEndpoint {
         conn: TcpStream,
         ticket: &mut Ticket,
         keys: &KeyLog,
+        first: Option<Option<Reply>>,
     ) -> Result<SideOutcome, ConfigError> {
         conn.set_nodelay(true)?;
         let reported = tokio::sync::Notify::new();
         let outcome = async {
+            let mut first = first;
             let reply = loop {
-                match ticket.replies.recv().await {
+                let next = match first.take() {
+                    Some(reply) => reply,
+                    None => ticket.replies.recv().await,
+                };
+                match next {
                     Some(Reply::KeyLog(line)) => keys.push(&line),
                     other => break other,
                 }
@@ -233,7 +259,7 @@ impl Endpoint for PeerEndpoint {
                 let conn = TcpStream::connect(("127.0.0.1", port))
                     .await
                     .map_err(|e| ConfigError::new(format!("connect to the {name} on 127.0.0.1:{port}: {e}")))?;
-                self.finish(io, conn, &mut ticket, keys).await
+                self.finish(io, conn, &mut ticket, keys, None).await
             }
             Role::Client => {
                 let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -241,13 +267,90 @@ impl Endpoint for PeerEndpoint {
                 let mut req = self.request.clone();
                 req.insert("connect".into(), port.into());
                 let mut ticket = self.process.request(req).map_err(ConfigError::new)?;
-                let conn = tokio::select! {
-                    accepted = listener.accept() => accepted?.0,
-                    reply = ticket.replies.recv() => return self.early_end(reply),
+                let (conn, first) = tokio::select! {
+                    biased;
+                    accepted = listener.accept() => (accepted?.0, None),
+                    reply = ticket.replies.recv() => match accept_now(listener)? {
+                        Some(conn) => (conn, Some(reply)),
+                        None => return self.early_end(reply),
+                    },
                 };
-                drop(listener);
-                self.finish(io, conn, &mut ticket, keys).await
+                self.finish(io, conn, &mut ticket, keys, first).await
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+    use std::time::Duration;
+
+    use tokio::io::AsyncReadExt;
+
+    use super::process::{Pool, ProcessKey};
+    use super::*;
+
+    /// The alert OpenSSL 3.5 writes when a TLS 1.0-only client has no version left: protocol_version, fatal.
+    const ALERT: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46];
+
+    /// A client adapter that connects, writes its alert, closes and reports at once, with no ClientHello and no
+    /// answer to wait for: the fastest a real one (OpenSSL 3.5 with no protocols available) can be.
+    fn instant_failure() -> Result<Command, String> {
+        let script = r#"echo '{"ready":true,"version":"fake"}'
+while read -r line; do
+  id=$(printf '%s' "$line" | sed 's/.*"id":\([0-9]*\).*/\1/')
+  port=$(printf '%s' "$line" | sed 's/.*"connect":\([0-9]*\).*/\1/')
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  printf '\025\003\003\000\002\002\106' >&3
+  exec 3>&-
+  echo "{\"id\":$id,\"outcome\":{\"result\":\"failed\",\"phase\":\"handshake\",\"sent_alert\":\"protocol_version\",\"received_alert\":null,\"error\":\"local\",\"message\":\"no protocols available\"}}"
+done"#;
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", script]);
+        Ok(cmd)
+    }
+
+    /// What an adapter client wrote before it reported reaches the relay, round after round. Which of the two the
+    /// harness sees first depends on its reactor: on an idle machine the connection usually wins, under a full
+    /// matrix the reply often did, and then the listener was dropped with the connection and its alert unread. The
+    /// reply-first path cannot be forced from here; `accept_now_takes_a_waiting_connection_without_the_reactor`
+    /// covers it, and this test the whole way from the adapter's bytes to the relay.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_writes_and_reports_at_once_still_reaches_the_relay() {
+        let pool = Pool::new("fake adapter");
+        let process = pool.get(&ProcessKey::default(), instant_failure, Duration::from_secs(10)).unwrap();
+        for round in 0..20 {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut relay = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+            let (io, _) = listener.accept().await.unwrap();
+            let mut endpoint = PeerEndpoint {
+                process: process.clone(),
+                role: Role::Client,
+                request: Map::new(),
+                name: "fake adapter",
+            };
+            let outcome = endpoint.run(Conn::Direct(io), &KeyLog::new()).await.unwrap();
+            assert!(matches!(&outcome, SideOutcome::Failed(f) if f.sent_alert.is_some()), "round {round}: {outcome:?}");
+            let mut seen = Vec::new();
+            tokio::time::timeout(Duration::from_secs(5), relay.read_to_end(&mut seen)).await.unwrap().unwrap();
+            assert_eq!(seen, ALERT, "round {round}: the adapter's alert must reach the relay");
+        }
+    }
+
+    /// The non-blocking accept finds a connection the reactor has not reported yet, and nothing when none came.
+    #[tokio::test]
+    async fn accept_now_takes_a_waiting_connection_without_the_reactor() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut early = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        std::io::Write::write_all(&mut early, &ALERT).unwrap();
+        drop(early);
+        let mut conn = accept_now(listener).unwrap().expect("the connection was in the accept queue");
+        let mut seen = Vec::new();
+        conn.read_to_end(&mut seen).await.unwrap();
+        assert_eq!(seen, ALERT);
+        let empty = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        assert!(accept_now(empty).unwrap().is_none());
     }
 }
