@@ -26,6 +26,7 @@
 
 #include "peer.h"
 
+#include <strings.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <fcntl.h>
@@ -417,16 +418,53 @@ static PRFileDesc *nss_socket(int fd, struct play *pl) {
   return ssl;
 }
 
+/* A server's other sites (sni_certificates): the host name a client asks for, and the credential it then gets. */
+struct sites {
+  size_t n;
+  const char **names;
+  struct credential *creds;
+};
+
+static int load_sites(const struct json *material, struct sites *out, struct problem *p) {
+  const struct json *sni = get(material, "sni_certificates");
+  if (!sni || sni->type != J_OBJ || !sni->len) return 1;
+  out->names = calloc(sni->len, sizeof *out->names);
+  out->creds = calloc(sni->len, sizeof *out->creds);
+  for (size_t i = 0; i < sni->len; i++) {
+    if (!load_credential(sni->items[i], &out->creds[i], p)) return 0;
+    out->names[i] = sni->keys[i];
+    out->n++;
+  }
+  return 1;
+}
+
+/* NSS's SNI hook, as a virtual-hosting server uses it: the site whose name the client sent gets its own certificate
+ * (SSL_ConfigServerCert replaces the one of the same key type); any other name, or none, keeps the default
+ * certificate rather than an unrecognized_name alert, as the other backends' servers do. */
+static PRInt32 on_sni(PRFileDesc *fd, const SECItem *names, PRUint32 count, void *arg) {
+  const struct sites *s = arg;
+  for (PRUint32 i = 0; i < count; i++) {
+    for (size_t j = 0; j < s->n; j++) {
+      if (names[i].len != strlen(s->names[j]) || strncasecmp((const char *)names[i].data, s->names[j], names[i].len))
+        continue;
+      SSLExtraServerCertData extra;
+      memset(&extra, 0, sizeof extra);
+      extra.certChain = s->creds[j].chain;
+      if (SSL_ConfigServerCert(fd, s->creds[j].cert, s->creds[j].key, &extra, sizeof extra) != SECSuccess)
+        return SSL_SNI_SEND_ALERT;
+      return (PRInt32)i;
+    }
+  }
+  return SSL_SNI_CURRENT_CONFIG_IS_USED;
+}
+
 static void serve(long id, const struct json *cfg, const struct json *material) {
   struct problem p = {0};
   const struct json *cred = get(material, "certificate");
-  if (get(cfg, "sni_certificates")) {
-    reply_str(id, "unsupported", "certificates by SNI (SSL_SNISocketConfigHook) are not implemented in the adapter");
-    return;
-  }
   struct credential c = {0};
+  static struct sites sites; /* one connection per process: it lives as long as the socket */
   if (!cred) { reply_str(id, "error", "a server needs material.certificate"); return; }
-  if (!load_credential(cred, &c, &p)) { reply_str(id, p.kind, p.text); return; }
+  if (!load_credential(cred, &c, &p) || !load_sites(material, &sites, &p)) { reply_str(id, p.kind, p.text); return; }
   if (SSL_ConfigServerSessionIDCache(16, 0, 0, NULL) != SECSuccess) {
     reply_str(id, "error", "SSL_ConfigServerSessionIDCache failed");
     return;
@@ -447,6 +485,10 @@ static void serve(long id, const struct json *cfg, const struct json *material) 
     return;
   }
   if (!configure_common(pl.ssl, cfg, &p)) { reply_str(id, p.kind, p.text); return; }
+  if (sites.n && SSL_SNISocketConfigHook(pl.ssl, on_sni, &sites) != SECSuccess) {
+    reply_str(id, "error", "SSL_SNISocketConfigHook failed");
+    return;
+  }
   const char *auth = get_str(cfg, "client_auth");
   if (auth && strcmp(auth, "none")) {
     SSL_OptionSet(pl.ssl, SSL_REQUEST_CERTIFICATE, PR_TRUE);

@@ -54,27 +54,22 @@ fn capabilities(probe: Option<&c_adapter::Probe>, unavailable: Option<String>) -
     use crate::settings::Knob::*;
     let settings = Settings::new()
         .supports([Versions, CipherSuites, Tls13CipherSuites, Groups, SignatureAlgorithms, Alpn, ChainShape])
-        .supports([ClientAuth, SessionTickets, Certificate, Trust, ServerName])
+        .supports([ClientAuth, SessionTickets, Certificate, Trust, ServerName, SniCertificates])
         .lacks(SecurityLevel, "an OpenSSL notion; NSS has no security levels (its policy is process-wide)")
         .lacks(Sni, "NSS sends the name given to SSL_SetURL as SNI whenever it verifies it")
-        .lacks(
-            SniCertificates,
-            "certificates chosen by SNI need SSL_SNISocketConfigHook and a model socket per name (not implemented)",
-        )
         .lacks(
             Resumption,
             "each connection is an NSS process of its own (NSS keeps trust, temporary certificates and its session \
              cache per process), so no session survives to the second connection",
         )
-        .lacks(
-            AlpnMismatchFatal,
-            "the adapter uses NSS's own ALPN selection (SSL_SetNextProtoNego); a callback deciding a mismatch is not \
-             implemented",
-        )
+        // NSS's own ALPN selection is the fatal one, and nothing makes it ignore a mismatch: ssl_SelectAppProtocol
+        // (lib/ssl/ssl3exthandle.c) sends no_application_protocol whenever the selection, its own or a
+        // SSL_SetNextProtoCallback's, comes back empty.
+        .supports([AlpnMismatchFatal])
         .lacks(
             AlpnMismatchIgnore,
-            "the adapter uses NSS's own ALPN selection (SSL_SetNextProtoNego); a callback deciding a mismatch is not \
-             implemented",
+            "NSS's server cannot ignore an ALPN mismatch: ssl_SelectAppProtocol (lib/ssl/ssl3exthandle.c) answers an \
+             empty selection, its own or an SSL_SetNextProtoCallback's, with no_application_protocol",
         )
         .not_applicable(JavaSecurity, crate::backend::NOT_JAVA);
     Capabilities {
