@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::Run;
 use crate::backend::Registry;
+use crate::compat;
 use crate::plan::Selection;
 use crate::report::{Diff, Environment, Report};
 use crate::vocab::{BackendId, Role};
@@ -60,6 +61,12 @@ pub enum Command {
         #[arg(long, value_delimiter = ',')]
         server: Vec<String>,
     },
+    /// Every client backend and release against one server config: which connect, with what, and for the others the
+    /// alerts, the client's own error, the cause and the fix.
+    Compat(CompatArgs),
+    /// Which clients a server change breaks, fixes or renegotiates: compat for OLD and NEW, client by client; exit 1
+    /// when a client that connected before fails now.
+    Impact(ImpactArgs),
     /// Run a scenario's cells and explain in plain language why each failing pair fails and how to fix it.
     Explain {
         /// A scenario id (`seed::untrusted_ca`) or file.
@@ -154,6 +161,60 @@ pub enum Format {
     /// One JSON object per cell, written as each cell finishes (completion order) with nothing kept in memory: for
     /// very large runs. The summary goes to stderr.
     Jsonl,
+}
+
+/// `compat` and `impact` formats.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CompatFormat {
+    /// A line per client, with the error, cause and fix under each failure.
+    Table,
+    /// A table for a pull request.
+    Markdown,
+    /// One object per client with its backend, library and version, and both sides' outcome.
+    Json,
+    /// One self-contained page (`impact`: Markdown).
+    Html,
+}
+
+/// `tlsmatrix compat`.
+#[derive(clap::Args, Debug)]
+pub struct CompatArgs {
+    /// The server config: a scenario id or file. Its `server:` block is the server; its `client:` block (trust,
+    /// server name, versions) is what every client is configured with.
+    pub scenario: String,
+    /// The server backend that plays the config.
+    #[arg(long, default_value = "openssl")]
+    pub server: String,
+    /// Client backends, comma-separated (default: every available one; `node@*` and other preview ones by name).
+    #[arg(long, value_delimiter = ',')]
+    pub client: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: CompatFormat,
+    /// Write the report here instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+/// `tlsmatrix impact`.
+#[derive(clap::Args, Debug)]
+pub struct ImpactArgs {
+    /// The server config before the change: a scenario id or file.
+    pub old: String,
+    /// The server config after the change.
+    pub new: String,
+    /// The server backend that plays both.
+    #[arg(long, default_value = "openssl")]
+    pub server: String,
+    /// Client backends, comma-separated (default: every available one).
+    #[arg(long, value_delimiter = ',')]
+    pub client: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: CompatFormat,
+    /// Write the report here instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
 }
 
 /// `run --view`.
@@ -333,6 +394,8 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             Ok(if report.exit_code() == 2 { 2 } else { 0 })
         }
         Command::Explain { scenario, client, server } => explain(&layout, &scenario, &client, &server),
+        Command::Compat(args) => compat(&layout, args),
+        Command::Impact(args) => impact(&layout, args),
         Command::Diff { old, new } => {
             let diff = Diff::between(&Report::load(&old)?, &Report::load(&new)?);
             print!("{}", diff.render());
@@ -667,8 +730,8 @@ fn run(layout: &Layout, args: RunArgs) -> Result<u8, Error> {
     Ok(code)
 }
 
-fn explain(layout: &Layout, id: &str, client: &[String], server: &[String]) -> Result<u8, Error> {
-    let sel = Selection { clients: backends(client)?, servers: backends(server)? };
+/// One scenario by id or file, loaded alone; a file that does not load says why.
+fn load_one(layout: &Layout, id: &str) -> Result<(Run, Arc<Scenario>), Error> {
     let as_path = PathBuf::from(id);
     let paths = if as_path.is_file() { vec![as_path] } else { Vec::new() };
     let single = paths.len() == 1;
@@ -687,6 +750,12 @@ fn explain(layout: &Layout, id: &str, client: &[String], server: &[String]) -> R
             "no scenario `{id}`: expected an id such as seed::untrusted_ca (see `tlsmatrix list`) or a file"
         )));
     };
+    Ok((run, scenario))
+}
+
+fn explain(layout: &Layout, id: &str, client: &[String], server: &[String]) -> Result<u8, Error> {
+    let sel = Selection { clients: backends(client)?, servers: backends(server)? };
+    let (run, scenario) = load_one(layout, id)?;
     let results = run.collect(run.plan(&sel), None)?;
     let ctx = &run.context;
     let mut out = format!("{}\n{}\n\n", scenario.id, scenario.description.trim());
@@ -717,4 +786,61 @@ fn explain(layout: &Layout, id: &str, client: &[String], server: &[String]) -> R
     } else {
         0
     })
+}
+
+/// Every selected client against `server` playing the scenario's server config (see [`crate::compat`]).
+fn compat_report(layout: &Layout, id: &str, server: &str, client: &[String]) -> Result<compat::Compat, Error> {
+    let server: BackendId = match backends(&[server.to_string()])?.as_slice() {
+        [one] => *one,
+        _ => return Err(Error::Usage(format!("--server names one backend, got `{server}`"))),
+    };
+    let (run, scenario) = load_one(layout, id)?;
+    let sel = Selection { clients: backends(client)?, servers: vec![server] };
+    let bar = progress(run.plan(&sel).len());
+    let results = run.collect(run.plan(&sel), Some(bar.clone()))?;
+    bar.finish_and_clear();
+    let ctx = &run.context;
+    let environment = Environment::of(run.registry());
+    let library = |b: BackendId| {
+        environment.backends.iter().find(|i| i.name == b.name()).map(|i| i.library.clone()).unwrap_or_default()
+    };
+    let rows = results
+        .iter()
+        .map(|r| {
+            let findings = crate::explain::diagnose_with(&scenario, &ctx.pki, &ctx.registry, r);
+            compat::Row::of(r, library(r.client), &findings)
+        })
+        .collect();
+    Ok(compat::Compat {
+        scenario: scenario.id.clone(),
+        server,
+        server_library: library(server),
+        environment: environment.clone(),
+        rows,
+    })
+}
+
+fn compat(layout: &Layout, args: CompatArgs) -> Result<u8, Error> {
+    let report = compat_report(layout, &args.scenario, &args.server, &args.client)?;
+    let text = match args.format {
+        CompatFormat::Table => compat::table(&report),
+        CompatFormat::Markdown => compat::markdown(&report),
+        CompatFormat::Json => serde_json::to_string_pretty(&report).map_err(|e| Error::Usage(e.to_string()))? + "\n",
+        CompatFormat::Html => compat::html(&report),
+    };
+    write_out(args.output.as_deref(), &text)?;
+    Ok(if report.rows.iter().any(|r| r.verdict == compat::Verdict::Error) { 2 } else { 0 })
+}
+
+fn impact(layout: &Layout, args: ImpactArgs) -> Result<u8, Error> {
+    let old = compat_report(layout, &args.old, &args.server, &args.client)?;
+    let new = compat_report(layout, &args.new, &args.server, &args.client)?;
+    let impact = compat::Impact::between(old, new);
+    let text = match args.format {
+        CompatFormat::Table => compat::impact_table(&impact),
+        CompatFormat::Markdown | CompatFormat::Html => compat::impact_markdown(&impact),
+        CompatFormat::Json => serde_json::to_string_pretty(&impact).map_err(|e| Error::Usage(e.to_string()))? + "\n",
+    };
+    write_out(args.output.as_deref(), &text)?;
+    Ok(impact.exit_code())
 }

@@ -49,6 +49,7 @@ pub mod backend;
 pub mod bench;
 pub mod cache;
 pub mod catalog;
+pub mod compat;
 mod error;
 /// The judging API under its earlier name: see [`verdict`].
 pub mod expect {

@@ -589,3 +589,73 @@ fn pki_adds_a_description_to_any_run() {
     let out = run(&["--pki", elsewhere.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
+
+/// A server config before and after raising its floor to TLS 1.3, with clients pinned to TLS 1.2.
+const BEFORE: &str = "description: An API server with TLS 1.2 and 1.3.
+server: { certificate: server-ec, versions: [tls1.2, tls1.3] }
+client: { trust: [root-a], server_name: localhost, versions: [tls1.2] }
+expect: { result: success }
+";
+const AFTER: &str = "description: The same server raised to TLS 1.3 only.
+server: { certificate: server-ec, versions: [tls1.3] }
+client: { trust: [root-a], server_name: localhost, versions: [tls1.2] }
+expect: { result: success }
+";
+
+#[test]
+fn compat_gives_each_client_its_outcome_with_the_alert_error_cause_and_fix() {
+    let dir = project(&[("api/before.yaml", BEFORE), ("api/after.yaml", AFTER)]);
+    let out = tlsmatrix(dir.path(), &["compat", "api::after", "--client", "in-process", "--format", "json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["server"], "openssl");
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r["client"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["openssl", "native-tls", "rustls"]
+    );
+    for r in rows {
+        assert_eq!(r["verdict"], "fails", "{r}");
+        // Observed on both sides: the server refuses the TLS 1.2-only ClientHello.
+        assert_eq!(r["server_sent"], "protocol_version", "{r}");
+        assert_eq!(r["client_received"], "protocol_version", "{r}");
+        assert_eq!(r["cause"], "no protocol version in common", "{r}");
+        assert!(r["fix"].as_str().unwrap().contains("tls1.3"), "{r}");
+        assert!(!r["client_error"].as_str().unwrap().is_empty(), "{r}");
+        assert!(!r["library"].as_str().unwrap().is_empty(), "{r}");
+    }
+    let out = tlsmatrix(dir.path(), &["compat", "api::before", "--client", "rustls", "--server", "rustls"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("1 of 1 clients connect, 0 fail"), "{stdout}");
+    assert!(stdout.contains("rustls  connects  tls1.2 TLS_ECDHE_ECDSA_WITH_"), "{stdout}");
+    for format in ["markdown", "html"] {
+        let out = tlsmatrix(dir.path(), &["compat", "api::after", "--client", "rustls", "--format", format]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(stdout.contains("no protocol version in common"), "{format}: {stdout}");
+    }
+}
+
+#[test]
+fn impact_names_the_clients_a_change_breaks_and_exits_1() {
+    let dir = project(&[("api/before.yaml", BEFORE), ("api/after.yaml", AFTER)]);
+    let out = tlsmatrix(dir.path(), &["impact", "api::before", "api::after", "--client", "openssl,rustls"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "a client that connected fails now: {stdout}{stderr}");
+    assert!(stdout.contains("2 of 2 clients break, 0 are fixed"), "{stdout}");
+    assert!(stdout.contains("before: tls1.2"), "{stdout}");
+    assert!(stdout.contains("after:  S→C protocol_version"), "{stdout}");
+    // The other way round the same change fixes them, and nothing breaks.
+    let out = tlsmatrix(
+        dir.path(),
+        &["impact", "api::after", "api::before", "--client", "openssl,rustls", "--format", "json"],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let impact: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let changes: Vec<&str> =
+        impact["clients"].as_array().unwrap().iter().map(|m| m["change"].as_str().unwrap()).collect();
+    assert_eq!(changes, ["fixes", "fixes"]);
+}

@@ -94,6 +94,10 @@ pub struct Behaviour {
     /// *Server*: it has no DH parameters, so a TLS 1.2 config with only finite-field DHE suites selects no suite
     /// and answers every ClientHello with handshake_failure; `None` when it has parameters (or no DHE at all).
     pub dhe_without_parameters: Option<NoDhParameters>,
+    /// *Client*: why it cannot take a server certificate with an Ed25519 key (it offers no ed25519 signature
+    /// scheme, so a server holding only such a key has nothing to sign with: handshake_failure), or `None` when it
+    /// can. Re-issuing a certificate with Ed25519 is a change that breaks exactly these clients.
+    pub no_ed25519: Option<&'static str>,
 }
 
 /// OpenSSL 3.0's default TLS 1.3 suites (`TLS_CIPHERSUITES`, docs/backends.md), in its order.
@@ -140,6 +144,7 @@ impl Behaviour {
             cn_name_constraints: true,
             ignores_alpn_mismatch: false,
             dhe_without_parameters: None,
+            no_ed25519: None,
         }
     }
 }

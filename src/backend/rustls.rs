@@ -374,6 +374,7 @@ impl Backend for RustlsBackend {
             cn_name_constraints: false,
             ignores_alpn_mismatch: false,
             dhe_without_parameters: None,
+            no_ed25519: None,
         }
     }
 

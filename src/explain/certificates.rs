@@ -666,3 +666,30 @@ pub(super) fn suggest_client_certificate(
         !spec.ca && for_clients && sound(pki, &check)
     })
 }
+
+impl Pair<'_> {
+    /// A server certificate with an Ed25519 key for a client that offers no ed25519 signature scheme: the server
+    /// has nothing its key can sign with and refuses the handshake (handshake_failure, "no suitable signature
+    /// algorithm"), which no alert names as a certificate problem.
+    pub(super) fn ed25519_refused(&self) -> Option<Candidate> {
+        let why = self.client.lib.no_ed25519?;
+        let name = self.served_certificate();
+        let key = self.pki.get(&name)?.cert.public_key().ok()?;
+        (key.id() == openssl::pkey::Id::ED25519).then(|| Candidate {
+            finding: Finding {
+                cause: "the client cannot take a server certificate with an Ed25519 key".into(),
+                detail: format!(
+                    "the server's certificate {} has an Ed25519 key, and the client ({}) cannot verify an ed25519 \
+                     signature: {why}. The server has no signature scheme in common with it.",
+                    describe(self.pki, &name),
+                    self.client.backend
+                ),
+                fix: "give the server an ECDSA P-256 or RSA certificate (alone, or beside the Ed25519 one where the \
+                      server picks a certificate by the client's signature_algorithms, as OpenSSL does with one of \
+                      each key type); or move the client to a release that offers ed25519"
+                    .into(),
+            },
+            alerts: &[Alert::HANDSHAKE_FAILURE],
+        })
+    }
+}

@@ -79,6 +79,7 @@ pub fn diagnose_with(scenario: &Scenario, pki: &Pki, registry: &Registry, cell: 
         pair.dhe_without_parameters(),
         pair.no_common_group(),
         pair.no_common_alpn(),
+        pair.ed25519_refused(),
     ]
     .into_iter()
     .flatten()

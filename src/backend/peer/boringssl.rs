@@ -149,6 +149,11 @@ impl Backend for BoringsslBackend {
             cn_name_constraints: true,
             ignores_alpn_mismatch: false,
             dhe_without_parameters: None,
+            // kVerifySignatureAlgorithms leaves ed25519 out (catalog: signatures::ed25519_server).
+            no_ed25519: (role == Role::Client).then_some(
+                "BoringSSL's client offers no ed25519 signature scheme unless the application adds it \
+                 (kVerifySignatureAlgorithms leaves it out; SSL_CTX_set_verify_algorithm_prefs adds it)",
+            ),
         }
     }
 

@@ -250,6 +250,7 @@ impl Backend for GoBackend {
             cn_name_constraints: false,
             ignores_alpn_mismatch: false,
             dhe_without_parameters: None,
+            no_ed25519: None,
         }
     }
 

@@ -399,6 +399,11 @@ impl Backend for JsseBackend {
             ignores_alpn_mismatch: false,
             // DHE uses built-in groups (catalog: cipher_suites::dhe_only_server).
             dhe_without_parameters: None,
+            // Catalog: signatures::ed25519_server.
+            no_ed25519: (role == Role::Client && self.id.release().is_some_and(|r| r < 15)).then_some(
+                "Java before 15 has no EdDSA (JEP 339 added it in Java 15), so SunJSSE offers no ed25519 signature \
+                 scheme",
+            ),
         }
     }
 

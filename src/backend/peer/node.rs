@@ -285,6 +285,8 @@ impl Backend for NodeBackend {
                 why: "a Node server has no DH parameters unless its options give `dhparam` (or `dhparam: 'auto'`)",
                 remedy: "give the server's options `dhparam`",
             }),
+            no_ed25519: (role == Role::Client && p.openssl_102)
+                .then_some("Node 8's OpenSSL 1.0.2 has no Ed25519 (it came with OpenSSL 1.1.1)"),
             ..base
         }
     }

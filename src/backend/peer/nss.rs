@@ -133,6 +133,9 @@ impl Backend for NssBackend {
             cn_name_constraints: true,
             ignores_alpn_mismatch: false,
             dhe_without_parameters: None,
+            // Catalog: signatures::ed25519_server.
+            no_ed25519: (role == Role::Client)
+                .then_some("NSS 3.87 offers no ed25519 signature scheme in TLS (EdDSA in TLS came to NSS later)"),
         }
     }
 

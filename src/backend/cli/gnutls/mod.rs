@@ -178,6 +178,7 @@ impl Backend for GnutlsBackend {
             ignores_alpn_mismatch: server,
             // gnutls-serv picks a built-in 2048-bit group (catalog: cipher_suites::dhe_only_server).
             dhe_without_parameters: None,
+            no_ed25519: None,
         }
     }
 
