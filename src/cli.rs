@@ -67,6 +67,17 @@ pub enum Command {
     /// Which clients a server change breaks, fixes or renegotiates: compat for OLD and NEW, client by client; exit 1
     /// when a client that connected before fails now.
     Impact(ImpactArgs),
+    /// Turn server or client TLS settings as written elsewhere (nginx, Apache, haproxy directives, Java security
+    /// properties, a Mozilla profile) into a scenario file, for `compat` or `run`. OpenSSL expands cipher strings.
+    Import {
+        /// Each a directive (`ssl_protocols TLSv1.2 TLSv1.3;`), a property (`jdk.tls.client.protocols=TLSv1.2`) or
+        /// `mozilla:modern|intermediate|old`.
+        #[arg(required = true)]
+        inputs: Vec<String>,
+        /// Write the scenario here instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Run a scenario's cells and explain in plain language why each failing pair fails and how to fix it.
     Explain {
         /// A scenario id (`seed::untrusted_ca`) or file.
@@ -395,6 +406,11 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
         }
         Command::Explain { scenario, client, server } => explain(&layout, &scenario, &client, &server),
         Command::Compat(args) => compat(&layout, args),
+        Command::Import { inputs, output } => {
+            let imported = crate::import::import(&inputs).map_err(|e| Error::Usage(e.to_string()))?;
+            write_out(output.as_deref(), &crate::import::scenario_yaml(&inputs, &imported))?;
+            Ok(0)
+        }
         Command::Impact(args) => impact(&layout, args),
         Command::Diff { old, new } => {
             let diff = Diff::between(&Report::load(&old)?, &Report::load(&new)?);

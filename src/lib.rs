@@ -58,6 +58,7 @@ pub mod expect {
 pub mod explain;
 pub mod grid;
 pub mod harness;
+pub mod import;
 pub mod interrupt;
 mod observation;
 pub mod pki;

@@ -659,3 +659,37 @@ fn impact_names_the_clients_a_change_breaks_and_exits_1() {
         impact["clients"].as_array().unwrap().iter().map(|m| m["change"].as_str().unwrap()).collect();
     assert_eq!(changes, ["fixes", "fixes"]);
 }
+
+#[test]
+fn import_writes_a_scenario_that_compat_plays() {
+    let dir = project(&[]);
+    let file = dir.path().join("scenarios/imported/cbc_only.yaml");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let out = tlsmatrix(
+        dir.path(),
+        &[
+            "import",
+            "ssl_protocols TLSv1.2;",
+            "ssl_ciphers ECDHE-ECDSA-AES128-SHA;",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let out = tlsmatrix(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(0), "the imported file is a valid scenario: {:?}", text(&out));
+    let out = tlsmatrix(dir.path(), &["compat", "imported::cbc_only", "--client", "in-process", "--format", "json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let row = |b: &str| report["rows"].as_array().unwrap().iter().find(|r| r["client"] == b).unwrap().clone();
+    // The server speaks exactly the one CBC suite OpenSSL expanded the string to.
+    assert_eq!(row("openssl")["verdict"], "connects");
+    assert_eq!(row("openssl")["cipher"], "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA");
+    // rustls implements no CBC suite.
+    assert_eq!(row("rustls")["verdict"], "fails");
+    assert_eq!(row("rustls")["cause"], "no cipher suite in common");
+    let out = tlsmatrix(dir.path(), &["import", "ssl_ciphers NOSUCHCIPHER"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("OpenSSL selects no cipher suite for `NOSUCHCIPHER`"), "{:?}", text(&out));
+}

@@ -37,6 +37,7 @@ use crate::wire::KeyLog;
 pub use self::behaviour::{Behaviour, NoDhParameters, Preset, Strength};
 pub use self::cli::{GnutlsBackend, OpensslCliBackend};
 pub use self::native_tls::NativeTlsBackend;
+pub(crate) use self::openssl::expand_cipher_strings;
 pub use self::openssl::{OpensslBackend, keep_system_trust_out, source_fingerprint as openssl_source_fingerprint};
 pub use self::peer::{
     BoringsslBackend, GoBackend, JsseBackend, NodeBackend, NssBackend, Openssl35Backend, PythonBackend,

@@ -123,3 +123,32 @@ pub fn keep_system_trust_out() {
         }
     });
 }
+
+unsafe extern "C" {
+    /// `SSL_CTX_get_ciphers(3)`, which openssl-sys does not declare: the context's cipher list, owned by it.
+    fn SSL_CTX_get_ciphers(ctx: *const openssl_sys::SSL_CTX) -> *mut openssl_sys::OPENSSL_STACK;
+}
+
+/// The cipher suites `ctx` enables, in its order, as (code point, whether it is a TLS 1.3 suite): what OpenSSL made
+/// of the cipher strings given to it (`set_cipher_list`, `set_ciphersuites`). `tlsmatrix import` expands the
+/// strings users copy from nginx or Apache configs this way, so the expansion is OpenSSL's own, not a parser of ours.
+pub fn context_ciphers(ctx: &::openssl::ssl::SslContextRef) -> Vec<(u16, bool)> {
+    // SAFETY: the stack belongs to the live context and is only read while `ctx` is borrowed; each element is a
+    // valid SSL_CIPHER for as long as the context lives, and is only borrowed for the two reads below.
+    unsafe {
+        let stack = SSL_CTX_get_ciphers(ctx.as_ptr());
+        if stack.is_null() {
+            return Vec::new();
+        }
+        (0..openssl_sys::OPENSSL_sk_num(stack))
+            .filter_map(|i| {
+                let cipher = openssl_sys::OPENSSL_sk_value(stack, i) as *mut openssl_sys::SSL_CIPHER;
+                if cipher.is_null() {
+                    return None;
+                }
+                let cipher = ::openssl::ssl::SslCipherRef::from_ptr(cipher);
+                Some((u16::from_be_bytes(cipher.protocol_id()), cipher.version() == "TLSv1.3"))
+            })
+            .collect()
+    }
+}

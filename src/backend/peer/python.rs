@@ -205,6 +205,10 @@ impl Default for PythonBackend {
     }
 }
 
+/// The cipher string every SSLContext starts with since Python 3.10 (Modules/_ssl.c, PY_SSL_DEFAULT_CIPHER_STRING):
+/// no SHA-1, no static RSA, no CCM.
+const PYTHON_CIPHERS: &str = "@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM";
+
 impl Backend for PythonBackend {
     fn id(&self) -> BackendId {
         BackendId::Python
@@ -224,7 +228,12 @@ impl Backend for PythonBackend {
         // create_default_context's contexts over the system OpenSSL: SSLContext's minimum is TLS 1.2 (3.10+), and
         // its cipher string leaves out SHA-1 and static-RSA suites; security level 2 from the system.
         let versions = Preset::new([Tls12, Tls13], "Python's default: SSLContext's minimum is TLS 1.2 (3.10+)");
+        // Expanded by the system OpenSSL, as Python's own SSLContext does with it.
+        let tls12_suites = crate::backend::expand_cipher_strings(Some(PYTHON_CIPHERS), None)
+            .ok()
+            .map(|e| Preset::new(e.tls12, "Python 3.10+'s default cipher string (PY_SSL_DEFAULT_CIPHER_STRING)"));
         Behaviour {
+            tls12_suites,
             // Its ALPN selection callback answers no overlap with SSL_TLSEXT_ERR_NOACK (catalog: alpn::no_overlap).
             ignores_alpn_mismatch: role == Role::Server,
             // An SSLContext has no DH parameters until load_dh_params() is called, so OpenSSL never selects a DHE
@@ -258,6 +267,30 @@ impl Backend for PythonBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The default suites the explain rules assume for a Python client are what Python 3.11.7 here lists
+    /// (`ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).get_ciphers()`, its TLS 1.2 entries), in OpenSSL's names.
+    #[test]
+    fn the_default_cipher_string_expands_to_what_python_lists() {
+        let e = crate::backend::expand_cipher_strings(Some(PYTHON_CIPHERS), None).unwrap();
+        let measured = [
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+            "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+            "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+            "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+            "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256",
+            "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256",
+        ];
+        assert_eq!(e.tls12.iter().map(|s| s.to_string()).collect::<Vec<_>>(), measured);
+    }
 
     #[test]
     fn without_python_every_cell_is_unsupported_and_nothing_starts() {
