@@ -89,6 +89,14 @@ build_openssl_peer() {
   [ -x "$peer_bin" ] || echo "setup-peers: the OpenSSL 3.5 peer (peers/openssl, OpenSSL built from source) into $cache/openssl-peer"
   cargo build --release --locked --quiet --manifest-path "$root/peers/openssl/Cargo.toml" \
     --target-dir "$cache/openssl-peer/target"
+  # Filed under the fingerprint of the sources it was built from, which tlsmatrix looks up by its own: checkouts of
+  # different commits sharing this cache each keep their peer (src/backend/peer/openssl35.rs).
+  local fp
+  fp=$("$peer_bin" --probe | sed -n 's/.*"fingerprint":"\([0-9a-f]*\)".*/\1/p')
+  [ -n "$fp" ] || { echo "setup-peers: the OpenSSL 3.5 peer reports no fingerprint" >&2; exit 1; }
+  mkdir -p "$cache/openssl-peer/bin/$fp"
+  cp "$peer_bin" "$cache/openssl-peer/bin/$fp/.tlsmatrix-openssl-peer.tmp"
+  mv -f "$cache/openssl-peer/bin/$fp/.tlsmatrix-openssl-peer.tmp" "$cache/openssl-peer/bin/$fp/tlsmatrix-openssl-peer"
 }
 
 if ((${#missing[@]} == 0 && ${#missing_jdks[@]} == 0 && ${#missing_nodes[@]} == 0)); then

@@ -187,12 +187,9 @@ pub enum CompatFormat {
     Html,
 }
 
-/// `tlsmatrix compat`.
+/// What `compat` and `impact` share: the server backend, the clients, and the report's form.
 #[derive(clap::Args, Debug)]
-pub struct CompatArgs {
-    /// The server config: a scenario id or file. Its `server:` block is the server; its `client:` block (trust,
-    /// server name, versions) is what every client is configured with.
-    pub scenario: String,
+pub struct ReportOn {
     /// The server backend that plays the config.
     #[arg(long, default_value = "openssl")]
     pub server: String,
@@ -207,6 +204,17 @@ pub struct CompatArgs {
     pub output: Option<PathBuf>,
 }
 
+/// `tlsmatrix compat`.
+#[derive(clap::Args, Debug)]
+pub struct CompatArgs {
+    /// The server config: a scenario id or file. Its `server:` block is the server; its `client:` block (trust,
+    /// server name, versions) is what every client is configured with.
+    pub scenario: String,
+    /// Server, clients, format, output.
+    #[command(flatten)]
+    pub on: ReportOn,
+}
+
 /// `tlsmatrix impact`.
 #[derive(clap::Args, Debug)]
 pub struct ImpactArgs {
@@ -214,18 +222,9 @@ pub struct ImpactArgs {
     pub old: String,
     /// The server config after the change.
     pub new: String,
-    /// The server backend that plays both.
-    #[arg(long, default_value = "openssl")]
-    pub server: String,
-    /// Client backends, comma-separated (default: every available one).
-    #[arg(long, value_delimiter = ',')]
-    pub client: Vec<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: CompatFormat,
-    /// Write the report here instead of stdout.
-    #[arg(long)]
-    pub output: Option<PathBuf>,
+    /// Server, clients, format, output.
+    #[command(flatten)]
+    pub on: ReportOn,
 }
 
 /// `run --view`.
@@ -837,26 +836,28 @@ fn compat_report(layout: &Layout, id: &str, server: &str, client: &[String]) -> 
 }
 
 fn compat(layout: &Layout, args: CompatArgs) -> Result<u8, Error> {
-    let report = compat_report(layout, &args.scenario, &args.server, &args.client)?;
-    let text = match args.format {
+    let on = &args.on;
+    let report = compat_report(layout, &args.scenario, &on.server, &on.client)?;
+    let text = match on.format {
         CompatFormat::Table => compat::table(&report),
         CompatFormat::Markdown => compat::markdown(&report),
         CompatFormat::Json => serde_json::to_string_pretty(&report).map_err(|e| Error::Usage(e.to_string()))? + "\n",
         CompatFormat::Html => compat::html(&report),
     };
-    write_out(args.output.as_deref(), &text)?;
+    write_out(on.output.as_deref(), &text)?;
     Ok(if report.rows.iter().any(|r| r.verdict == compat::Verdict::Error) { 2 } else { 0 })
 }
 
 fn impact(layout: &Layout, args: ImpactArgs) -> Result<u8, Error> {
-    let old = compat_report(layout, &args.old, &args.server, &args.client)?;
-    let new = compat_report(layout, &args.new, &args.server, &args.client)?;
+    let on = &args.on;
+    let old = compat_report(layout, &args.old, &on.server, &on.client)?;
+    let new = compat_report(layout, &args.new, &on.server, &on.client)?;
     let impact = compat::Impact::between(old, new);
-    let text = match args.format {
+    let text = match on.format {
         CompatFormat::Table => compat::impact_table(&impact),
         CompatFormat::Markdown | CompatFormat::Html => compat::impact_markdown(&impact),
         CompatFormat::Json => serde_json::to_string_pretty(&impact).map_err(|e| Error::Usage(e.to_string()))? + "\n",
     };
-    write_out(args.output.as_deref(), &text)?;
+    write_out(on.output.as_deref(), &text)?;
     Ok(impact.exit_code())
 }

@@ -31,9 +31,14 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the process is called in errors.
 const NAME: &str = "openssl@3.5 peer";
 
-/// Where the setup script builds the peer: `<cache>/openssl-peer/target/release/tlsmatrix-openssl-peer`.
+/// The peer built from this tlsmatrix's sources: `<cache>/openssl-peer/bin/<fingerprint>/tlsmatrix-openssl-peer`.
+///
+/// The setup script builds in one cargo target directory (incremental: about a minute after a change) and files the
+/// binary under the fingerprint it reports, so checkouts of different commits sharing the cache (a CI clone beside a
+/// working tree) each find their own peer instead of taking turns overwriting one.
 pub fn binary() -> Option<PathBuf> {
-    crate::cache::root().map(|r| r.join("openssl-peer/target/release/tlsmatrix-openssl-peer"))
+    let fingerprint = crate::backend::openssl_source_fingerprint();
+    crate::cache::root().map(|r| r.join("openssl-peer/bin").join(fingerprint).join("tlsmatrix-openssl-peer"))
 }
 
 /// OpenSSL 3.5's default supported_groups (`DEFAULT_GROUP_LIST` in ssl/t1_lib.c: the ML-KEM hybrid first).
@@ -77,7 +82,10 @@ impl Openssl35Backend {
                 c
             };
             let probe = match self.binary.as_ref().filter(|b| is_executable(b)) {
-                None => Err(format!("the OpenSSL 3.5 peer is not built: {SETUP}")),
+                None => Err(format!(
+                    "the OpenSSL 3.5 peer is not built for these sources (fingerprint {}): {SETUP}",
+                    crate::backend::openssl_source_fingerprint()
+                )),
                 Some(binary) => {
                     let mut cmd = Command::new(binary);
                     cmd.arg("--probe");
