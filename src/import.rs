@@ -2,7 +2,7 @@
 //! property, a Mozilla profile name) turned into a scenario whose `server:` and `client:` blocks say the same, ready
 //! for `tlsmatrix compat` or `run`.
 //!
-//! Cipher strings are expanded by OpenSSL itself ([`crate::backend::expand_cipher_strings`]): `ECDHE+AESGCM:!aNULL`
+//! Cipher strings are expanded by OpenSSL itself (`expand_cipher_strings` in the openssl backend): `ECDHE+AESGCM:!aNULL`
 //! means exactly the suites the system's OpenSSL selects for it, as nginx and Apache linked against it would use,
 //! with no grammar of ours that could drift from OpenSSL's.
 
