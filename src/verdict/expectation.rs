@@ -185,9 +185,14 @@ fn cross_check(inferring: &Side<'_>, witness: &Side<'_>, wire: Option<&Wire>, j:
     if settled_by_wire {
         return;
     }
-    // A witness that sent its own fatal alert had given up on the connection and read nothing after it (OpenSSL's
-    // TLS 1.3 client rejecting a certificate never reads the encrypted handshake_failure JSSE answers with).
-    if witness.outcome.failure().is_some_and(|f| f.error == ErrorClass::Timeout || f.sent_alert.is_some())
+    // A witness that gave up on the connection on its own account read nothing after it: one that sent its own
+    // fatal alert (OpenSSL's TLS 1.3 client rejecting a certificate never reads the encrypted handshake_failure JSSE
+    // answers with), or one that failed locally and closed without an alert (Node's client, rejecting the
+    // certificate in JavaScript after OpenSSL's handshake callback, destroys the socket).
+    let gave_up = |f: &crate::observation::Failure| {
+        f.sent_alert.is_some() || (f.error == ErrorClass::Local && f.received_alert.is_none())
+    };
+    if witness.outcome.failure().is_some_and(|f| f.error == ErrorClass::Timeout || gave_up(f))
         || inferring.outcome.failure().is_some_and(|f| f.error == ErrorClass::Unmapped)
     {
         return;
@@ -257,8 +262,13 @@ mod tests {
         let mut j = Verdict::default();
         cross_check(&inferring, &witness, Some(&blind), &mut j);
         assert!(j.mismatches.is_empty(), "{:?}", j.mismatches);
-        // A witness still reading is held to what it received.
-        let reading = failed(None);
+        // So did one that failed on its own and closed without an alert (Node's client rejecting a certificate).
+        let closed = failed(None);
+        let witness = Side { role: Role::Client, backend: BackendId::Node, caps: &exact, outcome: &closed };
+        cross_check(&inferring, &witness, Some(&blind), &mut j);
+        assert!(j.mismatches.is_empty(), "{:?}", j.mismatches);
+        // A witness that kept reading until the stream ended is held to what it received.
+        let reading = SideOutcome::Failed(Failure { error: ErrorClass::Eof, ..closed.failure().unwrap().clone() });
         let witness = Side { role: Role::Client, backend: BackendId::Openssl, caps: &exact, outcome: &reading };
         cross_check(&inferring, &witness, Some(&blind), &mut j);
         assert_eq!(j.mismatches.len(), 1, "{:?}", j.mismatches);
