@@ -72,8 +72,9 @@ fn compat_report(layout: &Layout, id: &str, server: &str, client: &[String]) -> 
     };
     let (run, scenario) = load_one(layout, id)?;
     let sel = Selection { clients: backends(client)?, servers: vec![server] };
-    let bar = progress(run.plan(&sel).len());
-    let results = run.collect(run.plan(&sel), Some(bar.clone()))?;
+    let planned = run.plan(&sel);
+    let bar = progress(planned.len());
+    let results = run.collect(planned, Some(bar.clone()))?;
     bar.finish_and_clear();
     let ctx = &run.context;
     let environment = Environment::of(run.registry());
