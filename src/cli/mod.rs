@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod reports;
-pub use self::reports::{CompatArgs, CompatFormat, ImpactArgs, ReportOn};
+pub use self::reports::{CompatArgs, CompatFormat, ImpactArgs, LiveArgs, ReportOn};
 
 use crate::Run;
 use crate::backend::Registry;

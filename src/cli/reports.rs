@@ -1,6 +1,7 @@
 //! `compat` and `impact`: the reports built around one server config (see [`crate::compat`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::ValueEnum;
 
@@ -9,7 +10,7 @@ use crate::compat;
 use crate::plan::Selection;
 use crate::report::Environment;
 use crate::vocab::BackendId;
-use crate::{Error, Layout};
+use crate::{Error, Layout, Scenario};
 
 /// `compat` and `impact` formats.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -20,7 +21,7 @@ pub enum CompatFormat {
     Markdown,
     /// One object per client with its backend, library and version, and both sides' outcome.
     Json,
-    /// One self-contained page (`impact`: Markdown).
+    /// One self-contained page.
     Html,
 }
 
@@ -45,11 +46,37 @@ pub struct ReportOn {
 #[derive(clap::Args, Debug)]
 pub struct CompatArgs {
     /// The server config: a scenario id or file. Its `server:` block is the server; its `client:` block (trust,
-    /// server name, versions) is what every client is configured with.
-    pub scenario: String,
+    /// server name, versions) is what every client is configured with. With `--target`, only its `client:` block
+    /// counts, and it may be left out (every client with its library's defaults).
+    #[arg(required_unless_present = "target")]
+    pub scenario: Option<String>,
     /// Server, clients, format, output.
     #[command(flatten)]
     pub on: ReportOn,
+    /// A live server instead of a server backend.
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+/// `compat --target`: a server the user runs.
+#[derive(clap::Args, Debug)]
+pub struct LiveArgs {
+    /// A running server (HOST:PORT) to play every client against; only the client side is observed, the server's
+    /// alerts are read from the recorded wire.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "server")]
+    pub target: Option<String>,
+    /// PEM file of CAs the clients trust (repeatable; every certificate in it). Replaces the scenario's `trust`.
+    #[arg(long, value_name = "CA.pem", requires = "target")]
+    pub trust: Vec<PathBuf>,
+    /// The name the clients send as SNI and verify (default: the target's host, when it is a name).
+    #[arg(long, requires = "target")]
+    pub server_name: Option<String>,
+    /// A client certificate chain (PEM, leaf first), for a server that asks for one.
+    #[arg(long, value_name = "CERT.pem", requires_all = ["target", "client_key"])]
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "KEY.pem", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
 }
 
 /// `tlsmatrix impact`.
@@ -90,16 +117,95 @@ fn compat_report(layout: &Layout, id: &str, server: &str, client: &[String]) -> 
         .collect();
     Ok(compat::Compat {
         scenario: scenario.id.clone(),
-        server,
+        server: server.to_string(),
+        live: false,
         server_library: library(server),
         environment: environment.clone(),
         rows,
     })
 }
 
+/// Every selected client against a live target (see [`crate::compat::Target`]).
+fn live_report(layout: &Layout, args: &CompatArgs, address: &str) -> Result<compat::Compat, Error> {
+    let target = compat::Target {
+        address: address.to_string(),
+        trust: args.live.trust.clone(),
+        server_name: args.live.server_name.clone(),
+        client_cert: args.live.client_cert.clone().zip(args.live.client_key.clone()),
+    };
+    let (run, mut scenario) = match &args.scenario {
+        Some(id) => {
+            let (run, s) = load_one(layout, id)?;
+            (run, Scenario::clone(&s))
+        }
+        None => {
+            let run = crate::Run::load(layout, &[], |_| false)?;
+            let s = Scenario::parse("live-target".into(), Path::new("(compat --target)"), DEFAULTS, &run.pki().names())
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            (run, s)
+        }
+    };
+    let (pki, client) = target.prepare(run.pki(), &scenario.client)?;
+    scenario.client = client;
+    let ctx = crate::runner::Context { pki: Arc::new(pki), ..run.context.clone() };
+    let clients = backends(&args.on.client)?;
+    let bar = progress(clients.len());
+    let scenario = Arc::new(scenario);
+    let played = crate::run::runtime()?.block_on(async {
+        let gate = Arc::new(tokio::sync::Semaphore::new(run.jobs.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, &client) in clients.iter().enumerate() {
+            let (ctx, scenario, gate, address) = (ctx.clone(), scenario.clone(), gate.clone(), address.to_string());
+            tasks.spawn(async move {
+                let _slot = gate.acquire_owned().await;
+                (i, compat::play(&ctx, client, &scenario, &address).await)
+            });
+        }
+        let mut out: Vec<Option<Result<compat::Played, compat::NotPlayed>>> = clients.iter().map(|_| None).collect();
+        while let Some(done) = tasks.join_next().await {
+            bar.inc(1);
+            match done {
+                Ok((i, r)) => out[i] = Some(r),
+                Err(e) => return Err(Error::Usage(format!("a client task failed: {e}"))),
+            }
+        }
+        Ok(out)
+    })?;
+    bar.finish_and_clear();
+    let environment = Environment::of(run.registry());
+    let library = |b: BackendId| {
+        environment.backends.iter().find(|i| i.name == b.name()).map(|i| i.library.clone()).unwrap_or_default()
+    };
+    let rows = clients
+        .iter()
+        .zip(played)
+        .map(|(&c, p)| {
+            let p = p.unwrap_or_else(|| Err(compat::NotPlayed::Fault("not played".into())));
+            compat::Row::live(c, library(c), p)
+        })
+        .collect();
+    Ok(compat::Compat {
+        scenario: args.scenario.clone().unwrap_or_else(|| "library defaults".into()),
+        server: address.to_string(),
+        live: true,
+        server_library: String::new(),
+        environment: environment.clone(),
+        rows,
+    })
+}
+
+/// The client block of `compat --target` without a scenario: every library's defaults (the server block is a
+/// placeholder the schema asks for; a live target plays the server).
+const DEFAULTS: &str = "description: every client with its library's defaults against a live target\n\
+                        server: { certificate: server-ec }\nclient: {}\nexpect: { result: success }\n";
+
 pub(super) fn compat(layout: &Layout, args: CompatArgs) -> Result<u8, Error> {
     let on = &args.on;
-    let report = compat_report(layout, &args.scenario, &on.server, &on.client)?;
+    let report = match (&args.live.target, &args.scenario) {
+        (Some(address), _) => live_report(layout, &args, address)?,
+        (None, Some(id)) => compat_report(layout, id, &on.server, &on.client)?,
+        (None, None) => return Err(Error::Usage("compat needs a scenario or --target HOST:PORT".into())),
+    };
     let text = match on.format {
         CompatFormat::Table => compat::table(&report),
         CompatFormat::Markdown => compat::markdown(&report),
@@ -117,7 +223,8 @@ pub(super) fn impact(layout: &Layout, args: ImpactArgs) -> Result<u8, Error> {
     let impact = compat::Impact::between(old, new);
     let text = match on.format {
         CompatFormat::Table => compat::impact_table(&impact),
-        CompatFormat::Markdown | CompatFormat::Html => compat::impact_markdown(&impact),
+        CompatFormat::Markdown => compat::impact_markdown(&impact),
+        CompatFormat::Html => compat::impact_html(&impact),
         CompatFormat::Json => serde_json::to_string_pretty(&impact).map_err(|e| Error::Usage(e.to_string()))? + "\n",
     };
     write_out(on.output.as_deref(), &text)?;

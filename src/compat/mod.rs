@@ -8,11 +8,13 @@
 //! negotiated parameters, or the alert each side sent and received, the client's own error text, and the cause and
 //! fix from [`crate::explain`].
 
+mod live;
 mod render;
 
 use serde::{Deserialize, Serialize};
 
-pub use self::render::{html, impact_markdown, impact_table, markdown, table};
+pub use self::live::{NotPlayed, Played, Target, play};
+pub use self::render::{html, impact_html, impact_markdown, impact_table, markdown, table};
 use crate::explain::Finding;
 use crate::observation::SideOutcome;
 use crate::report::Environment;
@@ -79,7 +81,8 @@ pub struct Row {
     /// The change that would make the pair connect.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
-    /// Why the cell did not run (unsupported, error).
+    /// Why the cell did not run (unsupported, error), or a note on a live target's row (what followed the
+    /// handshake).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -87,24 +90,7 @@ pub struct Row {
 impl Row {
     /// The row for one played cell; `findings` are the explain module's for it.
     pub fn of(cell: &CellResult, library: String, findings: &[Finding]) -> Row {
-        let mut row = Row {
-            client: cell.client,
-            library,
-            verdict: Verdict::Error,
-            version: None,
-            cipher: None,
-            group: None,
-            alpn: None,
-            client_sent: None,
-            client_received: None,
-            server_sent: None,
-            server_received: None,
-            client_error: None,
-            server_error: None,
-            cause: None,
-            fix: None,
-            reason: None,
-        };
+        let mut row = Row::empty(cell.client, library);
         let Some(observed) = &cell.observed else {
             row.verdict = if cell.status == Status::Unsupported { Verdict::Unsupported } else { Verdict::Error };
             row.reason = cell.reason.clone();
@@ -117,6 +103,9 @@ impl Row {
                 row.cipher = c.cipher.map(|v| v.to_string());
                 row.group = c.group.map(|v| v.to_string());
                 row.alpn = c.alpn.clone();
+                if let Some(w) = cell.wire.last() {
+                    row.fill_from(w);
+                }
             }
             (client, server) => {
                 row.verdict = Verdict::Fails;
@@ -135,6 +124,35 @@ impl Row {
             }
         }
         row
+    }
+
+    /// What the client's library does not report (native-tls reports nothing), as the ServerHello shows it.
+    fn fill_from(&mut self, wire: &crate::wire::Wire) {
+        self.version = self.version.take().or(wire.version.map(|v| v.to_string()));
+        self.cipher = self.cipher.take().or(wire.cipher.map(|v| v.to_string()));
+        self.group = self.group.take().or(wire.group.map(|v| v.to_string()));
+    }
+
+    /// A row with nothing observed yet (an error until told otherwise).
+    fn empty(client: BackendId, library: String) -> Row {
+        Row {
+            client,
+            library,
+            verdict: Verdict::Error,
+            version: None,
+            cipher: None,
+            group: None,
+            alpn: None,
+            client_sent: None,
+            client_received: None,
+            server_sent: None,
+            server_received: None,
+            client_error: None,
+            server_error: None,
+            cause: None,
+            fix: None,
+            reason: None,
+        }
     }
 
     /// What was negotiated, or what failed, in one phrase (`tls1.3 TLS_AES_256_GCM_SHA384 x25519`,
@@ -177,8 +195,11 @@ impl Row {
 pub struct Compat {
     /// The scenario whose `server:` block is the server config.
     pub scenario: String,
-    /// The server backend that played it.
-    pub server: BackendId,
+    /// The server backend that played it, or the live target's address (`compat --target`).
+    pub server: String,
+    /// Whether the server is a live target, of which only the client side is observed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub live: bool,
     /// Its library and version.
     pub server_library: String,
     /// tlsmatrix and every backend's library.

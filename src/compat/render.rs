@@ -7,11 +7,18 @@ use super::{Change, Compat, Impact, Row, Verdict};
 /// Every report says what it could see: both sides are played here, so both sides' alerts are real observations.
 fn heading(c: &Compat) -> String {
     let (ok, fail, untried) = c.counts();
+    let server = if c.live {
+        format!(
+            "live target {} (only the client side is observed; the server's alerts are read from the wire)",
+            c.server
+        )
+    } else {
+        format!("server {} ({})", c.server, c.server_library)
+    };
     format!(
-        "{}: server {} ({}); {} of {} clients connect, {} fail, {} cannot be tried",
+        "{}: {}; {} of {} clients connect, {} fail, {} cannot be tried",
         c.scenario,
-        c.server,
-        c.server_library,
+        server,
         ok,
         c.rows.len(),
         fail,
@@ -40,6 +47,11 @@ pub fn table(c: &Compat) -> String {
 }
 
 fn details(out: &mut String, r: &Row, indent: &str) {
+    if r.verdict == Verdict::Connects
+        && let Some(note) = &r.reason
+    {
+        let _ = writeln!(out, "{indent}note: {note}");
+    }
     if r.verdict != Verdict::Fails {
         return;
     }
@@ -83,37 +95,59 @@ fn esc(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// One self-contained page.
-pub fn html(c: &Compat) -> String {
+/// A self-contained page: a title, headings, and one table.
+fn page(title: &str, headings: &[String], columns: &[&str], rows: &[(&str, Vec<String>)]) -> String {
     let mut out = format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>tlsmatrix compat: {}</title>\n<style>\
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>tlsmatrix {}</title>\n<style>\
          body{{font-family:sans-serif}} td,th{{border:1px solid #ccc;padding:4px;vertical-align:top}} \
-         table{{border-collapse:collapse}} .connects{{background:#e6ffe6}} .fails{{background:#ffe6e6}}\
-         </style></head><body>\n<h1>{}</h1>\n<table>\n<tr><th>client</th><th>library</th><th>result</th>\
-         <th>negotiated or alerts</th><th>client's error</th><th>cause</th><th>fix</th></tr>\n",
-        esc(&c.scenario),
-        esc(&heading(c))
+         table{{border-collapse:collapse}} .connects,.fixes{{background:#e6ffe6}} .fails,.breaks{{background:#ffe6e6}} \
+         .changed{{background:#fff6d6}}</style></head><body>\n",
+        esc(title)
     );
-    for r in &c.rows {
-        let class = match r.verdict {
-            Verdict::Connects => "connects",
-            Verdict::Fails => "fails",
-            _ => "other",
-        };
-        let _ = writeln!(
-            out,
-            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&r.client.to_string()),
-            esc(&r.library),
-            verdict(r.verdict),
-            esc(&r.outcome()),
-            esc(r.client_error.as_deref().unwrap_or("")),
-            esc(r.cause.as_deref().unwrap_or("")),
-            esc(r.fix.as_deref().unwrap_or("")),
-        );
+    for h in headings {
+        let _ = writeln!(out, "<h2>{}</h2>", esc(h));
+    }
+    out.push_str("<table>\n<tr>");
+    for c in columns {
+        let _ = write!(out, "<th>{}</th>", esc(c));
+    }
+    out.push_str("</tr>\n");
+    for (class, cells) in rows {
+        let _ = write!(out, "<tr class=\"{class}\">");
+        for c in cells {
+            let _ = write!(out, "<td>{}</td>", esc(c));
+        }
+        out.push_str("</tr>\n");
     }
     out.push_str("</table>\n</body></html>\n");
     out
+}
+
+/// One self-contained page.
+pub fn html(c: &Compat) -> String {
+    let rows: Vec<(&str, Vec<String>)> = c
+        .rows
+        .iter()
+        .map(|r| {
+            let class = match r.verdict {
+                Verdict::Connects => "connects",
+                Verdict::Fails => "fails",
+                _ => "other",
+            };
+            let cells = vec![
+                r.client.to_string(),
+                r.library.clone(),
+                verdict(r.verdict).to_string(),
+                r.outcome(),
+                r.client_error.clone().or_else(|| r.reason.clone()).unwrap_or_default(),
+                r.cause.clone().unwrap_or_default(),
+                r.fix.clone().unwrap_or_default(),
+            ];
+            (class, cells)
+        })
+        .collect();
+    let columns = ["client", "library", "result", "negotiated or alerts", "client's error or note", "cause", "fix"];
+    page(&format!("compat: {}", c.scenario), &[heading(c)], &columns, &rows)
 }
 
 fn change(c: Change) -> &'static str {
@@ -143,6 +177,42 @@ pub fn impact_table(i: &Impact) -> String {
     let fixes = i.clients.iter().filter(|m| m.change == Change::Fixes).count();
     let _ = writeln!(out, "\n{breaks} of {} clients break, {fixes} are fixed", i.clients.len());
     out
+}
+
+/// The impact as one self-contained page, changed clients first.
+pub fn impact_html(i: &Impact) -> String {
+    let rows: Vec<(&str, Vec<String>)> = i
+        .clients
+        .iter()
+        .map(|m| {
+            let class = match m.change {
+                Change::Breaks => "breaks",
+                Change::Fixes => "fixes",
+                Change::Same | Change::Untested => "other",
+                Change::Renegotiates | Change::FailsDifferently => "changed",
+            };
+            let cells = vec![
+                m.client.to_string(),
+                m.new.library.clone(),
+                change(m.change).to_string(),
+                m.old.outcome(),
+                m.new.outcome(),
+                m.new.client_error.clone().unwrap_or_default(),
+                m.new.cause.clone().unwrap_or_default(),
+                m.new.fix.clone().unwrap_or_default(),
+            ];
+            (class, cells)
+        })
+        .collect();
+    let breaks = i.clients.iter().filter(|m| m.change == Change::Breaks).count();
+    let fixes = i.clients.iter().filter(|m| m.change == Change::Fixes).count();
+    let headings = [
+        format!("before: {}", heading(&i.old)),
+        format!("after: {}", heading(&i.new)),
+        format!("{breaks} of {} clients break, {fixes} are fixed", i.clients.len()),
+    ];
+    let columns = ["client", "library", "change", "before", "after", "client's error now", "cause now", "fix"];
+    page(&format!("impact: {} -> {}", i.old.scenario, i.new.scenario), &headings, &columns, &rows)
 }
 
 /// The same as a Markdown table.
