@@ -69,6 +69,7 @@ pub mod run;
 pub mod runner;
 pub mod scenario;
 pub mod settings;
+pub mod try_client;
 pub mod verdict;
 mod vocab;
 pub mod wire;

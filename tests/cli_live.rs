@@ -1,6 +1,7 @@
 //! `tlsmatrix compat --target`: the client matrix against a server the test starts itself (`openssl s_server` on
 //! 127.0.0.1), compared with the scenario that describes the same server; a service that does not echo; a server
-//! that asks for a client certificate. Needs the `openssl` tool (ignored with the install command otherwise).
+//! that asks for a client certificate. And the other way, `tlsmatrix try-client`: `openssl s_client` as the user's
+//! own client against the server backends. Needs the `openssl` tool (ignored with the install command otherwise).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -243,6 +244,51 @@ fn a_client_certificate_is_presented_when_given() {
     }
 }
 
+/// `openssl s_client` as the user's own client, with the placeholders and `extra`.
+fn s_client(extra: &[&'static str]) -> Vec<&'static str> {
+    let base = ["--", "openssl", "s_client", "-connect", "{addr}", "-servername", "{host}", "-verify_return_error"];
+    [&base[..], extra].concat()
+}
+
+fn try_client_reports_what_each_server_saw() {
+    let dir = project();
+    let run = |servers: &str, scenario: Option<&str>, client: &[&str]| {
+        let mut args = vec!["try-client", "--format", "json", "--server", servers];
+        if let Some(s) = scenario {
+            args.extend(["--scenario", s]);
+        }
+        json(dir.path(), &[&args[..], client].concat())
+    };
+    // Trusting `{ca}`, with -quiet (which ignores the end of stdin): s_client waits for the server to speak, and
+    // the harness stops both once the line has settled after the handshake.
+    let trusted =
+        run("openssl,native-tls,rustls", None, &s_client(&["-CAfile", "{ca}", "-verify_hostname", "{host}", "-quiet"]));
+    for r in rows(&trusted) {
+        assert_eq!(r["seen"], "connects", "{r}");
+        assert!(r["version"].as_str().is_some() && r["cipher"].as_str().is_some(), "{r}");
+        assert!(r["detail"].as_str().unwrap().contains("nothing moved"), "{r}");
+    }
+    assert_eq!(rows(&trusted)[0]["version"], "tls1.3");
+    // No CA: OpenSSL's client refuses the chain, and each server reports the alert it received.
+    let untrusted = run("openssl,rustls", None, &s_client(&[]));
+    for r in rows(&untrusted) {
+        assert_eq!((r["seen"].as_str(), r["received_alert"].as_str()), (Some("fails"), Some("unknown_ca")), "{r}");
+        assert_eq!(r["exit_code"], 1, "{r}");
+        assert!(r["client_said"].as_str().unwrap().contains("certificate verify failed"), "{r}");
+    }
+    // A TLS 1.3-only server (the scenario's server block) and a client pinned to TLS 1.2.
+    std::fs::write(
+        dir.path().join("scenarios/live/tls13_only.yaml"),
+        "description: a TLS 1.3-only server\nserver: { certificate: server-ec, versions: [tls1.3] }\n\
+         client: { trust: [root-a], server_name: localhost }\nexpect: { result: success }\n",
+    )
+    .unwrap();
+    let pinned = run("openssl,rustls", Some("live::tls13_only"), &s_client(&["-CAfile", "{ca}", "-tls1_2"]));
+    for r in rows(&pinned) {
+        assert_eq!((r["seen"].as_str(), r["sent_alert"].as_str()), (Some("fails"), Some("protocol_version")), "{r}");
+    }
+}
+
 fn main() -> std::process::ExitCode {
     const OPENSSL: &[Tool] = &[Tool::OPENSSL];
     run_trials(vec![
@@ -261,5 +307,6 @@ fn main() -> std::process::ExitCode {
             OPENSSL,
             a_client_certificate_is_presented_when_given,
         ),
+        trial_needing("try_client_reports_what_each_server_saw", OPENSSL, try_client_reports_what_each_server_saw),
     ])
 }

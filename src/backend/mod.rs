@@ -8,7 +8,7 @@
 
 mod behaviour;
 mod bridge;
-mod cli;
+pub(crate) mod cli;
 pub mod conn;
 pub(crate) mod probe;
 pub(crate) use cli::TempDir;

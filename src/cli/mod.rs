@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod reports;
-pub use self::reports::{CompatArgs, CompatFormat, ImpactArgs, LiveArgs, ReportOn};
+pub use self::reports::{CompatArgs, CompatFormat, ImpactArgs, LiveArgs, ReportOn, TryClientArgs, TryFormat};
 
 use crate::Run;
 use crate::backend::Registry;
@@ -69,6 +69,9 @@ pub enum Command {
     /// Which clients a server change breaks, fixes or renegotiates: compat for OLD and NEW, client by client; exit 1
     /// when a client that connected before fails now.
     Impact(ImpactArgs),
+    /// Your own client command, run once against every server backend and release (`{port}`, `{host}`, `{addr}`,
+    /// `{ca}` replaced): what each server saw, its version and suite, or the alert it received.
+    TryClient(TryClientArgs),
     /// Turn server or client TLS settings as written elsewhere (nginx, Apache, haproxy directives, Java security
     /// properties, a Mozilla profile) into a scenario file, for `compat` or `run`. OpenSSL expands cipher strings.
     Import {
@@ -360,6 +363,7 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Impact(args) => reports::impact(&layout, args),
+        Command::TryClient(args) => reports::try_client(&layout, args),
         Command::Diff { old, new } => {
             let diff = Diff::between(&Report::load(&old)?, &Report::load(&new)?);
             print!("{}", diff.render());

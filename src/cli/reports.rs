@@ -230,3 +230,83 @@ pub(super) fn impact(layout: &Layout, args: ImpactArgs) -> Result<u8, Error> {
     write_out(on.output.as_deref(), &text)?;
     Ok(impact.exit_code())
 }
+
+/// `tlsmatrix try-client`.
+#[derive(clap::Args, Debug)]
+pub struct TryClientArgs {
+    /// Server backends, comma-separated (default: every available one; `node@*` and other preview ones by name).
+    #[arg(long, value_delimiter = ',')]
+    pub server: Vec<String>,
+    /// The scenario whose `server:` block every server plays, and whose `client:` block gives `{host}` (its
+    /// `server_name`) and `{ca}` (its `trust`). Default: library defaults with an ECDSA certificate for localhost.
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Output format: table or json.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: TryFormat,
+    /// Write the report here instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// The client command, run once per server: `{port}`, `{host}`, `{addr}` (127.0.0.1:PORT) and `{ca}` (a PEM
+    /// file of the CAs to trust) are replaced in its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// `try-client` formats.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TryFormat {
+    /// A line per server.
+    Table,
+    /// One object per server.
+    Json,
+}
+
+pub(super) fn try_client(layout: &Layout, args: TryClientArgs) -> Result<u8, Error> {
+    use crate::try_client;
+    let (run, scenario) = match &args.scenario {
+        Some(id) => load_one(layout, id)?,
+        None => {
+            let run = crate::Run::load(layout, &[], |_| false)?;
+            let s = Scenario::parse(
+                "try-client".into(),
+                Path::new("(try-client)"),
+                try_client::DEFAULT_SERVER,
+                &run.pki().names(),
+            )
+            .map_err(|e| Error::Usage(e.to_string()))?;
+            (run, Arc::new(s))
+        }
+    };
+    let servers = backends(&args.server)?;
+    let ca_file = try_client::write_ca(&run.context, &scenario)?;
+    let ca = ca_file.path.clone();
+    let bar = progress(servers.len());
+    let rows = crate::run::runtime()?.block_on(async {
+        let gate = Arc::new(tokio::sync::Semaphore::new(run.jobs.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, &server) in servers.iter().enumerate() {
+            let (ctx, scenario, gate, command, ca) =
+                (run.context.clone(), scenario.clone(), gate.clone(), args.command.clone(), ca.clone());
+            tasks.spawn(async move {
+                let _slot = gate.acquire_owned().await;
+                (i, try_client::try_one(&ctx, server, &scenario, &command, &ca).await)
+            });
+        }
+        let mut rows: Vec<Option<try_client::Row>> = servers.iter().map(|_| None).collect();
+        while let Some(done) = tasks.join_next().await {
+            bar.inc(1);
+            let (i, row) = done.map_err(|e| Error::Usage(format!("a server task failed: {e}")))?;
+            rows[i] = Some(row);
+        }
+        Ok::<_, Error>(rows.into_iter().flatten().collect())
+    })?;
+    bar.finish_and_clear();
+    let report = try_client::Report { command: args.command.clone(), scenario: scenario.id.clone(), rows };
+    let text = match args.format {
+        TryFormat::Table => report.table(),
+        TryFormat::Json => serde_json::to_string_pretty(&report).map_err(|e| Error::Usage(e.to_string()))? + "\n",
+    };
+    write_out(args.output.as_deref(), &text)?;
+    Ok(if report.rows.iter().any(|r| r.seen == try_client::Seen::Error) { 2 } else { 0 })
+}

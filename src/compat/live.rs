@@ -29,10 +29,9 @@ use crate::pki::{Credential, Pki};
 use crate::relay::Relay;
 use crate::runner::{Context, EXTERNAL_DEADLINE_FACTOR};
 use crate::scenario::{ClientConfig, FixtureName, Scenario};
-use crate::vocab::ProtocolVersion;
 use crate::vocab::{BackendId, Role};
-use crate::wire::record::{APPLICATION_DATA, Stream};
-use crate::wire::{Capture, Direction, KeyLog, Wire};
+use crate::wire::settle::{QUIET, Settle};
+use crate::wire::{KeyLog, Wire};
 
 /// The fixture name of the `i`-th certificate of `--trust`.
 fn anchor_name(i: usize) -> String {
@@ -193,22 +192,15 @@ pub async fn play(ctx: &Context, client: BackendId, scenario: &Scenario, address
     let client_side = tokio::time::timeout(timeout, client_side);
     tokio::pin!(relay_side, client_side);
     let mut relayed = None;
-    // Once the handshake is done and the ping sent, a service that is no echo gets ANSWER_WAIT to answer (an HTTP
-    // server may wait for a request line that never comes); then the client is stopped and the row says so.
+    // A service that is no echo leaves both ends waiting after the handshake: once the line settles, the client is
+    // stopped and the row says so (crate::wire::settle).
     let mut tick = tokio::time::interval(Duration::from_millis(100));
-    let mut answer_by = None;
+    let mut settle = Settle::default();
     let outcome = loop {
         tokio::select! {
             r = &mut client_side => break Some(r),
             r = &mut relay_side, if relayed.is_none() => relayed = Some(r),
-            now = tick.tick() => match answer_by {
-                Some(t) if now >= t => break None,
-                Some(_) => {}
-                None if pinged(&relay.capture(), &keys.text()) => {
-                    answer_by = Some(now + ANSWER_WAIT);
-                }
-                None => {}
-            },
+            _ = tick.tick() => if settle.settled(&relay.capture(), &keys.text()) { break None },
         }
     };
     if relayed.is_none() {
@@ -226,7 +218,7 @@ pub async fn play(ctx: &Context, client: BackendId, scenario: &Scenario, address
             message: format!(
                 "the server did not echo the harness's ping within {} ms (a service that is no echo): the client \
                  was stopped",
-                ANSWER_WAIT.as_millis()
+                QUIET.as_millis()
             ),
         }),
         Some(Err(_elapsed)) => SideOutcome::Failed(crate::observation::Failure {
@@ -241,37 +233,6 @@ pub async fn play(ctx: &Context, client: BackendId, scenario: &Scenario, address
     };
     let wire = crate::wire::analyse(&relay.capture(), &keys.text());
     Ok(Played { client, wire })
-}
-
-/// How long a live target has to answer the ping once the handshake is done.
-const ANSWER_WAIT: Duration = Duration::from_millis(1000);
-
-/// Whether the client has, as far as the bytes show, completed its handshake and sent its ping. With the client's
-/// keys (a linked-in client writes them as it goes) that is read exactly: both Finished, then the client's
-/// application data. An external peer hands its key log over only when it ends, so for it the records are counted:
-/// no alert either way, and the client has sent encrypted records enough for its Finished and the ping (two in TLS
-/// 1.3, where the Finished is encrypted too; one in TLS 1.2, where it travels as a handshake record). That only
-/// starts the [`ANSWER_WAIT`]: a server that refuses the client's certificate answers well within it.
-fn pinged(capture: &Capture, keylog: &str) -> bool {
-    let wire = crate::wire::analyse(capture, keylog);
-    let mut after = wire.transcript.iter().skip_while(|l| !(l.starts_with("C->S") && l.contains("Finished")));
-    if handshake_completed(&wire) {
-        return after.any(|l| l.starts_with("C->S") && l.contains("ApplicationData"));
-    }
-    let Some(version) = wire.version else { return false };
-    if !wire.alerts.is_empty() || !wire.malformed.is_empty() {
-        return false;
-    }
-    let stream = Stream::of(capture, Direction::ClientToServer);
-    let (records, _) = stream.records();
-    let sent = records.iter().filter(|r| r.content_type == APPLICATION_DATA).count();
-    sent >= if version == ProtocolVersion::Tls13 { 2 } else { 1 }
-}
-
-/// Whether the wire shows a completed handshake: a Finished each way (decrypted with the client's key log).
-fn handshake_completed(wire: &Wire) -> bool {
-    let finished = |dir: &str| wire.transcript.iter().any(|l| l.starts_with(dir) && l.contains("Finished"));
-    finished("C->S") && finished("S->C")
 }
 
 impl Row {
@@ -303,10 +264,10 @@ impl Row {
             }
             SideOutcome::Failed(f) => {
                 let quiet = f.sent_alert.is_none() && f.received_alert.is_none() && seen(Role::Server).is_none();
-                let after_handshake = f.phase == Phase::Data || handshake_completed(&wire);
+                let after_handshake = f.phase == Phase::Data;
                 if quiet && after_handshake {
-                    // The handshake completed (or, for a client stopped after its ping, appears to: see `pinged`);
-                    // the service does not speak the harness's ping (see above).
+                    // The handshake completed (or, for a client stopped once the line settled, the bytes show it
+                    // did); the service does not speak the harness's ping (see above).
                     row.verdict = Verdict::Connects;
                     row.fill_from(&wire);
                     row.reason = Some(format!("handshake completed, then {}", f.message));

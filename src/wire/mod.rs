@@ -91,6 +91,7 @@ pub mod decrypt;
 pub mod handshake;
 pub mod pcapng;
 pub mod record;
+pub mod settle;
 
 mod analyse;
 pub use analyse::{Wire, analyse};
