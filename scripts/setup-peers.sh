@@ -22,6 +22,7 @@
 #                              backend, whose C adapter tlsmatrix builds with gcc into the user's cache on first use
 #   libnss3-dev                NSS's libssl3 and headers (found with pkg-config): the `nss` backend, whose C adapter
 #                              tlsmatrix builds the same way
+#   nginx libnginx-mod-stream  nginx (/usr/sbin/nginx) with its stream module: the `nginx` server backend
 #   OpenSSL 3.5 peer           peers/openssl built with cargo (OpenSSL 3.5.5 from source, openssl-src) into the user's
 #                              cache: the `openssl@3.5` backend. About 3 minutes the first time; every later run lets
 #                              cargo check it (a second), so a change to the openssl backend's code is rebuilt
@@ -53,6 +54,13 @@ fi
 # BoringSSL's development files live beside the system OpenSSL's, under an android/ folder, and add no command.
 if [ ! -f /usr/include/android/openssl/ssl.h ]; then
   missing+=(android-libboringssl-dev)
+fi
+# nginx installs into /usr/sbin, often off a user's PATH; its stream module is a package of its own.
+if [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
+  missing+=(nginx)
+fi
+if [ ! -f /usr/lib/nginx/modules/ngx_stream_module.so ]; then
+  missing+=(libnginx-mod-stream)
 fi
 if ! pkg-config --exists nss 2>/dev/null; then
   missing+=(libnss3-dev pkg-config)

@@ -508,6 +508,8 @@ backend_ids! {
     Node16 = "node@16", "D16", false;
     /// Node 24.22.3 (bundled OpenSSL 3.5.9).
     Node24 = "node@24", "D24", false;
+    /// Debian's nginx (its stream module) as a TLS-terminating server in front of the harness's echo; server only.
+    Nginx = "nginx", "X", false;
 }
 
 impl BackendId {
@@ -528,9 +530,9 @@ impl BackendId {
     /// of the default matrix, `all`, the catalog and `cargo test`, because the catalog carries no expectations for
     /// it yet. A preview backend's cells are judged against the base expectations like any other, so what it does
     /// differently shows as failing cells with both observations: the material its overrides are written from.
-    /// Node's ladder is in preview (docs/peers.md lists what it does differently, measured).
+    /// Node's ladder and nginx are in preview (docs/peers.md lists what they do differently, measured).
     pub fn is_preview(self) -> bool {
-        self.family() == BackendId::Node
+        matches!(self.family(), BackendId::Node | BackendId::Nginx)
     }
 
     /// Every backend but those in preview, in report order: the default selection and the catalog's columns.

@@ -35,7 +35,7 @@ use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
 
 pub use self::behaviour::{Behaviour, NoDhParameters, Preset, Strength};
-pub use self::cli::{GnutlsBackend, OpensslCliBackend};
+pub use self::cli::{GnutlsBackend, NginxBackend, OpensslCliBackend};
 pub use self::native_tls::NativeTlsBackend;
 pub(crate) use self::openssl::expand_cipher_strings;
 pub use self::openssl::{OpensslBackend, keep_system_trust_out, source_fingerprint as openssl_source_fingerprint};
@@ -212,6 +212,7 @@ impl Registry {
                 Arc::new(NodeBackend::release(BackendId::Node8)),
                 Arc::new(NodeBackend::release(BackendId::Node16)),
                 Arc::new(NodeBackend::release(BackendId::Node24)),
+                Arc::new(NginxBackend::new()),
             ],
         }
     }

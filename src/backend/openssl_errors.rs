@@ -202,6 +202,36 @@ fn from_stack(stack: &ErrorStack, text: &str) -> Diagnosis {
     Diagnosis { received_alert: None, sent_alert: sent, class, message }
 }
 
+/// Diagnoses one OpenSSL error as a program printed it (`error:0A000418:SSL routines::tlsv1 alert unknown ca:SSL
+/// alert number 48`, as nginx logs it): the packed code's reason (OpenSSL 3: the low 23 bits) says a received alert
+/// (`1000 + description`), else the reason text is looked up as in [`diagnose`].
+pub(crate) fn from_text(text: &str) -> Diagnosis {
+    let message = text.to_string();
+    let mut parts = text.splitn(5, ':');
+    let (code, lib, reason) = (parts.nth(1), parts.next(), parts.nth(1));
+    let code = code.and_then(|c| u32::from_str_radix(c, 16).ok());
+    let (Some(code), Some("SSL routines"), Some(reason)) = (code, lib, reason) else {
+        let sent = Mapped::Unmapped(format!("not an OpenSSL libssl error: {text}"));
+        return Diagnosis { received_alert: None, sent_alert: sent, class: ErrorClass::Local, message };
+    };
+    let number = (code & 0x7F_FFFF) as i32;
+    if (ALERT_REASON_OFFSET..ALERT_REASON_OFFSET + 256).contains(&number) {
+        let alert = Some(Alert((number - ALERT_REASON_OFFSET) as u8));
+        return Diagnosis {
+            received_alert: alert,
+            sent_alert: Mapped::Known(None),
+            class: ErrorClass::PeerAlert,
+            message,
+        };
+    }
+    let sent = match SENT_ALERTS.iter().find(|(r, _)| *r == reason) {
+        Some((_, a)) => Mapped::Known(*a),
+        None => Mapped::Unmapped(format!("OpenSSL reason `{reason}` (code {number})")),
+    };
+    let class = if reason == "unexpected eof while reading" { ErrorClass::Eof } else { ErrorClass::Local };
+    Diagnosis { received_alert: None, sent_alert: sent, class, message }
+}
+
 /// The verify result native-tls appends to its message: `... certificate verify failed:... (hostname mismatch)`.
 fn verify_text(text: &str) -> Option<&str> {
     let open = text.rfind(" (")?;
@@ -211,6 +241,16 @@ fn verify_text(text: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printed_errors_give_the_received_or_the_sent_alert() {
+        let received = from_text("error:0A000418:SSL routines::tlsv1 alert unknown ca:SSL alert number 48");
+        assert_eq!((received.received_alert, received.class), (Some(Alert::UNKNOWN_CA), ErrorClass::PeerAlert));
+        let sent = from_text("error:0A000102:SSL routines::unsupported protocol");
+        assert_eq!(sent.sent_alert, Mapped::Known(Some(Alert::PROTOCOL_VERSION)));
+        assert!(matches!(from_text("error:0A0000FF:SSL routines::no such reason").sent_alert, Mapped::Unmapped(_)));
+        assert!(matches!(from_text("garbage").sent_alert, Mapped::Unmapped(_)));
+    }
 
     #[test]
     fn verify_text_is_the_last_parenthesis() {

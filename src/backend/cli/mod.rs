@@ -1,5 +1,6 @@
 //! External peers driven through their command-line tools, one process per connection: `openssl s_server/s_client`
-//! ([`OpensslCliBackend`]) and GnuTLS's `gnutls-serv/gnutls-cli` ([`GnutlsBackend`]).
+//! ([`OpensslCliBackend`]) and GnuTLS's `gnutls-serv/gnutls-cli` ([`GnutlsBackend`]); and nginx, a server product
+//! run per cell ([`NginxBackend`]).
 //!
 //! The harness hands each side a connected socket; a tool wants to make or accept its own connection. So each run
 //! starts the tool on loopback, connects to it (server) or lets it connect to us (client), and bridges the bytes
@@ -9,10 +10,12 @@
 
 mod gnutls;
 mod hello;
+mod nginx;
 mod openssl_cli;
 mod process;
 
 pub use gnutls::GnutlsBackend;
+pub use nginx::NginxBackend;
 pub use openssl_cli::OpensslCliBackend;
 
 use std::ffi::OsString;
