@@ -95,8 +95,48 @@ pub struct CloseQuirk {
     pub reason: &'static str,
 }
 
+/// nginx 1.22.1 does not answer a client's close_notify (the clients below insist on one).
+const NGINX_NO_CLOSE_NOTIFY: &str = "nginx 1.22.1 does not answer the client's close_notify: ngx_ssl_handle_recv \
+     (src/event/ngx_event_openssl.c) sets no_wait_shutdown and no_send_shutdown when SSL_read returns \
+     SSL_ERROR_ZERO_RETURN, so ngx_ssl_shutdown marks the session SSL_SENT_SHUTDOWN with a quiet shutdown and closes the \
+     socket without its own close_notify (wire: C->S Alert(warning, close_notify), then the server's FIN). This client \
+     reports the missing close_notify as an error after the exchange; the server saw a clean session.";
+
+/// A client that fails at close with end of file and no alert: what a peer that closes without close_notify gets.
+fn eof_at_close() -> CloseExpect {
+    CloseExpect { client: Some(SideExpect { error: Some(ErrorClass::Eof), ..SideExpect::default() }), server: None }
+}
+
 /// Every such pair. Only cells expected to succeed are affected: a failure in the handshake is judged as usual.
 pub const CLOSE_QUIRKS: &[CloseQuirk] = &[
+    CloseQuirk {
+        client: BackendId::Rustls,
+        server: BackendId::Nginx,
+        tls13: false,
+        close: eof_at_close,
+        reason: NGINX_NO_CLOSE_NOTIFY,
+    },
+    CloseQuirk {
+        client: BackendId::Python,
+        server: BackendId::Nginx,
+        tls13: false,
+        close: eof_at_close,
+        reason: NGINX_NO_CLOSE_NOTIFY,
+    },
+    CloseQuirk {
+        client: BackendId::Boringssl,
+        server: BackendId::Nginx,
+        tls13: false,
+        close: eof_at_close,
+        reason: NGINX_NO_CLOSE_NOTIFY,
+    },
+    CloseQuirk {
+        client: BackendId::Nss,
+        server: BackendId::Nginx,
+        tls13: false,
+        close: eof_at_close,
+        reason: NGINX_NO_CLOSE_NOTIFY,
+    },
     CloseQuirk {
         client: BackendId::Gnutls,
         server: BackendId::Jsse11,

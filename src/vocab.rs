@@ -530,9 +530,9 @@ impl BackendId {
     /// of the default matrix, `all`, the catalog and `cargo test`, because the catalog carries no expectations for
     /// it yet. A preview backend's cells are judged against the base expectations like any other, so what it does
     /// differently shows as failing cells with both observations: the material its overrides are written from.
-    /// Node's ladder and nginx are in preview (docs/peers.md lists what they do differently, measured).
+    /// Node's ladder is in preview (docs/peers.md lists what it does differently, measured).
     pub fn is_preview(self) -> bool {
-        matches!(self.family(), BackendId::Node | BackendId::Nginx)
+        self.family() == BackendId::Node
     }
 
     /// Every backend but those in preview, in report order: the default selection and the catalog's columns.

@@ -235,6 +235,28 @@ pub async fn play(ctx: &Context, client: BackendId, scenario: &Scenario, address
     Ok(Played { client, wire })
 }
 
+/// What followed a completed handshake, in one line: the service's answer when it sent one instead of the echo (the
+/// in-process clients report it as `unexpected application data [72, 84, ...]`), else the client's first line.
+fn after_handshake_note(message: &str) -> String {
+    let bytes = message.split_once("unexpected application data [").and_then(|(_, rest)| {
+        let list = rest.split_once(']')?.0;
+        list.split(',').map(|b| b.trim().parse::<u8>().ok()).collect::<Option<Vec<u8>>>()
+    });
+    if let Some(bytes) = bytes {
+        let text = String::from_utf8_lossy(&bytes);
+        return format!(
+            "the server's answer began {:?}, not the echo (a service with its own protocol)",
+            text.trim_end()
+        );
+    }
+    let line = message.lines().next().unwrap_or("").trim();
+    let mut short: String = line.chars().take(160).collect();
+    if short.len() < line.len() {
+        short.push('…');
+    }
+    short
+}
+
 impl Row {
     /// The row of one client against a live target: the client's outcome, and the server's side as the wire
     /// shows it (see the module's documentation).
@@ -270,7 +292,7 @@ impl Row {
                     // did); the service does not speak the harness's ping (see above).
                     row.verdict = Verdict::Connects;
                     row.fill_from(&wire);
-                    row.reason = Some(format!("handshake completed, then {}", f.message));
+                    row.reason = Some(format!("handshake completed, then {}", after_handshake_note(&f.message)));
                 } else {
                     row.verdict = Verdict::Fails;
                     row.client_sent = f.sent_alert;
