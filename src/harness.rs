@@ -357,7 +357,8 @@ fn availability(registry: &Registry, sel: &Selection) -> Vec<Trial> {
     for b in registry.iter() {
         for role in [Role::Client, Role::Server] {
             let side = if role == Role::Client { &sel.clients } else { &sel.servers };
-            if !side.contains(&b.id()) && !b.id().is_preview() {
+            // A role the stack does not have (nginx has no client) is no tool to install.
+            if (!side.contains(&b.id()) && !b.id().is_preview()) || !b.plays(role) {
                 continue;
             }
             let why = b.capabilities(role).unavailable.clone();

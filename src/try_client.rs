@@ -299,8 +299,8 @@ async fn play(
     let wire = crate::wire::analyse(&relay.capture(), &keys.text());
     let Some((server_outcome, (exit_code, output))) = ended else {
         let quiet = format!(
-            "nothing moved for {} ms after the handshake (the client waits for the server to speak first): \
-             the server and the command were stopped",
+            "nothing moved for {} ms after the handshake, each side waiting for the other (a client that waits \
+             for the server to speak first): the server and the command were stopped",
             QUIET.as_millis()
         );
         return Ok(Played { server: None, quiet: Some(quiet), wire, exit_code: None, output: String::new() });
@@ -350,7 +350,8 @@ fn row(server: BackendId, library: String, p: Played) -> Row {
                     (None, Some(a)) => format!(" (the client sent {a})"),
                     (None, None) => String::new(),
                 };
-                row.detail = Some(format!("handshake completed, then {}{alert}", f.message));
+                let note = crate::compat::after_handshake_note(&f.message);
+                row.detail = Some(format!("handshake completed, then {note}{alert}"));
             } else {
                 row.received_alert = f.received_alert;
                 row.sent_alert = f.sent_alert;

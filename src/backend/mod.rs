@@ -117,6 +117,12 @@ pub trait Backend: Send + Sync {
     fn expressible(&self, _role: Role, _scenario: &crate::scenario::Scenario) -> Result<(), String> {
         Ok(())
     }
+    /// Whether the stack has this role at all (nginx is a server product: no client). The matrix still shows the
+    /// other role's cells as unsupported with the reason; reports about one role's peers (`compat`'s clients,
+    /// `try-client`'s servers) leave such a backend out.
+    fn plays(&self, _role: Role) -> bool {
+        true
+    }
     /// The launch settings of the process of its own that this side needs, if it needs one (a jsse side with
     /// `java_security` or JVM-wide groups runs in a JVM of its own). The runner starts a cell only when the
     /// processes of the cells in flight and its own fit under [`OWN_PROCESSES`], so no cell holds one process while

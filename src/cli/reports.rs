@@ -91,6 +91,15 @@ pub struct ImpactArgs {
     pub on: ReportOn,
 }
 
+/// The clients a report is about: those named, or every judged backend that has a client role.
+fn clients_of(run: &crate::Run, named: &[String]) -> Result<Vec<BackendId>, Error> {
+    let all = backends(named)?;
+    if !named.is_empty() {
+        return Ok(all);
+    }
+    Ok(all.into_iter().filter(|b| run.registry().get(*b).is_none_or(|b| b.plays(crate::vocab::Role::Client))).collect())
+}
+
 /// Every selected client against `server` playing the scenario's server config (see [`crate::compat`]).
 fn compat_report(layout: &Layout, id: &str, server: &str, client: &[String]) -> Result<compat::Compat, Error> {
     let server: BackendId = match backends(&[server.to_string()])?.as_slice() {
@@ -98,7 +107,7 @@ fn compat_report(layout: &Layout, id: &str, server: &str, client: &[String]) -> 
         _ => return Err(Error::Usage(format!("--server names one backend, got `{server}`"))),
     };
     let (run, scenario) = load_one(layout, id)?;
-    let sel = Selection { clients: backends(client)?, servers: vec![server] };
+    let sel = Selection { clients: clients_of(&run, client)?, servers: vec![server] };
     let planned = run.plan(&sel);
     let bar = progress(planned.len());
     let results = run.collect(planned, Some(bar.clone()))?;
@@ -148,7 +157,7 @@ fn live_report(layout: &Layout, args: &CompatArgs, address: &str) -> Result<comp
     let (pki, client) = target.prepare(run.pki(), &scenario.client)?;
     scenario.client = client;
     let ctx = crate::runner::Context { pki: Arc::new(pki), ..run.context.clone() };
-    let clients = backends(&args.on.client)?;
+    let clients = clients_of(&run, &args.on.client)?;
     let bar = progress(clients.len());
     let scenario = Arc::new(scenario);
     let played = crate::run::runtime()?.block_on(async {
@@ -278,7 +287,10 @@ pub(super) fn try_client(layout: &Layout, args: TryClientArgs) -> Result<u8, Err
             (run, Arc::new(s))
         }
     };
-    let servers = backends(&args.server)?;
+    let servers: Vec<BackendId> = backends(&args.server)?
+        .into_iter()
+        .filter(|b| run.registry().get(*b).is_none_or(|b| b.plays(crate::vocab::Role::Server)))
+        .collect();
     let ca_file = try_client::write_ca(&run.context, &scenario)?;
     let ca = ca_file.path.clone();
     let bar = progress(servers.len());

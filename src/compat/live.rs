@@ -237,7 +237,7 @@ pub async fn play(ctx: &Context, client: BackendId, scenario: &Scenario, address
 
 /// What followed a completed handshake, in one line: the service's answer when it sent one instead of the echo (the
 /// in-process clients report it as `unexpected application data [72, 84, ...]`), else the client's first line.
-fn after_handshake_note(message: &str) -> String {
+pub(crate) fn after_handshake_note(message: &str) -> String {
     let bytes = message.split_once("unexpected application data [").and_then(|(_, rest)| {
         let list = rest.split_once(']')?.0;
         list.split(',').map(|b| b.trim().parse::<u8>().ok()).collect::<Option<Vec<u8>>>()
@@ -245,7 +245,7 @@ fn after_handshake_note(message: &str) -> String {
     if let Some(bytes) = bytes {
         let text = String::from_utf8_lossy(&bytes);
         return format!(
-            "the server's answer began {:?}, not the echo (a service with its own protocol)",
+            "the peer sent {:?}, not the harness's ping or echo (it speaks its own protocol)",
             text.trim_end()
         );
     }

@@ -13,6 +13,7 @@ mod render;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use self::live::after_handshake_note;
 pub use self::live::{NotPlayed, Played, Target, play};
 pub use self::render::{html, impact_html, impact_markdown, impact_table, markdown, table};
 use crate::explain::Finding;

@@ -144,6 +144,10 @@ impl Backend for NginxBackend {
         BackendId::Nginx
     }
 
+    fn plays(&self, role: Role) -> bool {
+        role == Role::Server
+    }
+
     fn capabilities(&self, role: Role) -> &Capabilities {
         match role {
             Role::Server => &self.server,
@@ -332,15 +336,21 @@ impl Server {
     }
 }
 
-/// The harness's side of the exchange behind nginx, in plaintext: the ping back, then the end of the session.
-async fn echo(listener: &TcpListener) {
-    let Ok((mut s, _)) = listener.accept().await else { return };
-    let mut buf = vec![0u8; PING.len()];
-    if s.read_exact(&mut buf).await.is_ok() {
-        let _ = s.write_all(&buf).await;
+/// The harness's side of the exchange behind nginx, in plaintext: the ping back, then the end of the session. What
+/// came instead of the ping, if anything did (a client that speaks its own protocol, `try-client`).
+async fn echo(listener: &TcpListener) -> Option<Vec<u8>> {
+    let Ok((mut s, _)) = listener.accept().await else { return None };
+    let mut buf = Vec::with_capacity(PING.len());
+    match (&mut s).take(PING.len() as u64).read_to_end(&mut buf).await {
+        Ok(_) if buf == PING => {
+            let _ = s.write_all(&buf).await;
+        }
+        // Not the ping: the exchange is over here, as an in-process server ends it (nginx then closes the client).
+        _ => return Some(buf),
     }
     let mut rest = [0u8; 256];
     while matches!(s.read(&mut rest).await, Ok(n) if n > 0) {}
+    None
 }
 
 #[async_trait]
@@ -354,6 +364,7 @@ impl Endpoint for Server {
             .map_err(|e| ConfigError::new(format!("connecting to nginx on port {}: {e}", running.port)))?;
         let _ = conn.set_nodelay(true);
         let mut tapped = Tapped::default();
+        let mut other = None;
         {
             let echoed = echo(&running.echo);
             let bridged = bridge(io, conn, &mut tapped, std::future::pending());
@@ -363,7 +374,10 @@ impl Endpoint for Server {
             loop {
                 tokio::select! {
                     () = &mut bridged => break,
-                    () = &mut echoed, if !echo_done => echo_done = true,
+                    o = &mut echoed, if !echo_done => {
+                        echo_done = true;
+                        other = o;
+                    }
                 }
             }
         }
@@ -390,7 +404,17 @@ impl Endpoint for Server {
         };
         let wire = crate::wire::analyse(&capture, &keys.text());
         let seen = wire.alerts.iter().rev().find(|a| a.from == Role::Server && a.fatal).map(|a| a.alert);
-        outcome(line.as_deref(), &new, seen)
+        match (outcome(line.as_deref(), &new, seen)?, other) {
+            // nginx completed the session, but what it passed on was not the ping: the exchange failed here.
+            (SideOutcome::Established(_), Some(bytes)) => Ok(SideOutcome::Failed(Failure {
+                phase: Phase::Data,
+                sent_alert: None,
+                received_alert: None,
+                error: ErrorClass::Local,
+                message: format!("unexpected application data {bytes:?}"),
+            })),
+            (o, _) => Ok(o),
+        }
     }
 }
 
@@ -475,4 +499,63 @@ fn outcome(access: Option<&str>, errors: &str, seen: Option<Alert>) -> Result<Si
         alpn: (alpn != "-" && !alpn.is_empty()).then(|| alpn.to_string()),
         resumed: Some(reused == "r"),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    //! nginx's own log lines (as nginx 1.22.1 wrote them in this project's runs) read into outcomes.
+
+    use super::*;
+
+    const CONNECTED: &str =
+        "2026/12/06 15:20:44 [info] 5847#5847: *9 client 127.0.0.1:48380 connected to 127.0.0.1:45743\n";
+
+    #[test]
+    fn a_session_nginx_logged_as_200_is_established_with_what_it_negotiated() {
+        let line = "tlsmatrix TLSv1.2 ECDHE-ECDSA-AES256-GCM-SHA384 h2 r 200";
+        let SideOutcome::Established(e) = outcome(Some(line), CONNECTED, None).unwrap() else { panic!("established") };
+        assert_eq!(e.version, Some(ProtocolVersion::Tls12));
+        assert_eq!(e.cipher.and_then(|c| c.name()), Some("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"));
+        assert_eq!((e.alpn.as_deref(), e.resumed), (Some("h2"), Some(true)));
+        let tls13 = outcome(Some("tlsmatrix TLSv1.3 TLS_AES_256_GCM_SHA384 - . 200"), "", None).unwrap();
+        assert!(matches!(tls13, SideOutcome::Established(e) if e.alpn.is_none() && e.resumed == Some(false)));
+    }
+
+    #[test]
+    fn a_failed_handshake_gives_the_alert_received_or_the_one_sent() {
+        let received = "2026/12/06 15:20:53 [info] 5993#5993: *13 SSL_do_handshake() failed (SSL: error:0A000418:SSL \
+                        routines::tlsv1 alert unknown ca:SSL alert number 48) while SSL handshaking, client: 127.0.0.1";
+        let f = outcome(Some("tlsmatrix TLSv1.2 (NONE) - . 500"), received, None).unwrap();
+        let f = f.failure().expect("failed").clone();
+        assert_eq!((f.received_alert, f.sent_alert, f.phase), (Some(Alert::UNKNOWN_CA), None, Phase::Handshake));
+        let sent = "... [info] 1#1: *1 SSL_do_handshake() failed (SSL: error:0A000102:SSL routines::unsupported \
+                    protocol) while SSL handshaking, client: 127.0.0.1";
+        let f = outcome(Some("tlsmatrix TLSv1.2 (NONE) - . 500"), sent, None).unwrap();
+        assert_eq!(f.sent_alert(), Some(Alert::PROTOCOL_VERSION));
+        // The bytes outrank the reason: the same reason can go with another alert.
+        let sigalg = "... SSL_do_handshake() failed (SSL: error:0A000076:SSL routines::no suitable signature \
+                      algorithm) while SSL handshaking";
+        let f = outcome(Some("tlsmatrix TLSv1 (NONE) - . 500"), sigalg, Some(Alert::INTERNAL_ERROR)).unwrap();
+        assert_eq!(f.sent_alert(), Some(Alert::INTERNAL_ERROR));
+        // A reason no table knows, with nothing on the wire, is unmapped: the cell fails loudly.
+        let unknown = "... SSL_do_handshake() failed (SSL: error:0A00006E:SSL routines::bad extension) while SSL";
+        let e = outcome(Some("tlsmatrix TLSv1.3 (NONE) - . 500"), unknown, None).unwrap_err();
+        assert!(e.message.starts_with("unmapped: OpenSSL reason `bad extension`"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_refused_client_certificate_is_no_alert_and_a_failed_shutdown_is_no_failure() {
+        let refused = "... [info] 1#1: *1 client sent no required SSL certificate while SSL handshaking, client: \
+                       127.0.0.1\n... [crit] 1#1: *1 SSL_shutdown() failed (SSL: error:0A000123:SSL \
+                       routines::application data after close notify) while SSL handshaking";
+        let f = outcome(Some("tlsmatrix TLSv1.3 TLS_AES_256_GCM_SHA384 - . 500"), refused, None).unwrap();
+        let f = f.failure().expect("failed").clone();
+        assert_eq!((f.sent_alert, f.received_alert, f.error), (None, None, ErrorClass::Local));
+        assert!(f.message.contains("client sent no required SSL certificate"), "{}", f.message);
+        let shutdown_only = "... [crit] 1#1: *1 SSL_shutdown() failed (SSL: error:0A000123:SSL routines::application \
+                             data after close notify) while proxying connection";
+        let ok = outcome(Some("tlsmatrix TLSv1.2 ECDHE-ECDSA-AES128-SHA - . 200"), shutdown_only, None).unwrap();
+        assert!(matches!(ok, SideOutcome::Established(_)));
+        assert!(outcome(None, "", None).is_err(), "no access log line is a harness fault, not an outcome");
+    }
 }
