@@ -108,6 +108,25 @@ impl Row {
                     row.fill_from(w);
                 }
             }
+            // The handshake and the exchange completed and only the close went wrong (nginx sends no close_notify,
+            // which rustls or Python report as an error): the client connects, and the note says what the close did.
+            (SideOutcome::Failed(f), SideOutcome::Established(s))
+            | (SideOutcome::Established(s), SideOutcome::Failed(f))
+                if f.phase == crate::observation::Phase::Data
+                    && f.sent_alert.is_none()
+                    && f.received_alert.is_none()
+                    && f.error == crate::observation::ErrorClass::Eof =>
+            {
+                row.verdict = Verdict::Connects;
+                row.version = s.version.map(|v| v.to_string());
+                row.cipher = s.cipher.map(|v| v.to_string());
+                row.group = s.group.map(|v| v.to_string());
+                row.alpn = s.alpn.clone();
+                if let Some(w) = cell.wire.last() {
+                    row.fill_from(w);
+                }
+                row.reason = Some(format!("the exchange completed; at close: {}", f.message));
+            }
             (client, server) => {
                 row.verdict = Verdict::Fails;
                 if let SideOutcome::Failed(f) = client {
