@@ -40,19 +40,9 @@ client: { trust: [root-a], server_name: localhost }
 expect: { result: success }
 ";
 
-/// What a server saw of the client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Seen {
-    /// The handshake completed.
-    Connects,
-    /// The handshake failed: the row says which alert went which way.
-    Fails,
-    /// The server backend cannot express the scenario's server block, or is not installed.
-    Unsupported,
-    /// The harness could not play it.
-    Error,
-}
+/// What a server saw of the client: connects, fails, unsupported (the server backend cannot express the scenario's
+/// server block, or is not installed) or error, as in `compat`.
+pub type Seen = crate::compat::Verdict;
 
 /// One server backend's view of the client.
 #[derive(Clone, Debug, Serialize, Deserialize)]

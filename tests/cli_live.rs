@@ -98,6 +98,12 @@ impl Drop for SServer {
     }
 }
 
+/// `compat --target TARGET --trust ROOT --server-name localhost`, then `rest`.
+fn live(dir: &Path, target: &str, root: &str, rest: &[&str]) -> Value {
+    let base = ["compat", "--target", target, "--trust", root, "--server-name", "localhost"];
+    json(dir, &[&base[..], rest].concat())
+}
+
 fn rows(report: &Value) -> &Vec<Value> {
     report["rows"].as_array().expect("rows")
 }
@@ -127,23 +133,7 @@ fn a_live_target_gives_the_rows_of_the_equivalent_scenario() {
     );
     let root_a = pem.join("root-a.crt").to_string_lossy().into_owned();
     let target = server.target();
-    let live = json(
-        dir.path(),
-        &[
-            "compat",
-            "--target",
-            &target,
-            "--trust",
-            &root_a,
-            "--server-name",
-            "localhost",
-            "live::cbc_only",
-            "--client",
-            CLIENTS,
-            "--format",
-            "json",
-        ],
-    );
+    let live = live(dir.path(), &target, &root_a, &["live::cbc_only", "--client", CLIENTS, "--format", "json"]);
     assert_eq!(live["live"], true);
     assert_eq!(live["server"], target.as_str());
     let (a, b) = (rows(&scenario), rows(&live));
@@ -175,22 +165,7 @@ fn a_service_that_does_not_echo_still_counts_its_handshake() {
     let server = SServer::start(&pem, &["-www"], false);
     let root_a = pem.join("root-a.crt").to_string_lossy().into_owned();
     let target = server.target();
-    let live = json(
-        dir.path(),
-        &[
-            "compat",
-            "--target",
-            &target,
-            "--trust",
-            &root_a,
-            "--server-name",
-            "localhost",
-            "--client",
-            "openssl,rustls,jsse",
-            "--format",
-            "json",
-        ],
-    );
+    let live = live(dir.path(), &target, &root_a, &["--client", "openssl,rustls,jsse", "--format", "json"]);
     assert_eq!(live["scenario"], "library defaults");
     for r in rows(&live) {
         if r["verdict"] == "unsupported" {
@@ -228,8 +203,7 @@ fn a_client_certificate_is_presented_when_given() {
     let p = |f: &str| pem.join(f).to_string_lossy().into_owned();
     let server = SServer::start(&pem, &["-Verify", "1", "-CAfile", &p("root-a.crt"), "-verify_return_error"], true);
     let (target, root_a, chain, key) = (server.target(), p("root-a.crt"), p("client-a.chain.crt"), p("client-a.key"));
-    let base = ["compat", "--target", &target, "--trust", &root_a, "--server-name", "localhost"];
-    let without = json(dir.path(), &[&base[..], &["--client", "openssl", "--format", "json"]].concat());
+    let without = live(dir.path(), &target, &root_a, &["--client", "openssl", "--format", "json"]);
     let row = &rows(&without)[0];
     // TLS 1.3: the server's refusal comes after the client's Finished, encrypted; the client's keys decrypt it.
     assert_eq!(
@@ -237,8 +211,8 @@ fn a_client_certificate_is_presented_when_given() {
         (Some("fails"), Some("certificate_required")),
         "{row}"
     );
-    let cert = [&base[..], &["--client-cert", &chain, "--client-key", &key]].concat();
-    let with = json(dir.path(), &[&cert[..], &["--client", "openssl,rustls", "--format", "json"]].concat());
+    let cert = ["--client-cert", &chain, "--client-key", &key, "--client", "openssl,rustls", "--format", "json"];
+    let with = live(dir.path(), &target, &root_a, &cert);
     for r in rows(&with) {
         assert_eq!(r["verdict"], "connects", "{r}");
     }
