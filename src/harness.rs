@@ -101,6 +101,23 @@ pub fn trial_needing(name: &str, tools: &'static [Tool], test: fn()) -> Trial {
     Trial::ignorable_test(name, move || needs(tools, test))
 }
 
+/// A trial that needs backend `id` in `role` (nginx, found on PATH or in /usr/sbin): ignored with the backend's own
+/// reason and install command when it is unavailable (or failing, under `TLSMATRIX_REQUIRE_TOOLS=1`).
+pub fn trial_needing_backend(name: &str, id: BackendId, role: Role, test: fn()) -> Trial {
+    Trial::ignorable_test(name, move || {
+        let registry = Registry::all();
+        let why = match registry.get(id) {
+            Some(b) => b.capabilities(role).unavailable.clone(),
+            None => Some(format!("{id} is not compiled into this build")),
+        };
+        if let Some(why) = why {
+            return missing(&format!("{id} as {role}: {why}"));
+        }
+        test();
+        Ok(Completion::Completed)
+    })
+}
+
 /// A trial that needs nothing from the machine; `test` fails by panicking, as a `#[test]` does.
 pub fn trial(name: &str, test: fn()) -> Trial {
     Trial::test(name, move || {

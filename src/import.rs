@@ -64,7 +64,22 @@ struct Settings {
     tls13: Option<String>,
     groups: Option<Vec<Group>>,
     security_level: Option<u8>,
+    tickets: Option<bool>,
     java: BTreeMap<String, String>,
+    /// Directives that change the server's behaviour but have no scenario setting: a block imported from them is
+    /// played faithfully only by the product itself.
+    lossy: Vec<String>,
+}
+
+/// What the inputs said, before any product's defaults fill what they left out.
+struct Read {
+    server: Settings,
+    client: Settings,
+    notes: Vec<String>,
+    /// The inputs that are nginx directives (`ssl_*`), as given.
+    nginx: Vec<String>,
+    /// The inputs that are not.
+    other: Vec<String>,
 }
 
 /// The imported scenario: both blocks, and notes on what could not be carried over.
@@ -156,12 +171,133 @@ fn range(input: &str, set: std::collections::BTreeSet<ProtocolVersion>) -> Resul
     Ok(v)
 }
 
-/// Imports every input (a directive, a property, `mozilla:NAME`) into one scenario.
+/// nginx 1.22's `ssl_protocols` default: what an nginx config that does not say serves.
+const NGINX_VERSIONS: [ProtocolVersion; 3] = [ProtocolVersion::Tls10, ProtocolVersion::Tls11, ProtocolVersion::Tls12];
+/// nginx 1.22's `ssl_ciphers` default.
+pub(crate) const NGINX_CIPHERS: &str = "HIGH:!aNULL:!MD5";
+
+/// The directives of a config fragment (`ssl_protocols TLSv1.2; ssl_ciphers 'A:B';`), split at the `;`s that are not
+/// inside quotes; an input without `;` is one directive.
+pub fn directives(text: &str) -> Vec<String> {
+    let (mut out, mut cur, mut quote) = (Vec::new(), String::new(), None);
+    for c in text.chars() {
+        match (c, quote) {
+            ('\'' | '"', None) => quote = Some(c),
+            (c, Some(q)) if c == q => quote = None,
+            (';', None) => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out.into_iter().map(|d| d.trim().to_string()).filter(|d| !d.is_empty() && !d.starts_with('#')).collect()
+}
+
+/// A directive's value without the quotes nginx and haproxy allow around it.
+fn unquote(word: &str) -> &str {
+    let w = word.trim();
+    for q in ['\'', '"'] {
+        if let Some(inner) = w.strip_prefix(q).and_then(|w| w.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    w
+}
+
+/// Imports every input (a directive, a property, `mozilla:NAME`; directives may share an input, separated by `;`)
+/// into one scenario. Where nginx directives are among them, what they leave out is nginx 1.22's default
+/// (`ssl_protocols TLSv1 TLSv1.1 TLSv1.2`, `ssl_ciphers HIGH:!aNULL:!MD5`), as the real server would serve.
 pub fn import(inputs: &[String]) -> Result<Imported, ImportError> {
+    let Read { mut server, client, mut notes, nginx, .. } = read(inputs)?;
+    if !nginx.is_empty() {
+        nginx_defaults(&mut server, &mut notes);
+    }
+    Ok(Imported { server: server_block(server, &mut notes)?, client: client_block(client), notes })
+}
+
+/// Fills what nginx directives left out with nginx 1.22's defaults, saying so.
+fn nginx_defaults(server: &mut Settings, notes: &mut Vec<String>) {
+    if server.versions.is_none() {
+        server.versions = Some(NGINX_VERSIONS.to_vec());
+        notes.push("no ssl_protocols: nginx 1.22's default, TLSv1 TLSv1.1 TLSv1.2 (TLS 1.3 from 1.23.4 on)".into());
+    }
+    if server.tls12.is_none() {
+        server.tls12 = Some(NGINX_CIPHERS.into());
+        notes.push(format!("no ssl_ciphers: nginx's default, {NGINX_CIPHERS}"));
+    }
+}
+
+/// A scenario's `server: { nginx: "..." }`: the directives imported into the block's own settings, so every other
+/// backend plays the same server; nginx itself runs the lines as written.
+///
+/// A setting both the lines and the block give is refused (which one would nginx run?); one neither gives is
+/// nginx 1.22's default. `Err` is the message, naming the directive.
+pub fn absorb_nginx(block: &mut ServerConfig) -> Result<(), String> {
+    let Some(lines) = block.nginx.clone() else { return Ok(()) };
+    let Read { server: mut s, other, mut notes, .. } = read(&directives(&lines)).map_err(|e| e.to_string())?;
+    if let Some(o) = other.first() {
+        return Err(format!("`{o}` is not an nginx directive (expected ssl_protocols, ssl_ciphers, ...; one per `;`)"));
+    }
+    let twice = [
+        ("ssl_protocols", "versions", s.versions.is_some() && block.versions.is_some()),
+        ("ssl_ciphers", "cipher_suites", s.tls12.is_some() && block.cipher_suites.is_some()),
+        (
+            "ssl_ciphers",
+            "security_level (write @SECLEVEL=N in ssl_ciphers)",
+            s.tls12.is_some() && block.security_level.is_some(),
+        ),
+        (
+            "ssl_conf_command Ciphersuites",
+            "tls13_cipher_suites",
+            s.tls13.is_some() && block.tls13_cipher_suites.is_some(),
+        ),
+        ("ssl_ecdh_curve", "groups", s.groups.is_some() && block.groups.is_some()),
+        ("ssl_session_tickets", "session_tickets", s.tickets.is_some() && block.session_tickets.is_some()),
+    ];
+    if let Some((directive, key, _)) = twice.iter().find(|t| t.2) {
+        return Err(format!("{directive} in `nginx` and {key} in the block say the same thing twice; keep one"));
+    }
+    if block.versions.is_none() {
+        s.versions = s.versions.or(Some(NGINX_VERSIONS.to_vec()));
+    }
+    if block.cipher_suites.is_none() {
+        s.tls12 = s.tls12.or(Some(NGINX_CIPHERS.into()));
+    }
+    let tickets = s.tickets;
+    block.untranslated = s.lossy.first().map(|d| {
+        format!(
+            "server.nginx: `{d}` has no scenario setting (the server's own suite order), so only nginx runs these \
+             lines as written"
+        )
+    });
+    let imported = server_block(s, &mut notes).map_err(|e| e.to_string())?;
+    block.versions = block.versions.take().or(imported.versions);
+    block.cipher_suites = block.cipher_suites.take().or(imported.cipher_suites);
+    block.tls13_cipher_suites = block.tls13_cipher_suites.take().or(imported.tls13_cipher_suites);
+    block.groups = block.groups.take().or(imported.groups);
+    block.security_level = block.security_level.or(imported.security_level);
+    block.session_tickets = block.session_tickets.or(tickets);
+    Ok(())
+}
+
+/// Reads every input into the two sides' settings.
+fn read(inputs: &[String]) -> Result<Read, ImportError> {
     let (mut server, mut client) = (Settings::default(), Settings::default());
-    let mut notes = Vec::new();
-    for raw in inputs {
+    let (mut notes, mut nginx, mut other) = (Vec::new(), Vec::new(), Vec::new());
+    let split: Vec<String> = inputs
+        .iter()
+        .flat_map(|raw| {
+            let t = raw.trim();
+            if t.starts_with("mozilla:") || t.starts_with("jdk.tls.") { vec![t.to_string()] } else { directives(t) }
+        })
+        .collect();
+    for raw in &split {
         let input = raw.trim().trim_end_matches(';').trim();
+        let is_nginx = input.split_whitespace().next().is_some_and(|d| NGINX_DIRECTIVES.contains(&d));
+        if is_nginx { &mut nginx } else { &mut other }.push(input.to_string());
         let bad = |what, word: &str, expected| ImportError::BadWord {
             input: input.to_string(),
             what,
@@ -174,6 +310,14 @@ pub fn import(inputs: &[String]) -> Result<Imported, ImportError> {
             server.tls12 = p.ciphers.map(String::from);
             server.groups = Some(["X25519", "prime256v1", "secp384r1"].iter().filter_map(|g| group(g)).collect());
             notes.push(format!("Mozilla Server Side TLS 5.7, {name}: oldest clients {}", p.oldest));
+            if name == "old" {
+                notes.push(
+                    "the old profile sets the server's own suite order (ssl_prefer_server_ciphers on), which has no \
+                     scenario setting: a backend here picks by its own rule, so a suite may differ from the real \
+                     server's pick"
+                        .into(),
+                );
+            }
             if p.versions.contains(&ProtocolVersion::Tls10) {
                 server.security_level = Some(0);
                 notes.push(
@@ -205,7 +349,7 @@ pub fn import(inputs: &[String]) -> Result<Imported, ImportError> {
         }
         let mut words = input.split_whitespace();
         let directive = words.next().unwrap_or_default().to_ascii_lowercase();
-        let rest: Vec<&str> = words.collect();
+        let rest: Vec<&str> = words.map(unquote).collect();
         let joined = rest.join(" ");
         match directive.as_str() {
             "ssl_protocols" => {
@@ -295,14 +439,35 @@ pub fn import(inputs: &[String]) -> Result<Imported, ImportError> {
                 }
                 server.versions = Some(range(input, set)?);
             }
-            "ssl_prefer_server_ciphers" | "sslhonorcipherorder" => notes.push(format!(
-                "`{input}`: the server's own suite order is each backend's behaviour here (no scenario setting)"
-            )),
+            "ssl_session_tickets" => match joined.to_ascii_lowercase().as_str() {
+                "on" => server.tickets = Some(true),
+                "off" => server.tickets = Some(false),
+                _ => return Err(bad("ssl_session_tickets value", &joined, "on or off")),
+            },
+            "ssl_prefer_server_ciphers" | "sslhonorcipherorder" => {
+                notes.push(format!(
+                    "`{input}`: the server's own suite order is each backend's behaviour here (no scenario setting)"
+                ));
+                // `off` is nginx's and Apache's default: OpenSSL's client order, as the linked-in OpenSSL plays it.
+                if joined.eq_ignore_ascii_case("on") {
+                    server.lossy.push(input.to_string());
+                }
+            }
             _ => return Err(ImportError::Unknown(input.to_string())),
         }
     }
-    Ok(Imported { server: server_block(server, &mut notes)?, client: client_block(client), notes })
+    Ok(Read { server, client, notes, nginx, other })
 }
+
+/// The nginx directives the import reads.
+const NGINX_DIRECTIVES: &[&str] = &[
+    "ssl_protocols",
+    "ssl_ciphers",
+    "ssl_ecdh_curve",
+    "ssl_conf_command",
+    "ssl_prefer_server_ciphers",
+    "ssl_session_tickets",
+];
 
 fn groups(input: &str, list: &str) -> Result<Vec<Group>, ImportError> {
     list.split(':')
@@ -353,6 +518,7 @@ fn server_block(s: Settings, notes: &mut Vec<String>) -> Result<ServerConfig, Im
         tls13_cipher_suites: tls13,
         groups: s.groups,
         security_level: level,
+        session_tickets: s.tickets,
         certificate: FixtureName(certificate.into()),
         java_security: s.java,
         ..ServerConfig::default()

@@ -58,6 +58,8 @@ pub enum Knob {
     Sni,
     /// `java_security` (both): Java security properties.
     JavaSecurity,
+    /// `nginx` (server): nginx directives verbatim.
+    Nginx,
 }
 
 /// Which sides a setting applies to.
@@ -253,6 +255,15 @@ pub const SETTINGS: &[Setting] = &[
          in a `java.security` override file; such cells run in a JVM of their own. A setting of Java's: other \
          stacks run the cell without it",
         "the JDK's `java.security`",
+    ),
+    row(
+        Knob::Nginx,
+        "nginx",
+        Sides::Server,
+        "the server's TLS settings as nginx directives (`\"ssl_protocols TLSv1.2; ssl_ciphers ECDHE+AESGCM;\"`): the \
+         `nginx` backend runs them verbatim; they are imported into the block's settings (what they leave out is \
+         nginx 1.22's default) for every other backend. A setting given both ways is refused",
+        "none",
     ),
     row(
         Knob::Resumption,
@@ -469,6 +480,7 @@ mod tests {
             Knob::ServerName,
             Knob::Sni,
             Knob::JavaSecurity,
+            Knob::Nginx,
         ];
         assert_eq!(knobs, all);
     }

@@ -78,6 +78,9 @@ impl Capabilities {
         knobs.extend_from_slice(extra);
         knobs.sort();
         self.settings.check(role, &knobs)?;
+        if let Some(why) = cfg.untranslated().filter(|_| self.settings.get(Knob::Nginx) != Some(&Decision::Supports)) {
+            return Err(why.to_string());
+        }
         if let Some(v) = cfg.versions().and_then(|vs| vs.iter().find(|v| !self.versions.contains(v))) {
             return Err(format!("{role}.versions: cannot enable {v}: {}", self.versions_reason));
         }
@@ -97,6 +100,10 @@ impl Capabilities {
 /// Why a stack other than Java runs a cell without its `java_security` settings.
 pub(crate) const NOT_JAVA: &str = "a Java security property (java.security); this stack has no such file, so the cell \
                                    runs without it, as the same application on this stack would";
+
+/// Why a stack other than nginx runs a cell without the `nginx` directives themselves.
+pub(crate) const NOT_NGINX: &str = "nginx directives, imported into the block's own settings when the scenario was \
+                                    loaded: this stack plays those";
 
 pub use crate::error::ConfigError;
 

@@ -47,7 +47,8 @@ impl NativeTlsBackend {
             .lacks(Groups, NO_GROUPS)
             .lacks(SecurityLevel, NO_LEVEL)
             .lacks(SignatureAlgorithms, "native-tls has no signature-algorithm API")
-            .not_applicable(JavaSecurity, super::NOT_JAVA);
+            .not_applicable(JavaSecurity, super::NOT_JAVA)
+            .not_applicable(Nginx, super::NOT_NGINX);
         let client_settings = common
             .clone()
             .supports([ServerName, Sni])

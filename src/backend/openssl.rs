@@ -69,7 +69,8 @@ impl OpensslBackend {
                     .supports([AlpnMismatchFatal, AlpnMismatchIgnore])
                     .supports([SignatureAlgorithms, ChainShape, ClientAuth, SniCertificates, SessionTickets])
                     .supports([Certificate, Resumption, Trust, ServerName, Sni])
-                    .not_applicable(JavaSecurity, super::NOT_JAVA),
+                    .not_applicable(JavaSecurity, super::NOT_JAVA)
+                    .not_applicable(Nginx, super::NOT_NGINX),
                 cipher_suites,
                 groups,
                 exact_alerts: true,

@@ -58,7 +58,8 @@ impl RustlsBackend {
                         "rustls offers and accepts the schemes of its provider's verifier; restricting them needs a custom \
                          verifier, which this backend does not build",
                     )
-                    .not_applicable(JavaSecurity, super::NOT_JAVA),
+                    .not_applicable(JavaSecurity, super::NOT_JAVA)
+                    .not_applicable(Nginx, super::NOT_NGINX),
                 cipher_suites: rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES
                     .iter()
                     .map(|s| CipherSuite(u16::from(s.suite())))

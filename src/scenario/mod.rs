@@ -184,6 +184,10 @@ impl Scenario {
         let mut s = parsed.map_err(|e| LoadError::at(path, e.line, e.column, e.message))?;
         s.id = id;
         s.path = path.to_path_buf();
+        crate::import::absorb_nginx(&mut s.server).map_err(|msg| {
+            let (line, column) = locate(text, Loc::In("server", "nginx"));
+            LoadError::at(path, line, column, format!("server.nginx: {msg}"))
+        })?;
         s.validate().map_err(|(loc, msg)| {
             let (line, column) = locate(text, loc);
             LoadError::at(path, line, column, msg)

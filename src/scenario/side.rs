@@ -108,6 +108,17 @@ pub struct ServerConfig {
     /// backends ignore it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub java_security: BTreeMap<String, String>,
+    /// The server's TLS settings in nginx's own words, as in a user's config (`"ssl_protocols TLSv1.2; ssl_ciphers
+    /// ECDHE+AESGCM;"`). The `nginx` backend runs them verbatim; when the scenario is loaded they are imported
+    /// (as `tlsmatrix import` does, what they leave out taking nginx 1.22's defaults) into this block's settings,
+    /// which every other backend plays. A setting given both here and as a key of the block is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nginx: Option<String>,
+    /// Set when the scenario is loaded: why a backend other than nginx cannot play the `nginx` lines (one of them has
+    /// no scenario setting), so its cells are `unsupported` with this reason rather than run without it.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub untranslated: Option<String>,
 }
 
 /// The client side of a scenario. A knob left out means the library's own default.
@@ -182,6 +193,11 @@ pub trait SideConfig {
     fn alpn_mismatch(&self) -> Option<AlpnMismatch> {
         None
     }
+    /// Why only the product whose words the block quotes can play it: a directive the import could not carry into
+    /// the block's settings (`ssl_prefer_server_ciphers on`), if there is one.
+    fn untranslated(&self) -> Option<&str> {
+        None
+    }
     /// The settings this side uses, in check order (derived from its serialisation: [`crate::settings::used`]).
     fn knobs(&self) -> Vec<Knob>
     where
@@ -222,6 +238,9 @@ impl SideConfig for ServerConfig {
     side_config_common!();
     fn alpn_mismatch(&self) -> Option<AlpnMismatch> {
         self.alpn_mismatch
+    }
+    fn untranslated(&self) -> Option<&str> {
+        self.untranslated.as_deref()
     }
 }
 

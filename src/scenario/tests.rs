@@ -92,3 +92,42 @@ fn bad_input_names_line_and_expectation(#[case] text: String, #[case] line: usiz
 fn version_ranges(#[case] v: &[ProtocolVersion], #[case] ok: bool) {
     assert_eq!(check_versions(v).is_ok(), ok);
 }
+
+/// `server: { nginx: "..." }`: the lines become the block's settings, nginx's defaults fill the rest, and a
+/// setting given twice, a directive of another product or one without a setting is said with its line.
+#[test]
+fn nginx_lines_are_imported_into_the_server_block() {
+    use crate::vocab::ProtocolVersion::*;
+    let with = |server: &str| {
+        parse(&format!(
+            "description: d\nserver:\n  certificate: server-ec\n{server}\nclient:\n  trust: [root-a]\nexpect:\n  result: success\n"
+        ))
+    };
+    let s = with("  nginx: \"ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers 'ECDHE-ECDSA-AES128-SHA';\"").unwrap();
+    assert_eq!(s.server.versions, Some(vec![Tls12, Tls13]));
+    assert_eq!(
+        s.server.cipher_suites.iter().flatten().map(|c| c.to_string()).collect::<Vec<_>>(),
+        ["TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"]
+    );
+    assert_eq!(s.server.untranslated, None);
+    // What the lines leave out is nginx 1.22's default; what the block says itself stays.
+    let s = with("  alpn: [h2]\n  nginx: \"ssl_ecdh_curve secp384r1; ssl_session_tickets off;\"").unwrap();
+    assert_eq!(s.server.versions, Some(vec![Tls10, Tls11, Tls12]));
+    assert!(s.server.cipher_suites.as_ref().is_some_and(|c| c.len() > 10), "HIGH:!aNULL:!MD5 expanded");
+    assert_eq!(s.server.groups.iter().flatten().map(|g| g.to_string()).collect::<Vec<_>>(), ["secp384r1"]);
+    assert_eq!((s.server.session_tickets, s.server.alpn.clone()), (Some(false), Some(vec!["h2".to_string()])));
+    // The server's own suite order has no setting: only nginx can play it.
+    let s = with("  nginx: \"ssl_prefer_server_ciphers on;\"").unwrap();
+    assert!(s.server.untranslated.as_deref().is_some_and(|u| u.contains("ssl_prefer_server_ciphers on")));
+    for (server, says) in [
+        ("  versions: [tls1.2]\n  nginx: \"ssl_protocols TLSv1.3;\"", "say the same thing twice"),
+        ("  security_level: 0\n  nginx: \"ssl_ciphers DEFAULT;\"", "@SECLEVEL=N"),
+        ("  nginx: \"SSLProtocol all\"", "`SSLProtocol all` is not an nginx directive"),
+        ("  nginx: \"ssl_protocols TLSv1.4;\"", "unknown protocol `TLSv1.4`"),
+        ("  nginx: \"ssl_ciphers NOSUCH;\"", "OpenSSL selects no cipher suite"),
+    ] {
+        let e = with(server).unwrap_err();
+        assert!(e.message.contains(says), "{server}: {e}");
+        assert_eq!(e.line, Some(if server.contains("versions") || server.contains("security") { 5 } else { 4 }), "{e}");
+    }
+}

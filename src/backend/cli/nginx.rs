@@ -47,7 +47,7 @@ const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
 /// What installs nginx with its stream module.
 const INSTALL: &str = "apt-get install nginx libnginx-mod-stream";
 /// nginx 1.22's `ssl_ciphers` default.
-const DEFAULT_CIPHERS: &str = "HIGH:!aNULL:!MD5";
+const DEFAULT_CIPHERS: &str = crate::import::NGINX_CIPHERS;
 
 /// nginx as a server backend.
 pub struct NginxBackend {
@@ -90,7 +90,7 @@ impl NginxBackend {
             settings: Settings::new()
                 .supports([Versions, CipherSuites, Tls13CipherSuites, Groups, SecurityLevel, Alpn, AlpnMismatchFatal])
                 .supports([SignatureAlgorithms, ChainShape, ClientAuth, SessionTickets, Certificate, Trust, Resumption])
-                .supports([ServerName, Sni])
+                .supports([ServerName, Sni, Nginx])
                 .lacks(
                     AlpnMismatchIgnore,
                     "nginx's stream ALPN callback (ngx_stream_ssl_alpn_select) answers no protocol in common with \
@@ -207,12 +207,23 @@ impl Backend for NginxBackend {
 }
 
 /// The scenario's server settings as nginx directives (the stream module's `ssl_*`, OpenSSL's own words through
-/// `ssl_conf_command` where nginx has no directive of its own).
+/// `ssl_conf_command` where nginx has no directive of its own), then the block's `nginx:` lines as written.
+///
+/// A setting the verbatim lines give was imported from them into the block when the scenario was loaded; its
+/// translation is left out here (nginx refuses most directives twice), so nginx runs the user's words.
 fn directives(cfg: &ServerConfig) -> Result<String, ConfigError> {
+    let verbatim = cfg.nginx.as_deref().map(crate::import::directives).unwrap_or_default();
+    let given: Vec<String> = verbatim.iter().map(|d| directive_key(d)).collect();
     let mut d = String::new();
+    let mut put = |line: String| {
+        if !given.contains(&directive_key(&line)) {
+            d.push_str(&line);
+            d.push_str(";\n");
+        }
+    };
     if let Some(v) = &cfg.versions {
         let list: Vec<&str> = v.iter().map(|v| protocol(*v)).collect();
-        let _ = writeln!(d, "ssl_protocols {};", list.join(" "));
+        put(format!("ssl_protocols {}", list.join(" ")));
     }
     let mut ciphers = match &cfg.cipher_suites {
         Some(s) => {
@@ -227,33 +238,47 @@ fn directives(cfg: &ServerConfig) -> Result<String, ConfigError> {
         let _ = write!(ciphers, ":@SECLEVEL={level}");
     }
     if cfg.cipher_suites.is_some() || cfg.security_level.is_some() {
-        let _ = writeln!(d, "ssl_ciphers {ciphers};");
+        put(format!("ssl_ciphers {ciphers}"));
     }
     if let Some(s) = &cfg.tls13_cipher_suites {
         let names: Vec<&str> = s.iter().filter_map(|s| s.name()).collect();
-        let _ = writeln!(d, "ssl_conf_command Ciphersuites \"{}\";", names.join(":"));
+        put(format!("ssl_conf_command Ciphersuites \"{}\"", names.join(":")));
     }
     if let Some(g) = &cfg.groups {
         let names: Vec<&str> = g.iter().filter_map(|g| g.openssl_name()).collect();
-        let _ = writeln!(d, "ssl_ecdh_curve {};", names.join(":"));
+        put(format!("ssl_ecdh_curve {}", names.join(":")));
     }
     if let Some(s) = &cfg.signature_algorithms {
         let names: Vec<&str> = s.iter().filter_map(|s| s.name()).collect();
-        let _ = writeln!(d, "ssl_conf_command SignatureAlgorithms {};", names.join(":"));
+        put(format!("ssl_conf_command SignatureAlgorithms {}", names.join(":")));
     }
     if let Some(p) = &cfg.alpn {
         if p.iter().any(|p| p.is_empty() || p.contains([' ', ';', '"', '\'', '{', '}', '\\'])) {
             return Err(ConfigError::unsupported(format!("ALPN names {p:?}: one is not an nginx word")));
         }
-        let _ = writeln!(d, "ssl_alpn {};", p.join(" "));
+        put(format!("ssl_alpn {}", p.join(" ")));
     }
     if cfg.alpn_mismatch == Some(AlpnMismatch::Ignore) {
         return Err(ConfigError::unsupported("nginx refuses an ALPN mismatch (see its capabilities)"));
     }
     if cfg.session_tickets == Some(false) {
-        d.push_str("ssl_session_tickets off;\n");
+        put("ssl_session_tickets off".into());
+    }
+    for line in verbatim {
+        let _ = writeln!(d, "{line};");
     }
     Ok(d)
+}
+
+/// What makes two directives the same setting: the name, and for `ssl_conf_command` the OpenSSL command too.
+fn directive_key(line: &str) -> String {
+    let mut words = line.split_whitespace();
+    let name = words.next().unwrap_or_default().to_ascii_lowercase();
+    if name == "ssl_conf_command" {
+        format!("{name} {}", words.next().unwrap_or_default().to_ascii_lowercase())
+    } else {
+        name
+    }
 }
 
 /// One nginx, started at the cell's first connection and kept for its others.

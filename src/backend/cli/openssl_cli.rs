@@ -57,7 +57,8 @@ impl OpensslCliBackend {
                      keys die with it (not implemented with -sess_out/-sess_in)",
                 )
                 .lacks(SniCertificates, "s_server serves at most one extra name (-servername/-cert2); not implemented")
-                .not_applicable(JavaSecurity, crate::backend::NOT_JAVA),
+                .not_applicable(JavaSecurity, crate::backend::NOT_JAVA)
+                .not_applicable(Nginx, crate::backend::NOT_NGINX),
             cipher_suites,
             groups,
             exact_alerts: true,

@@ -82,7 +82,8 @@ fn capabilities(probe: Option<&c_adapter::Probe>, unavailable: Option<String>) -
              whether the machine has AES instructions",
         )
         .lacks(SecurityLevel, "an OpenSSL notion; BoringSSL has no security levels (SSL_CTX_set_security_level)")
-        .not_applicable(JavaSecurity, crate::backend::NOT_JAVA);
+        .not_applicable(JavaSecurity, crate::backend::NOT_JAVA)
+        .not_applicable(Nginx, crate::backend::NOT_NGINX);
     let suites = |key: &str| probe.map(|p| p.suites(key)).unwrap_or_default();
     Capabilities {
         versions: probe.map(c_adapter::Probe::versions).unwrap_or_default(),

@@ -104,7 +104,8 @@ fn capabilities(probe: Option<&Value>, unavailable: Option<String>) -> (Capabili
             "a crypto/tls server refuses a client ALPN list with nothing in common (no_application_protocol, Go 1.17+) \
              and has no option to ignore it",
         )
-        .not_applicable(JavaSecurity, crate::backend::NOT_JAVA);
+        .not_applicable(JavaSecurity, crate::backend::NOT_JAVA)
+        .not_applicable(Nginx, crate::backend::NOT_NGINX);
     let names: std::collections::BTreeSet<&str> =
         probe.and_then(|p| p["suites"].as_array()).into_iter().flatten().filter_map(Value::as_str).collect();
     let cipher_suites = CipherSuite::known().filter(|s| s.name().is_some_and(|n| names.contains(n))).collect();

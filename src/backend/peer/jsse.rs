@@ -167,6 +167,7 @@ impl JsseBackend {
             .supports([Versions, CipherSuites, Tls13CipherSuites, Groups, Alpn, SignatureAlgorithms, ChainShape])
             .supports([ClientAuth, SniCertificates, Certificate, Trust, ServerName, Sni, JavaSecurity])
             .supports([AlpnMismatchFatal, AlpnMismatchIgnore])
+            .not_applicable(Nginx, crate::backend::NOT_NGINX)
             .lacks(SecurityLevel, "security levels are an OpenSSL concept; Java uses jdk.tls.disabledAlgorithms")
             .lacks(
                 Resumption,

@@ -70,7 +70,8 @@ fn capabilities(probe: Option<&Value>, unavailable: Option<String>) -> (Capabili
     let mut settings = Settings::new()
         .supports([Versions, CipherSuites, Alpn, ChainShape, ClientAuth, SniCertificates, SessionTickets])
         .supports([Certificate, Resumption, Trust, ServerName, Sni])
-        .not_applicable(JavaSecurity, crate::backend::NOT_JAVA);
+        .not_applicable(JavaSecurity, crate::backend::NOT_JAVA)
+        .not_applicable(Nginx, crate::backend::NOT_NGINX);
     settings = if has(ProtocolVersion::Tls13) {
         settings.supports([Tls13CipherSuites])
     } else {

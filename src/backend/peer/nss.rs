@@ -71,7 +71,8 @@ fn capabilities(probe: Option<&c_adapter::Probe>, unavailable: Option<String>) -
             "NSS's server cannot ignore an ALPN mismatch: ssl_SelectAppProtocol (lib/ssl/ssl3exthandle.c) answers an \
              empty selection, its own or an SSL_SetNextProtoCallback's, with no_application_protocol",
         )
-        .not_applicable(JavaSecurity, crate::backend::NOT_JAVA);
+        .not_applicable(JavaSecurity, crate::backend::NOT_JAVA)
+        .not_applicable(Nginx, crate::backend::NOT_NGINX);
     Capabilities {
         versions: probe.map(c_adapter::Probe::versions).unwrap_or_default(),
         versions_reason: "this NSS does not implement it",

@@ -89,7 +89,8 @@ fn capabilities(probe: Option<&Value>, unavailable: Option<String>) -> (Capabili
              and the name verified (_ssl_configure_hostname in Modules/_ssl.c), and without server_hostname \
              check_hostname must be off",
         )
-        .not_applicable(JavaSecurity, crate::backend::NOT_JAVA);
+        .not_applicable(JavaSecurity, crate::backend::NOT_JAVA)
+        .not_applicable(Nginx, crate::backend::NOT_NGINX);
     let client = Capabilities {
         versions: ProtocolVersion::ALL.into_iter().filter(|v| has(*v)).collect(),
         versions_reason: "this Python's OpenSSL does not implement it (ssl.HAS_TLSv1* is false)",

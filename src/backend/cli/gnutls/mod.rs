@@ -59,7 +59,8 @@ impl GnutlsBackend {
             .supports([Versions, Groups, Alpn, Certificate, Trust])
             .lacks(SecurityLevel, "an OpenSSL notion; GnuTLS has no equivalent setting")
             .lacks(SignatureAlgorithms, "GnuTLS +SIGN-* priority items are not mapped (not implemented)")
-            .not_applicable(JavaSecurity, crate::backend::NOT_JAVA);
+            .not_applicable(JavaSecurity, crate::backend::NOT_JAVA)
+            .not_applicable(Nginx, crate::backend::NOT_NGINX);
         let client_settings = common
             .clone()
             .supports([ServerName, Sni])
