@@ -51,14 +51,15 @@ pub mod cache;
 pub mod catalog;
 pub mod compat;
 mod error;
+mod ffi;
 /// The judging API under its earlier name: see [`verdict`].
 pub mod expect {
     pub use crate::verdict::{Side, Status, Verdict as Judgement, judge};
 }
+mod cipherstring;
 pub mod explain;
 pub mod grid;
 pub mod harness;
-pub mod import;
 pub mod interrupt;
 mod observation;
 pub mod pki;

@@ -37,12 +37,12 @@ use crate::wire::KeyLog;
 pub use self::behaviour::{Behaviour, NoDhParameters, Preset, Strength};
 pub use self::cli::{GnutlsBackend, NginxBackend, OpensslCliBackend};
 pub use self::native_tls::NativeTlsBackend;
-pub(crate) use self::openssl::expand_cipher_strings;
 pub use self::openssl::{OpensslBackend, keep_system_trust_out, source_fingerprint as openssl_source_fingerprint};
 pub use self::peer::{
     BoringsslBackend, GoBackend, JsseBackend, NodeBackend, NssBackend, Openssl35Backend, PythonBackend,
 };
 pub use self::rustls::{RustlsBackend, sent_alert as rustls_sent_alert};
+pub(crate) use crate::cipherstring::expand_cipher_strings;
 
 /// What a backend can express for one role. Everything it lacks carries the reason a user would want to read.
 #[derive(Clone, Debug)]

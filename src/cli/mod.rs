@@ -358,8 +358,8 @@ pub fn execute(cli: Cli) -> Result<u8, Error> {
         Command::Explain { scenario, client, server } => explain(&layout, &scenario, &client, &server),
         Command::Compat(args) => reports::compat(&layout, args),
         Command::Import { inputs, output } => {
-            let imported = crate::import::import(&inputs).map_err(|e| Error::Usage(e.to_string()))?;
-            write_out(output.as_deref(), &crate::import::scenario_yaml(&inputs, &imported))?;
+            let imported = crate::scenario::import::import(&inputs).map_err(|e| Error::Usage(e.to_string()))?;
+            write_out(output.as_deref(), &crate::scenario::import::scenario_yaml(&inputs, &imported))?;
             Ok(0)
         }
         Command::Impact(args) => reports::impact(&layout, args),

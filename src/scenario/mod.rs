@@ -17,6 +17,7 @@ use crate::vocab::{BackendId, ProtocolVersion, Role};
 use crate::yaml;
 
 mod expect;
+pub mod import;
 mod overrides;
 mod rules;
 mod side;
@@ -184,7 +185,7 @@ impl Scenario {
         let mut s = parsed.map_err(|e| LoadError::at(path, e.line, e.column, e.message))?;
         s.id = id;
         s.path = path.to_path_buf();
-        crate::import::absorb_nginx(&mut s.server).map_err(|msg| {
+        import::absorb_nginx(&mut s.server).map_err(|msg| {
             let (line, column) = locate(text, Loc::In("server", "nginx"));
             LoadError::at(path, line, column, format!("server.nginx: {msg}"))
         })?;

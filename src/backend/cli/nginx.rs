@@ -47,7 +47,7 @@ const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
 /// What installs nginx with its stream module.
 const INSTALL: &str = "apt-get install nginx libnginx-mod-stream";
 /// nginx 1.22's `ssl_ciphers` default.
-const DEFAULT_CIPHERS: &str = crate::import::NGINX_CIPHERS;
+const DEFAULT_CIPHERS: &str = crate::scenario::import::NGINX_CIPHERS;
 
 /// nginx as a server backend.
 pub struct NginxBackend {
@@ -212,7 +212,7 @@ impl Backend for NginxBackend {
 /// A setting the verbatim lines give was imported from them into the block when the scenario was loaded; its
 /// translation is left out here (nginx refuses most directives twice), so nginx runs the user's words.
 fn directives(cfg: &ServerConfig) -> Result<String, ConfigError> {
-    let verbatim = cfg.nginx.as_deref().map(crate::import::directives).unwrap_or_default();
+    let verbatim = cfg.nginx.as_deref().map(crate::scenario::import::directives).unwrap_or_default();
     let given: Vec<String> = verbatim.iter().map(|d| directive_key(d)).collect();
     let mut d = String::new();
     let mut put = |line: String| {

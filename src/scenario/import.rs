@@ -488,11 +488,11 @@ fn server_block(s: Settings, notes: &mut Vec<String>) -> Result<ServerConfig, Im
     if s.tls12.is_some() || s.tls13.is_some() {
         let (a, b) = (s.tls12.as_deref(), s.tls13.as_deref());
         let input = [a, b].into_iter().flatten().collect::<Vec<_>>().join(" / ");
-        let e = crate::backend::expand_cipher_strings(a, b).map_err(|why| ImportError::Ciphers { input, why })?;
+        let e = crate::cipherstring::expand_cipher_strings(a, b).map_err(|why| ImportError::Ciphers { input, why })?;
         // A name this OpenSSL does not know is skipped by it, as by the real server: say which.
         for token in a.iter().flat_map(|t| t.split([':', ',', ' '])) {
             let plain = !token.is_empty() && !token.starts_with(['!', '-', '+', '@']);
-            if plain && crate::backend::expand_cipher_strings(Some(token), None).is_err() {
+            if plain && crate::cipherstring::expand_cipher_strings(Some(token), None).is_err() {
                 notes.push(format!(
                     "`{token}` selects nothing in this OpenSSL ({}), which skips it as the server would",
                     ::openssl::version::version()
