@@ -23,6 +23,7 @@
 #   libnss3-dev                NSS's libssl3 and headers (found with pkg-config): the `nss` backend, whose C adapter
 #                              tlsmatrix builds the same way
 #   nginx libnginx-mod-stream  nginx (/usr/sbin/nginx) with its stream module: the `nginx` server backend
+#   haproxy                    haproxy 2.6 (/usr/sbin/haproxy): the `haproxy` server backend
 #   OpenSSL 3.5 peer           peers/openssl built with cargo (OpenSSL 3.5.5 from source, openssl-src) into the user's
 #                              cache: the `openssl@3.5` backend. About 3 minutes the first time; every later run lets
 #                              cargo check it (a second), so a change to the openssl backend's code is rebuilt
@@ -61,6 +62,9 @@ if [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
 fi
 if [ ! -f /usr/lib/nginx/modules/ngx_stream_module.so ]; then
   missing+=(libnginx-mod-stream)
+fi
+if [ ! -x /usr/sbin/haproxy ] && ! command -v haproxy >/dev/null 2>&1; then
+  missing+=(haproxy)
 fi
 if ! pkg-config --exists nss 2>/dev/null; then
   missing+=(libnss3-dev pkg-config)

@@ -152,3 +152,11 @@ pub fn context_ciphers(ctx: &::openssl::ssl::SslContextRef) -> Vec<(u16, bool)> 
             .collect()
     }
 }
+
+/// OpenSSL's text for an X509 verify error code (`X509_verify_cert_error_string`), as a product logs the code
+/// (haproxy's `ssl_c_err`): the words [`crate::backend`]'s verify table knows.
+pub fn verify_error_string(code: i32) -> String {
+    // SAFETY: X509_verify_cert_error_string accepts any code (an unknown one gives a generic text); the openssl
+    // crate marks from_raw unsafe only because a verify result is meant to come from OpenSSL itself.
+    unsafe { ::openssl::x509::X509VerifyResult::from_raw(code) }.error_string().to_string()
+}

@@ -510,6 +510,8 @@ backend_ids! {
     Node24 = "node@24", "D24", false;
     /// Debian's nginx (its stream module) as a TLS-terminating server in front of the harness's echo; server only.
     Nginx = "nginx", "X", false;
+    /// Debian's haproxy as a TLS-terminating TCP proxy in front of the harness's echo; server only.
+    Haproxy = "haproxy", "H", false;
 }
 
 impl BackendId {

@@ -35,7 +35,7 @@ use crate::vocab::{BackendId, CipherSuite, Group, ProtocolVersion, Role};
 use crate::wire::KeyLog;
 
 pub use self::behaviour::{Behaviour, NoDhParameters, Preset, Strength};
-pub use self::cli::{GnutlsBackend, NginxBackend, OpensslCliBackend};
+pub use self::cli::{GnutlsBackend, HaproxyBackend, NginxBackend, OpensslCliBackend};
 pub use self::native_tls::NativeTlsBackend;
 pub use self::openssl::{OpensslBackend, keep_system_trust_out, source_fingerprint as openssl_source_fingerprint};
 pub use self::peer::{
@@ -226,6 +226,7 @@ impl Registry {
                 Arc::new(NodeBackend::release(BackendId::Node16)),
                 Arc::new(NodeBackend::release(BackendId::Node24)),
                 Arc::new(NginxBackend::new()),
+                Arc::new(HaproxyBackend::new()),
             ],
         }
     }

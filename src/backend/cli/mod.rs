@@ -9,12 +9,15 @@
 //! `backend::exchange` is played through the tool's stdin and stdout.
 
 mod gnutls;
+mod haproxy;
 mod hello;
 mod nginx;
 mod openssl_cli;
 mod process;
+mod product;
 
 pub use gnutls::GnutlsBackend;
+pub use haproxy::HaproxyBackend;
 pub use nginx::NginxBackend;
 pub use openssl_cli::OpensslCliBackend;
 

@@ -21,26 +21,24 @@
 //!   required SSL certificate`.
 
 use std::fmt::Write as _;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
+use super::product::{Process, Session, inheritable_listener, openssl_version_name, parse_cipher, parse_version};
 use super::{TempDir, write_identity, write_trust};
-use crate::backend::bridge::{Tapped, bridge};
 use crate::backend::conn::Conn;
 use crate::backend::openssl_errors::{self, Mapped};
-use crate::backend::{Backend, Capabilities, ConfigError, Endpoint, PING, credential};
+use crate::backend::{Backend, Capabilities, ConfigError, Endpoint, credential};
 use crate::observation::{ErrorClass, Established, Failure, Phase, SideOutcome};
 use crate::pki::Pki;
 use crate::scenario::{AlpnMismatch, ClientAuth, ClientConfig, ServerConfig};
 use crate::settings::Settings;
 use crate::vocab::{Alert, BackendId, CipherSuite, Group, ProtocolVersion, Role};
-use crate::wire::{Capture, Chunk, Direction, KeyLog};
+use crate::wire::KeyLog;
 
 /// Where Debian's `libnginx-mod-stream` puts the stream module.
 const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
@@ -130,15 +128,6 @@ fn configure_args(program: &Path) -> Option<String> {
     text.lines().find(|l| l.starts_with("configure arguments:")).map(str::to_string)
 }
 
-fn protocol(v: ProtocolVersion) -> &'static str {
-    match v {
-        ProtocolVersion::Tls10 => "TLSv1",
-        ProtocolVersion::Tls11 => "TLSv1.1",
-        ProtocolVersion::Tls12 => "TLSv1.2",
-        ProtocolVersion::Tls13 => "TLSv1.3",
-    }
-}
-
 impl Backend for NginxBackend {
     fn id(&self) -> BackendId {
         BackendId::Nginx
@@ -222,7 +211,7 @@ fn directives(cfg: &ServerConfig) -> Result<String, ConfigError> {
         }
     };
     if let Some(v) = &cfg.versions {
-        let list: Vec<&str> = v.iter().map(|v| protocol(*v)).collect();
+        let list: Vec<&str> = v.iter().map(|v| openssl_version_name(*v)).collect();
         put(format!("ssl_protocols {}", list.join(" ")));
     }
     let mut ciphers = match &cfg.cipher_suites {
@@ -291,7 +280,7 @@ struct Server {
 }
 
 struct Running {
-    child: Child,
+    _process: Process,
     port: u16,
     echo: TcpListener,
     access: PathBuf,
@@ -299,18 +288,6 @@ struct Running {
     /// How many access log lines and error log bytes earlier connections left.
     lines: usize,
     error_at: usize,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // SIGKILL to the master; the worker follows when its parent is gone (it polls getppid via the channel).
-        let pid = self.child.id();
-        let _ = rustix::process::kill_process(
-            rustix::process::Pid::from_raw(pid as i32).expect("a child's pid is positive"),
-            rustix::process::Signal::TERM,
-        );
-        let _ = self.child.wait();
-    }
 }
 
 impl Server {
@@ -321,8 +298,7 @@ impl Server {
         }
         let echo = TcpListener::bind("127.0.0.1:0").await?;
         let echo_port = echo.local_addr()?.port();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
+        let (listener, fd, port) = inheritable_listener()?;
         let dir = self.dir.path();
         let (access, error) = (dir.join("access.log"), dir.join("error.log"));
         let user = if rustix::process::geteuid().is_root() { "user root;\n" } else { "" };
@@ -339,8 +315,6 @@ impl Server {
             directives = self.directives,
         );
         let conf_path = self.dir.write("nginx.conf", conf.as_bytes())?;
-        // The listening socket goes to nginx as an inherited one: its descriptor must survive exec.
-        rustix::io::fcntl_setfd(&listener, rustix::io::FdFlags::empty()).map_err(std::io::Error::from)?;
         let child = Command::new(&self.program)
             .arg("-p")
             .arg(dir)
@@ -348,7 +322,7 @@ impl Server {
             .arg(&conf_path)
             .arg("-e")
             .arg(&error)
-            .env("NGINX", format!("{};", listener.as_raw_fd()))
+            .env("NGINX", format!("{fd};"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -356,26 +330,9 @@ impl Server {
             .map_err(|e| ConfigError::new(format!("starting {}: {e}", self.program.display())))?;
         // nginx has its copy; connections wait in the socket's backlog until its worker accepts them.
         drop(listener);
-        self.running = Some(Running { child, port, echo, access, error, lines: 0, error_at: 0 });
+        self.running = Some(Running { _process: Process(child), port, echo, access, error, lines: 0, error_at: 0 });
         Ok(())
     }
-}
-
-/// The harness's side of the exchange behind nginx, in plaintext: the ping back, then the end of the session. What
-/// came instead of the ping, if anything did (a client that speaks its own protocol, `try-client`).
-async fn echo(listener: &TcpListener) -> Option<Vec<u8>> {
-    let Ok((mut s, _)) = listener.accept().await else { return None };
-    let mut buf = Vec::with_capacity(PING.len());
-    match (&mut s).take(PING.len() as u64).read_to_end(&mut buf).await {
-        Ok(_) if buf == PING => {
-            let _ = s.write_all(&buf).await;
-        }
-        // Not the ping: the exchange is over here, as an in-process server ends it (nginx then closes the client).
-        _ => return Some(buf),
-    }
-    let mut rest = [0u8; 256];
-    while matches!(s.read(&mut rest).await, Ok(n) if n > 0) {}
-    None
 }
 
 #[async_trait]
@@ -384,28 +341,7 @@ impl Endpoint for Server {
         let io = io.into_tcp()?;
         self.start().await?;
         let Some(running) = self.running.as_mut() else { return Err(ConfigError::new("nginx did not start")) };
-        let conn = TcpStream::connect(("127.0.0.1", running.port))
-            .await
-            .map_err(|e| ConfigError::new(format!("connecting to nginx on port {}: {e}", running.port)))?;
-        let _ = conn.set_nodelay(true);
-        let mut tapped = Tapped::default();
-        let mut other = None;
-        {
-            let echoed = echo(&running.echo);
-            let bridged = bridge(io, conn, &mut tapped, std::future::pending());
-            tokio::pin!(echoed, bridged);
-            // The session is over when the client's connection is (a failed handshake never reaches the echo).
-            let mut echo_done = false;
-            loop {
-                tokio::select! {
-                    () = &mut bridged => break,
-                    o = &mut echoed, if !echo_done => {
-                        echo_done = true;
-                        other = o;
-                    }
-                }
-            }
-        }
+        let session = Session::play(io, running.port, &running.echo, "nginx").await?;
         // nginx writes the session's access log line as it closes it: wait for it, a little.
         let mut line = None;
         for _ in 0..100 {
@@ -420,26 +356,8 @@ impl Endpoint for Server {
         let errors = std::fs::read(&running.error).unwrap_or_default();
         let new = String::from_utf8_lossy(errors.get(running.error_at..).unwrap_or_default()).into_owned();
         running.error_at = errors.len();
-        // What nginx wrote, as the bytes show it (plaintext, or decrypted with the keys the client has logged so far).
-        let capture = Capture {
-            chunks: vec![
-                Chunk { dir: Direction::ClientToServer, at_us: 0, bytes: tapped.to_tool },
-                Chunk { dir: Direction::ServerToClient, at_us: 1, bytes: tapped.from_tool },
-            ],
-        };
-        let wire = crate::wire::analyse(&capture, &keys.text());
-        let seen = wire.alerts.iter().rev().find(|a| a.from == Role::Server && a.fatal).map(|a| a.alert);
-        match (outcome(line.as_deref(), &new, seen)?, other) {
-            // nginx completed the session, but what it passed on was not the ping: the exchange failed here.
-            (SideOutcome::Established(_), Some(bytes)) => Ok(SideOutcome::Failed(Failure {
-                phase: Phase::Data,
-                sent_alert: None,
-                received_alert: None,
-                error: ErrorClass::Local,
-                message: format!("unexpected application data {bytes:?}"),
-            })),
-            (o, _) => Ok(o),
-        }
+        let seen = session.sent_alert(keys);
+        Ok(session.judged(outcome(line.as_deref(), &new, seen)?))
     }
 }
 
@@ -508,18 +426,9 @@ fn outcome(access: Option<&str>, errors: &str, seen: Option<Alert>) -> Result<Si
             message: format!("nginx ended the session with status {status}: {}", what.join("; ")),
         }));
     }
-    let version = match proto {
-        "TLSv1" => Some(ProtocolVersion::Tls10),
-        "TLSv1.1" => Some(ProtocolVersion::Tls11),
-        "TLSv1.2" => Some(ProtocolVersion::Tls12),
-        "TLSv1.3" => Some(ProtocolVersion::Tls13),
-        _ => None,
-    };
-    let cipher = CipherSuite::known()
-        .find(|s| s.name().is_some_and(|n| n == cipher || ::openssl::ssl::cipher_name(n) == cipher));
     Ok(SideOutcome::Established(Established {
-        version,
-        cipher,
+        version: parse_version(proto),
+        cipher: parse_cipher(cipher),
         group: None,
         alpn: (alpn != "-" && !alpn.is_empty()).then(|| alpn.to_string()),
         resumed: Some(reused == "r"),
