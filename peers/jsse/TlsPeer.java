@@ -1084,6 +1084,12 @@ public class TlsPeer {
             if (e instanceof javax.net.ssl.SSLProtocolException && m.startsWith("Invalid signature_algorithms")) {
                 return new String[] {Runtime.version().feature() >= 17 ? "decode_error" : "unexpected_message"};
             }
+            // A TLS 1.2 server whose key none of the client's signature schemes can sign with (an Ed25519 key and a
+            // client without ed25519, ECDHServerKeyExchange: "No supported signature algorithm for EdDSA  key"):
+            // S->C Alert(fatal, internal_error) on the wire in signatures::ed25519_server (node@8 -> jsse, jsse@21).
+            if (m.startsWith("No supported signature algorithm for")) {
+                return new String[] {"internal_error"};
+            }
             if (m.startsWith("Empty client certificate chain") || m.startsWith("Empty server certificate chain")) {
                 return new String[] {"bad_certificate"};
             }

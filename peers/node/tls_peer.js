@@ -402,7 +402,8 @@ function receivedFromError(e) {
   // OpenSSL 1.0.2 names no alert it has no string for: "reason(1120)" is SSL_AD_REASON_OFFSET (1000) + 120.
   const n = /:reason\((1\d\d\d)\):/.exec(text);
   if (n) return ALERT_NAMES[parseInt(n[1], 10) - 1000] || null;
-  const m = /(?:sslv3|tlsv1|tlsv13) alert ([a-z0-9 ]+)/i.exec(text);
+  // OpenSSL 3.2 and later say "ssl/tls alert" where earlier releases say "sslv3", "tlsv1" or "tlsv13".
+  const m = /(?:sslv3|tlsv1|tlsv13|ssl\/tls) alert ([a-z0-9 ]+)/i.exec(text);
   if (!m) return null;
   const words = m[1].trim().replace(/ /g, '_');
   const aliases = { bad_certificate: 'bad_certificate', certificate_unknown: 'certificate_unknown' };
@@ -440,8 +441,17 @@ function failure(phase, e, seen, state, client) {
   const a = alerts(seen, client);
   let cls = errorClass(e, seen, state);
   let msg = message(e);
+  // An error OpenSSL raised itself names the alert it read, if it read one ("sslv3 alert handshake failure",
+  // "tlsv13 alert certificate required", "reason(1120)"): OpenSSL fails on a fatal alert as soon as it reads one, and
+  // with any other reason it failed on its own before reading the alerts the records may still show after the point
+  // where it stopped (a record it refused, "wrong version number"; a Certificate it could not parse while the peer's
+  // own alert was already on its way). The records are the evidence only when OpenSSL said nothing (an end of
+  // stream, Node's own checks after the handshake).
+  const text = (e && (e.reason || e.message)) || '';
+  const refused = !!e && (e.library === 'SSL routines' || /^ERR_SSL_/.test(e.code || '') || /:SSL routines:/.test(text));
+  const inRecords = refused ? null : a.received;
   // A received alert the records cannot show (TLS 1.2, encrypted) is in OpenSSL's error reason.
-  const received = a.received === 'opaque' || a.received == null ? receivedFromError(e) : a.received;
+  const received = inRecords === 'opaque' || inRecords == null ? receivedFromError(e) : inRecords;
   let sent = a.sent;
   if (sent === 'opaque') {
     // An encrypted TLS 1.2 alert of ours: after our own end() it is our close_notify; otherwise it cannot be read.

@@ -39,29 +39,44 @@ impl Drop for Process {
     }
 }
 
+/// What reached the harness's echo behind the product.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Reached {
+    /// Nothing: the product never connected to the echo (a client that went away right after its handshake).
+    Nothing,
+    /// The ping, echoed back.
+    Ping,
+    /// Something else, possibly nothing at all before the end of the stream (a client that speaks its own protocol,
+    /// `try-client`, or one that went away after the product connected).
+    Other(Vec<u8>),
+}
+
 /// The harness's side of the exchange behind the product, in plaintext: the ping back, then the end of the session.
-/// What came instead of the ping, if anything did (a client that speaks its own protocol, `try-client`).
-async fn echo(listener: &TcpListener) -> Option<Vec<u8>> {
-    let Ok((mut s, _)) = listener.accept().await else { return None };
+/// What reached it is recorded as soon as it is known (the session may end while the echo still waits for the
+/// product to close).
+async fn echo(listener: &TcpListener, reached: &std::sync::Mutex<Reached>) {
+    let Ok((mut s, _)) = listener.accept().await else { return };
+    let set = |r| *reached.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = r;
+    set(Reached::Other(Vec::new()));
     let mut buf = Vec::with_capacity(PING.len());
     match (&mut s).take(PING.len() as u64).read_to_end(&mut buf).await {
         Ok(_) if buf == PING => {
+            set(Reached::Ping);
             let _ = s.write_all(&buf).await;
         }
         // Not the ping: the exchange is over here, as an in-process server ends it (the product then closes).
-        _ => return Some(buf),
+        _ => return set(Reached::Other(buf)),
     }
     let mut rest = [0u8; 256];
     while matches!(s.read(&mut rest).await, Ok(n) if n > 0) {}
-    None
 }
 
 /// One session through the product: the client's connection bridged to the product's port, the echo behind it.
 pub(super) struct Session {
     /// The bytes each way between the client and the product.
     pub tapped: Tapped,
-    /// What reached the echo instead of the ping.
-    pub other: Option<Vec<u8>>,
+    /// What reached the echo.
+    pub reached: Reached,
 }
 
 impl Session {
@@ -72,23 +87,21 @@ impl Session {
             .map_err(|e| ConfigError::new(format!("connecting to {name} on port {port}: {e}")))?;
         let _ = conn.set_nodelay(true);
         let mut tapped = Tapped::default();
-        let mut other = None;
+        let reached = std::sync::Mutex::new(Reached::Nothing);
         {
-            let echoed = echo(echo_at);
+            let echoed = echo(echo_at, &reached);
             let bridged = bridge(io, conn, &mut tapped, std::future::pending());
             tokio::pin!(echoed, bridged);
             let mut echo_done = false;
             loop {
                 tokio::select! {
                     () = &mut bridged => break,
-                    o = &mut echoed, if !echo_done => {
-                        echo_done = true;
-                        other = o;
-                    }
+                    () = &mut echoed, if !echo_done => echo_done = true,
                 }
             }
         }
-        Ok(Session { tapped, other })
+        let reached = reached.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(Session { tapped, reached })
     }
 
     /// The last fatal alert the product sent, as the bytes show it (plaintext, or decrypted with the keys the client
@@ -104,17 +117,25 @@ impl Session {
         wire.alerts.iter().rev().find(|a| a.from == Role::Server && a.fatal).map(|a| a.alert)
     }
 
-    /// The outcome the product logged, unless it completed the session and passed on something other than the
-    /// ping: then the exchange failed here.
+    /// The outcome the product logged, unless it completed the handshake and the ping never reached the echo: then
+    /// the exchange failed here, as it fails in an in-process server. A client that went away after its handshake
+    /// without sending anything (Node rejecting the certificate after a TLS 1.2 handshake) is an end of stream before
+    /// the ping, whether or not the product had connected to the echo by then; anything else in its place is
+    /// unexpected application data.
     pub fn judged(self, logged: SideOutcome) -> SideOutcome {
-        match (logged, self.other) {
-            (SideOutcome::Established(_), Some(bytes)) => SideOutcome::Failed(Failure {
-                phase: Phase::Data,
-                sent_alert: None,
-                received_alert: None,
-                error: ErrorClass::Local,
-                message: format!("unexpected application data {bytes:?}"),
-            }),
+        let failed = |error, message| {
+            SideOutcome::Failed(Failure { phase: Phase::Data, sent_alert: None, received_alert: None, error, message })
+        };
+        match (logged, self.reached) {
+            (SideOutcome::Established(_), Reached::Nothing) => {
+                failed(ErrorClass::Eof, "end of stream before the ping (the product never reached the echo)".into())
+            }
+            (SideOutcome::Established(_), Reached::Other(bytes)) if bytes.is_empty() => {
+                failed(ErrorClass::Eof, "end of stream before the ping".into())
+            }
+            (SideOutcome::Established(_), Reached::Other(bytes)) => {
+                failed(ErrorClass::Local, format!("unexpected application data {bytes:?}"))
+            }
             (o, _) => o,
         }
     }
@@ -147,4 +168,44 @@ pub(super) fn parse_version(word: &str) -> Option<crate::vocab::ProtocolVersion>
 pub(super) fn parse_cipher(word: &str) -> Option<crate::vocab::CipherSuite> {
     crate::vocab::CipherSuite::known()
         .find(|s| s.name().is_some_and(|n| n == word || ::openssl::ssl::cipher_name(n) == word))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observation::Established;
+
+    fn judged(reached: Reached) -> SideOutcome {
+        let session = Session { tapped: Tapped::default(), reached };
+        session.judged(SideOutcome::Established(Established::default()))
+    }
+
+    fn error_of(o: &SideOutcome) -> Option<ErrorClass> {
+        o.failure().map(|f| f.error)
+    }
+
+    #[test]
+    fn a_session_is_clean_only_when_the_ping_reached_the_echo() {
+        assert!(matches!(judged(Reached::Ping), SideOutcome::Established(_)));
+        // A client that left right after its handshake, before or after the product connected to the echo.
+        assert_eq!(error_of(&judged(Reached::Nothing)), Some(ErrorClass::Eof));
+        assert_eq!(error_of(&judged(Reached::Other(Vec::new()))), Some(ErrorClass::Eof));
+        // Something else in the ping's place: the exchange failed here.
+        let other = judged(Reached::Other(b"GET / HTTP/1.1\r\n".to_vec()));
+        assert_eq!(error_of(&other), Some(ErrorClass::Local));
+        assert!(other.failure().is_some_and(|f| f.message.starts_with("unexpected application data [71, 69, 84")));
+    }
+
+    #[test]
+    fn a_failure_the_product_logged_stands() {
+        let logged = SideOutcome::Failed(Failure {
+            phase: Phase::Handshake,
+            sent_alert: None,
+            received_alert: None,
+            error: ErrorClass::Eof,
+            message: "nginx: SSL handshake failure".into(),
+        });
+        let session = Session { tapped: Tapped::default(), reached: Reached::Nothing };
+        assert_eq!(session.judged(logged.clone()), logged);
+    }
 }
