@@ -109,6 +109,19 @@ const NODE8_NO_CLOSE_NOTIFY: &str = "Node 8.17.0's TLS server does not answer th
      suppress_ragged_eofs=False UNEXPECTED_EOF_WHILE_READING, while Node 16 answers with close_notify). This client \
      reports the missing close_notify as an error after the exchange; the server saw a clean session.";
 
+/// The clients that report a server's missing close_notify after the exchange as an error (the others take the end
+/// of the stream for the end of the session), as measured against nginx and Node 8's server.
+const INSIST_ON_CLOSE_NOTIFY: &[BackendId] = &[
+    BackendId::Rustls,
+    BackendId::Python,
+    BackendId::Boringssl,
+    BackendId::Nss,
+    BackendId::Node,
+    BackendId::Node8,
+    BackendId::Node16,
+    BackendId::Node24,
+];
+
 /// A client that fails at close with end of file and no alert: what a peer that closes without close_notify gets.
 fn eof_at_close() -> CloseExpect {
     CloseExpect { client: Some(SideExpect { error: Some(ErrorClass::Eof), ..SideExpect::default() }), server: None }
@@ -117,32 +130,14 @@ fn eof_at_close() -> CloseExpect {
 /// Every such pair. Only cells expected to succeed are affected: a failure in the handshake is judged as usual.
 pub const CLOSE_QUIRKS: &[CloseQuirk] = &[
     CloseQuirk {
-        clients: &[
-            BackendId::Rustls,
-            BackendId::Python,
-            BackendId::Boringssl,
-            BackendId::Nss,
-            BackendId::Node,
-            BackendId::Node8,
-            BackendId::Node16,
-            BackendId::Node24,
-        ],
+        clients: INSIST_ON_CLOSE_NOTIFY,
         servers: &[BackendId::Nginx],
         tls13: false,
         close: eof_at_close,
         reason: NGINX_NO_CLOSE_NOTIFY,
     },
     CloseQuirk {
-        clients: &[
-            BackendId::Rustls,
-            BackendId::Python,
-            BackendId::Boringssl,
-            BackendId::Nss,
-            BackendId::Node,
-            BackendId::Node8,
-            BackendId::Node16,
-            BackendId::Node24,
-        ],
+        clients: INSIST_ON_CLOSE_NOTIFY,
         servers: &[BackendId::Node8],
         tls13: false,
         close: eof_at_close,
