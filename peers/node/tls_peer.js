@@ -448,8 +448,8 @@ function failure(phase, e, seen, state, client) {
   // own alert was already on its way). The records are the evidence only when OpenSSL said nothing (an end of
   // stream, Node's own checks after the handshake).
   const text = (e && (e.reason || e.message)) || '';
-  const refused = !!e && (e.library === 'SSL routines' || /^ERR_SSL_/.test(e.code || '') || /:SSL routines:/.test(text));
-  const inRecords = refused ? null : a.received;
+  const fromOpenssl = !!e && (e.library === 'SSL routines' || /^ERR_SSL_/.test(e.code || '') || /:SSL routines:/.test(text));
+  const inRecords = fromOpenssl ? null : a.received;
   // A received alert the records cannot show (TLS 1.2, encrypted) is in OpenSSL's error reason.
   const received = inRecords === 'opaque' || inRecords == null ? receivedFromError(e) : inRecords;
   let sent = a.sent;
