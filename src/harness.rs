@@ -369,8 +369,7 @@ impl Suite {
     }
 }
 
-/// One trial per backend role the selection plays (and per role of a preview backend, which is played when named)
-/// this machine cannot play: ignored with the install hint, failing under `TLSMATRIX_REQUIRE_TOOLS=1`; roles that
+/// One trial per backend role the selection plays that this machine cannot play: ignored with the install hint, failing under `TLSMATRIX_REQUIRE_TOOLS=1`; roles that
 /// are available pass (so the list shows what was checked).
 fn availability(registry: &Registry, sel: &Selection) -> Vec<Trial> {
     let mut out = Vec::new();
@@ -378,7 +377,7 @@ fn availability(registry: &Registry, sel: &Selection) -> Vec<Trial> {
         for role in [Role::Client, Role::Server] {
             let side = if role == Role::Client { &sel.clients } else { &sel.servers };
             // A role the stack does not have (nginx has no client) is no tool to install.
-            if (!side.contains(&b.id()) && !b.id().is_preview()) || !b.plays(role) {
+            if !side.contains(&b.id()) || !b.plays(role) {
                 continue;
             }
             let why = b.capabilities(role).unavailable.clone();

@@ -248,12 +248,12 @@ pub struct Selection {
     pub servers: Vec<BackendId>,
 }
 
-/// Every backend on both sides (but those in preview, [`BackendId::is_preview`]): an external peer whose runtime is
+/// Every backend on both sides: an external peer whose runtime is
 /// missing turns its cells `unsupported` with the install hint, so the default run is the whole matrix this machine
 /// can play and says what it cannot.
 impl Default for Selection {
     fn default() -> Self {
-        Selection { clients: BackendId::judged().collect(), servers: BackendId::judged().collect() }
+        Selection { clients: BackendId::ALL.to_vec(), servers: BackendId::ALL.to_vec() }
     }
 }
 

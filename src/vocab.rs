@@ -528,20 +528,6 @@ impl BackendId {
         self.name().split_once('@').and_then(|(_, v)| v.split('.').next()?.parse().ok())
     }
 
-    /// Whether the backend is in preview: it runs when named (`--client node`, `--server 'node@*'`) but stays out
-    /// of the default matrix, `all`, the catalog and `cargo test`, because the catalog carries no expectations for
-    /// it yet. A preview backend's cells are judged against the base expectations like any other, so what it does
-    /// differently shows as failing cells with both observations: the material its overrides are written from.
-    /// Node's ladder is in preview (docs/peers.md lists what it does differently, measured).
-    pub fn is_preview(self) -> bool {
-        self.family() == BackendId::Node
-    }
-
-    /// Every backend but those in preview, in report order: the default selection and the catalog's columns.
-    pub fn judged() -> impl Iterator<Item = BackendId> {
-        Self::ALL.into_iter().filter(|b| !b.is_preview())
-    }
-
     /// The releases of a family, bare id first (`jsse`, `jsse@11`, `jsse@21`, `jsse@25`).
     pub fn releases(self) -> impl Iterator<Item = BackendId> {
         Self::ALL.into_iter().filter(move |b| b.family() == self.family())

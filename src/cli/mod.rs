@@ -56,10 +56,10 @@ pub enum Command {
         /// Only scenarios whose id matches this glob.
         #[arg(long)]
         filter: Option<String>,
-        /// Client backends, comma-separated; `in-process` = openssl,native-tls,rustls; `jsse@*` a family's releases; preview backends (`node`, `node@*`) only by name (default: all)
+        /// Client backends, comma-separated; `in-process` = openssl,native-tls,rustls; `jsse@*`, `node@*` a family's releases (default: all)
         #[arg(long, value_delimiter = ',')]
         client: Vec<String>,
-        /// Server backends, comma-separated; `in-process` = openssl,native-tls,rustls; `jsse@*` a family's releases; preview backends (`node`, `node@*`) only by name (default: all)
+        /// Server backends, comma-separated; `in-process` = openssl,native-tls,rustls; `jsse@*`, `node@*` a family's releases (default: all)
         #[arg(long, value_delimiter = ',')]
         server: Vec<String>,
     },
@@ -193,10 +193,10 @@ pub enum ViewArg {
 pub struct RunArgs {
     /// Scenario files or directories (default: scenarios/).
     pub paths: Vec<PathBuf>,
-    /// Client backends, comma-separated; `in-process` = openssl,native-tls,rustls; `jsse@*` a family's releases; preview backends (`node`, `node@*`) only by name (default: all)
+    /// Client backends, comma-separated; `in-process` = openssl,native-tls,rustls; `jsse@*`, `node@*` a family's releases (default: all)
     #[arg(long, value_delimiter = ',')]
     pub client: Vec<String>,
-    /// Server backends, comma-separated; `in-process` = openssl,native-tls,rustls; `jsse@*` a family's releases; preview backends (`node`, `node@*`) only by name (default: all)
+    /// Server backends, comma-separated; `in-process` = openssl,native-tls,rustls; `jsse@*`, `node@*` a family's releases (default: all)
     #[arg(long, value_delimiter = ',')]
     pub server: Vec<String>,
     /// Only scenarios whose id matches this glob (e.g. `seed::*`).
@@ -295,14 +295,13 @@ pub fn main() -> ExitCode {
 }
 
 fn backends(names: &[String]) -> Result<Vec<BackendId>, Error> {
-    // Preview backends (node) only by name: they are outside the default matrix until the catalog judges them.
     if names.is_empty() {
-        return Ok(BackendId::judged().collect());
+        return Ok(BackendId::ALL.to_vec());
     }
     let mut ids: Vec<BackendId> = Vec::new();
     for n in names {
         let group: Vec<BackendId> = match n.trim() {
-            "all" => BackendId::judged().collect(),
+            "all" => BackendId::ALL.to_vec(),
             "in-process" => BackendId::IN_PROCESS.to_vec(),
             // `jsse@*`: every release of a family, the bare one (the system's) first.
             family if family.ends_with("@*") => {
@@ -458,13 +457,7 @@ fn list(layout: &Layout, paths: &[PathBuf]) -> Result<u8, Error> {
     let registry = Registry::all();
     let mut out = String::from("backends:\n");
     for b in registry.iter() {
-        let default = if BackendId::IN_PROCESS.contains(&b.id()) {
-            "linked in"
-        } else if b.id().is_preview() {
-            "external peer, preview: only when named, outside the default matrix and the catalog"
-        } else {
-            "external peer"
-        };
+        let default = if BackendId::IN_PROCESS.contains(&b.id()) { "linked in" } else { "external peer" };
         // Capabilities first: an adapter backend probes its runtime for them, and the probe also reads its version
         // (python3 and node print theirs then, without an adapter process).
         let _ = b.capabilities(Role::Client);

@@ -31,7 +31,7 @@ pub struct ReportOn {
     /// The server backend that plays the config.
     #[arg(long, default_value = "openssl")]
     pub server: String,
-    /// Client backends, comma-separated (default: every available one; `node@*` and other preview ones by name).
+    /// Client backends, comma-separated (default: every available one).
     #[arg(long, value_delimiter = ',')]
     pub client: Vec<String>,
     /// Output format.
@@ -243,7 +243,7 @@ pub(super) fn impact(layout: &Layout, args: ImpactArgs) -> Result<u8, Error> {
 /// `tlsmatrix try-client`.
 #[derive(clap::Args, Debug)]
 pub struct TryClientArgs {
-    /// Server backends, comma-separated (default: every available one; `node@*` and other preview ones by name).
+    /// Server backends, comma-separated (default: every available one).
     #[arg(long, value_delimiter = ',')]
     pub server: Vec<String>,
     /// The scenario whose `server:` block every server plays, and whose `client:` block gives `{host}` (its

@@ -315,8 +315,10 @@ fn bounded_line(r: &mut impl BufRead, limit: usize, cut: bool) -> Option<Vec<u8>
     Some(line)
 }
 
-/// Cuts an over-long native error text, saying how much went.
+/// Cuts an over-long native error text, saying how much went, and the line break some runtimes end it with (Node 8's
+/// OpenSSL 1.0.2 errors end in a newline, which left an empty line in every report that quotes them).
 pub(crate) fn cut_message(message: &mut String) {
+    message.truncate(message.trim_end().len());
     crate::error::cut_to(message, MESSAGE_LIMIT);
 }
 
@@ -516,6 +518,14 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_native_message_loses_its_trailing_line_break_and_keeps_its_text() {
+        let mut m =
+            String::from("error:1407742E:SSL routines:SSL23_GET_SERVER_HELLO:tlsv1 alert protocol version:\n\n");
+        cut_message(&mut m);
+        assert_eq!(m, "error:1407742E:SSL routines:SSL23_GET_SERVER_HELLO:tlsv1 alert protocol version:");
+    }
 
     /// A stand-in adapter: says it is ready, then reads requests and never answers, as a busy JVM would.
     fn fake() -> Result<Command, String> {
