@@ -369,8 +369,8 @@ impl Suite {
     }
 }
 
-/// One trial per backend role the selection plays that this machine cannot play: ignored with the install hint, failing under `TLSMATRIX_REQUIRE_TOOLS=1`; roles that
-/// are available pass (so the list shows what was checked).
+/// One trial per backend role the selection plays: where this machine cannot play it, ignored with the install hint
+/// (failing under `TLSMATRIX_REQUIRE_TOOLS=1`); where it can, passing (so the list shows what was checked).
 fn availability(registry: &Registry, sel: &Selection) -> Vec<Trial> {
     let mut out = Vec::new();
     for b in registry.iter() {

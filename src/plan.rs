@@ -248,9 +248,8 @@ pub struct Selection {
     pub servers: Vec<BackendId>,
 }
 
-/// Every backend on both sides: an external peer whose runtime is
-/// missing turns its cells `unsupported` with the install hint, so the default run is the whole matrix this machine
-/// can play and says what it cannot.
+/// Every backend on both sides: an external peer whose runtime is missing turns its cells `unsupported` with the
+/// install hint, so the default run is the whole matrix this machine can play and says what it cannot.
 impl Default for Selection {
     fn default() -> Self {
         Selection { clients: BackendId::ALL.to_vec(), servers: BackendId::ALL.to_vec() }
