@@ -38,6 +38,7 @@ pub use self::behaviour::{Behaviour, NoDhParameters, Preset, Strength};
 pub use self::cli::{GnutlsBackend, HaproxyBackend, NginxBackend, OpensslCliBackend};
 pub use self::native_tls::NativeTlsBackend;
 pub use self::openssl::{OpensslBackend, keep_system_trust_out, source_fingerprint as openssl_source_fingerprint};
+pub(crate) use self::peer::JVM_FLAGS;
 pub use self::peer::{
     BoringsslBackend, GoBackend, JsseBackend, NodeBackend, NssBackend, Openssl35Backend, PythonBackend,
 };

@@ -3,7 +3,7 @@
 //! of its own handshakes, without the harness, the byte bridge or the JSON pipes.
 //!
 //! The JVM is started here with the flags the jsse backend gives a JVM with the default settings, in source-file mode
-//! (`java -XX:+UseSerialGC TlsPeer.java`; the backend runs the same source compiled by javac when it can, which
+//! (`java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 TlsPeer.java`; the backend runs the same source compiled by javac when it can, which
 //! changes how fast the JVM starts, not what a warm one costs), and warmed up with bench requests before anything is
 //! timed. It is not the cells' JVM: the jsse backend keeps its processes to itself (see [`LAUNCH_FLAGS`]). Only
 //! `tlsmatrix bench` sends `bench` requests; the reply is not part of the peer contract (docs/peers.md).
@@ -22,9 +22,8 @@ use super::scratch::Scratch;
 
 /// The adapter, as shipped in the repository (the jsse backend embeds the same file).
 const SOURCE: &str = include_str!("../../peers/jsse/TlsPeer.java");
-/// What the jsse backend passes to `java` before the source file for a JVM with the default settings
-/// (src/backend/peer/jsse.rs, `launch`); kept in step by hand until the backend lends the bench its own JVM.
-const LAUNCH_FLAGS: &[&str] = &["-XX:+UseSerialGC"];
+/// What the jsse backend passes to `java` before the adapter, for every JVM it starts.
+const LAUNCH_FLAGS: &[&str] = crate::backend::JVM_FLAGS;
 /// How long the JVM may take to compile the adapter and say ready (the backend allows as much).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long one bench request may take: its connections have 20 s socket timeouts in the JVM.

@@ -1,5 +1,6 @@
 //! Comparing an observation with its expectation, field by field, side by side, and the sides with each other.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use super::{Mismatch, Verdict, Witness};
@@ -155,9 +156,10 @@ fn judge_failure(exp: &SideExpect, side: &Side<'_>, j: &mut Verdict) {
             j.mismatches.push(Mismatch::of(format!("{role}.error"), want, f.error, side.backend));
         }
     }
-    // The error text, whole (`message`) or a fragment of it (`message_contains`), on the backends named.
-    let exact = exp.message.get(&side.backend).filter(|want| **want != f.message).map(|w| ("message", "", w));
-    let part = exp.message_contains.get(&side.backend).filter(|want| !f.message.contains(want.as_str()));
+    // The error text, whole (`message`) or a fragment of it (`message_contains`), on the backends named: a key
+    // naming a family (`node`) covers its releases, as `when` does, and a pinned key (`node@8`) wins over it.
+    let exact = keyed(&exp.message, side.backend).filter(|want| **want != f.message).map(|w| ("message", "", w));
+    let part = keyed(&exp.message_contains, side.backend).filter(|want| !f.message.contains(want.as_str()));
     for (field, how, want) in exact.into_iter().chain(part.map(|w| ("message_contains", "a text containing ", w))) {
         j.mismatches.push(Mismatch {
             field: format!("{role}.{field}"),
@@ -167,6 +169,11 @@ fn judge_failure(exp: &SideExpect, side: &Side<'_>, j: &mut Verdict) {
             witness: Witness::Library(side.backend),
         });
     }
+}
+
+/// The text a `message` or `message_contains` map gives `backend`: its own key, else its family's.
+fn keyed(map: &BTreeMap<BackendId, String>, backend: BackendId) -> Option<&String> {
+    map.get(&backend).or_else(|| map.get(&backend.family()))
 }
 
 /// A backend that infers its sent alert is checked against an exact peer's received alert: if they differ, the
@@ -344,5 +351,40 @@ mod tests {
         assert!(m[0].text.contains("expected a text containing"), "{}", m[0].text);
         // Another backend's cell is not held to python's fragment.
         assert!(judge(BackendId::Openssl, "certificate is not yet valid").is_empty());
+    }
+
+    #[test]
+    fn a_family_key_covers_its_releases_and_a_pinned_key_wins() {
+        let c = caps(true);
+        let failed_with = |text: &str| {
+            SideOutcome::Failed(Failure {
+                message: text.into(),
+                ..match failed(None) {
+                    SideOutcome::Failed(f) => f,
+                    SideOutcome::Established(_) => unreachable!(),
+                }
+            })
+        };
+        let exp = SideExpect {
+            message: [
+                (BackendId::Jsse, "Received fatal alert: unknown_ca".to_string()),
+                (BackendId::Jsse25, "(unknown_ca) Received fatal alert: unknown_ca".to_string()),
+            ]
+            .into(),
+            ..SideExpect::default()
+        };
+        let judge = |backend, text: &str| {
+            let mut j = Verdict::default();
+            let outcome = failed_with(text);
+            judge_failure(&exp, &Side { role: Role::Server, backend, caps: &c, outcome: &outcome }, &mut j);
+            j.mismatches.len()
+        };
+        // `jsse` holds Java 11 and 21 to its text; Java 25's pinned text replaces it for jsse@25 alone.
+        assert_eq!(judge(BackendId::Jsse11, "Received fatal alert: unknown_ca"), 0);
+        assert_eq!(judge(BackendId::Jsse21, "(unknown_ca) Received fatal alert: unknown_ca"), 1);
+        assert_eq!(judge(BackendId::Jsse25, "(unknown_ca) Received fatal alert: unknown_ca"), 0);
+        assert_eq!(judge(BackendId::Jsse25, "Received fatal alert: unknown_ca"), 1);
+        // Another family is not held to it.
+        assert_eq!(judge(BackendId::Node, "anything"), 0);
     }
 }

@@ -90,6 +90,17 @@ const GROUPS: &[&str] = &[
 const RUNTIMES: &[(BackendId, u32, &str)] =
     &[(BackendId::Jsse11, 11, "11.0.13.1"), (BackendId::Jsse21, 21, "21.0.8.2"), (BackendId::Jsse25, 25, "25.0.2.1")];
 
+/// The flags of every adapter JVM (and of `tlsmatrix bench`'s bare JVM, so the two compare like with like).
+///
+/// - `-XX:+UseSerialGC`: one GC thread; the adapter's garbage is small and short-lived.
+/// - `-XX:TieredStopAtLevel=1`: C1 only. A JVM serves a run's cells for seconds to a few minutes, and C2's
+///   compilations of the handshake code cost more CPU than the faster code they bring saves in that time: with C2,
+///   its compiler threads took more CPU than the JSSE handshakes themselves (`perf record` of a run), and the four
+///   Java releases as clients against eight servers (`run --client jsse,jsse@11,jsse@21,jsse@25 --server
+///   openssl,rustls,openssl-cli,node,jsse,jsse@11,jsse@21,jsse@25`, 3,392 cells run) took 61 s wall and 90 s of CPU
+///   with C2, 52 s and 71 s with C1 alone. On two cores that CPU is taken from every other cell.
+pub(crate) const JVM_FLAGS: &[&str] = &["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"];
+
 /// The jsse backend.
 pub struct JsseBackend {
     id: BackendId,
@@ -185,8 +196,9 @@ impl JsseBackend {
         };
         let server_settings = settings.lacks(
             SessionTickets,
-            "Java 17 switches session tickets JVM-wide (jdk.tls.server.enableSessionTicketExtension), and the \
-             adapter does not resume sessions, so the knob would change nothing observable",
+            "SunJSSE switches server session tickets JVM-wide, by a system property (jdk.tls.server.\
+             enableSessionTicketExtension, Java 13 and later), not per SSLContext; and the adapter does not resume \
+             sessions, so the knob would change nothing observable",
         );
         let server = Capabilities { settings: server_settings, ..client.clone() };
         JsseBackend {
@@ -254,13 +266,7 @@ impl JsseBackend {
     fn launch(&self, key: &ProcessKey) -> Result<Command, String> {
         let java = self.java.as_ref().ok_or_else(|| self.missing.clone())?;
         let dir = self.dir()?;
-        let mut args: Vec<OsString> = vec!["-XX:+UseSerialGC".into()];
-        if *key != ProcessKey::default() {
-            // A JVM with settings of its own serves a scenario's few cells and goes: C1 alone warms it up for a
-            // fraction of the CPU that C2's compilations would cost (0.45 s instead of 1 s here), which on two
-            // cores is time taken from every other cell.
-            args.push("-XX:TieredStopAtLevel=1".into());
-        }
+        let mut args: Vec<OsString> = JVM_FLAGS.iter().map(OsString::from).collect();
         for (k, v) in &key.system {
             args.push(format!("-D{k}={v}").into());
         }

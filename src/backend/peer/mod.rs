@@ -38,6 +38,7 @@ use crate::wire::KeyLog;
 
 pub use self::boringssl::BoringsslBackend;
 pub use self::go::GoBackend;
+pub(crate) use self::jsse::JVM_FLAGS;
 pub use self::jsse::JsseBackend;
 pub use self::node::NodeBackend;
 pub use self::nss::NssBackend;
